@@ -1,0 +1,1 @@
+"""Where datasets come from: readers for the distribution formats, bundled demo data."""

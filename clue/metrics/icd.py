@@ -1,0 +1,118 @@
+"""ICD-10 coding metrics for MeDiSumCode.
+
+Reference (headline) behaviour, reproduced per item:
+- codes are extracted with ``\\b[A-TV-Z][0-9]{2}(?:\\.?[0-9A-Z]{1,4})?\\b`` and
+  dots dropped; the pattern is case-sensitive (lowercase codes are missed),
+  never matches U codes (U07.1) or a letter in third place (C7A, M1A), and
+  does match "B12" in "vitamin B12";
+- exact match compares the predicted list (duplicates kept) with the gold
+  codes: tp = predicted codes found in gold, fp = predicted codes not in gold,
+  fn = gold codes never predicted; a duplicated correct code counts twice;
+- approximate match compares *sets* of 3-character categories;
+- valid-code rate is the share of extracted codes that exist in ICD-10-CM,
+  0 when nothing was extracted;
+- an item with no gold code scores 0 (it is not excluded).
+
+The fixed variants (``extract_codes_fixed``, de-duplicated sets, items
+without gold codes excluded) are reported as diagnostics, never in the score.
+
+Validity is checked against the ICD-10-CM tabular list shipped by
+``simple-icd-10-cm`` (edition recorded in every result).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Sequence
+
+REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
+# Fixed: any letter first (U codes), a digit or letter third (C7A, M1A),
+# case-insensitive, and not the vitamin in "vitamin B12"/"vit. B6".
+FIXED_PATTERN = re.compile(
+    r"(?<!vitamin )(?<!vit\. )(?<!vit )\b[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?\b", re.IGNORECASE
+)
+
+
+def extract_codes(text: str) -> list[str]:
+    """Reference extraction: list in order of appearance, dots removed, duplicates kept."""
+    return [code.replace(".", "") for code in REFERENCE_PATTERN.findall(text)]
+
+
+def extract_codes_fixed(text: str) -> list[str]:
+    """Fixed extraction: upper-cased, dots removed, de-duplicated in order."""
+    seen: dict[str, None] = {}
+    for code in FIXED_PATTERN.findall(text):
+        seen.setdefault(code.replace(".", "").upper(), None)
+    return list(seen)
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def exact_match_list(predicted: Sequence[str], gold: Sequence[str]) -> tuple[float, float, float]:
+    """Reference exact match: duplicates in the prediction count."""
+    gold_set = set(gold)
+    tp = sum(1 for code in predicted if code in gold_set)
+    fp = sum(1 for code in predicted if code not in gold_set)
+    fn = sum(1 for code in gold_set if code not in set(predicted))
+    return prf(tp, fp, fn)
+
+
+def set_match(predicted: Iterable[str], gold: Iterable[str]) -> tuple[float, float, float]:
+    pred_set, gold_set = set(predicted), set(gold)
+    tp = len(pred_set & gold_set)
+    return prf(tp, len(pred_set - gold_set), len(gold_set - pred_set))
+
+
+def categories(codes: Iterable[str]) -> set[str]:
+    return {code[:3] for code in codes}
+
+
+@lru_cache(maxsize=1)
+def _code_table() -> tuple[frozenset[str], frozenset[str], str]:
+    """All ICD-10-CM codes (no dots) and the billable ones, from simple-icd-10-cm's data."""
+    data = resources.files("simple_icd_10_cm").joinpath("data")
+    names = sorted(p.name for p in data.iterdir() if p.name.startswith("code-list-"))
+    if not names:  # pragma: no cover - depends on the installed package
+        raise RuntimeError("simple-icd-10-cm ships no code list; reinstall simple-icd-10-cm")
+    lines = data.joinpath(names[-1]).read_text(encoding="utf-8").split()
+    # Chapters ("1") and blocks ("A00-A09") are not codes.
+    codes = frozenset(c.replace(".", "") for c in lines if c[:1].isalpha() and "-" not in c)
+    prefixes = {c[:-1] for c in codes}
+    billable = frozenset(c for c in codes if c not in prefixes or len(c) == 7)
+    edition = names[-1].removeprefix("code-list-").removesuffix(".txt")
+    return codes, billable, edition
+
+
+def is_valid(code: str) -> bool:
+    return code.replace(".", "").upper() in _code_table()[0] if code else False
+
+
+def is_billable(code: str) -> bool:
+    return code.replace(".", "").upper() in _code_table()[1] if code else False
+
+
+def valid_rate(codes: Sequence[str]) -> float:
+    """Share of codes that exist in ICD-10-CM (case-sensitive, as stored); 0 for none."""
+    table = _code_table()[0]
+    return sum(1 for c in codes if c in table) / len(codes) if codes else 0.0
+
+
+def edition() -> dict[str, str]:
+    return {
+        "source": "simple-icd-10-cm",
+        "package_version": md.version("simple-icd-10-cm"),
+        "edition": f"ICD-10-CM {_code_table()[2]}",
+    }
+
+
+def add_dot(code: str) -> str:
+    """ICD-10-CM display form: a dot after the category (E119 -> E11.9)."""
+    return f"{code[:3]}.{code[3:]}" if len(code) > 3 else code
