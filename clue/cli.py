@@ -91,6 +91,7 @@ def run_cmd(
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
     longhealth_budget: int = typer.Option(8140, "--longhealth-budget", help="LongHealth document token budget (before the system prompt)."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data."""
     from .backends import load_backend
@@ -110,6 +111,7 @@ def run_cmd(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         task_options={"longhealth_budget": longhealth_budget},
+        metric_config=parse_options(metric),
         command=["clue", *sys.argv[1:]],
     )
     backend = load_backend(model, parse_options(option))
@@ -133,6 +135,7 @@ def score_cmd(
     output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="The seed the predictions were made with (decides the few-shot split)."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
 ) -> None:
     """Score a predictions file against a dataset file, without running any model."""
     from .backends.replay import ReplayBackend
@@ -148,6 +151,7 @@ def score_cmd(
         data={task: data},
         seed=seed,
         templates_dir=templates,
+        metric_config=parse_options(metric),
         command=["clue", *sys.argv[1:]],
     )
     results = evaluate(config, backend)

@@ -135,6 +135,7 @@ def prediction_row(request: Request, completion: Completion | None, scored: Scor
         "id": request.id,
         "item_id": request.item_id,
         "subtask": request.subtask,
+        "group": request.group,
         "prompt_hash": request.prompt_hash(),
         "truncated": request.truncated,
         "output": completion.text if completion else None,
@@ -173,10 +174,11 @@ def evaluate(
     generation_s = time.perf_counter() - t0
 
     out = Path(config.output)
+    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
     tasks: dict[str, Any] = {}
     metric_settings: dict[str, Any] = {"rouge": rouge_settings()}
     for p in prepared:
-        summary, rows, settings = score_task(p, completions, config.metric_config)
+        summary, rows, settings = score_task(p, completions, metric_config)
         tasks[p.task.name] = summary
         metric_settings.update(settings)
         write_jsonl(out / "predictions" / f"{p.task.name}.jsonl", rows)
