@@ -6,9 +6,11 @@ reads each request's structured inputs (``Request.payload``), not the prompt.
 - MedNLI: a negation mismatch between the sentences -> CONTRADICTION; most of
   the hypothesis' content words found in the premise -> ENTAILMENT; otherwise
   NEUTRAL.
-- MeQSum: the first sentence of the message that asks something (ends with
-  "?" or starts with a question word), else the subject line, as a question.
-- Problem Summary: the Assessment's first sentences, shortened to clauses.
+- MeQSum: the topic (subject line or a short first sentence) put into the
+  question form its cue words suggest ("What are the treatments for X?");
+  with no topic, the first sentence that asks something.
+- Problem Summary: the diagnoses the Assessment names (ICD-10-CM descriptions
+  and common abbreviations, as for MeDiSumCode); else its first clauses.
 - MeDiSumQA: the letter's sentence that shares the most content words with
   the question (ties: the earlier sentence).
 - MeDiSumCode: ICD-10-CM codes whose description (or a common clinical
@@ -59,12 +61,36 @@ def nli(premise: str, hypothesis: str) -> str:
 
 
 # -- MeQSum --------------------------------------------------------------------
-def summarise_question(chq: str) -> str:
-    subject = ""
-    message = chq
+# Consumer-question summaries mostly take a few fixed forms ("What are the
+# treatments for X?", "Where can I find information on X?"). The baseline
+# finds the topic (the subject line, or a short title-like first sentence)
+# and picks the form from cue words in the message.
+QUESTION_FORMS = (
+    (re.compile(r"\b(treat|cure|therap|medicin|medication|drug|help)", re.I), "What are the treatments for {}?"),
+    (re.compile(r"\b(cause|causes|why)\b", re.I), "What causes {}?"),
+    (re.compile(r"\b(information|info|learn|know more)\b", re.I), "Where can I find information on {}?"),
+)
+DEFAULT_FORM = "What is {}?"
+
+
+def question_topic(chq: str) -> str:
     m = re.search(r"SUBJECT:\s*(.*?)\s*(?:MESSAGE:|$)", chq, re.S | re.I)
     if m:
-        subject = m.group(1).strip()
+        topic = m.group(1).strip()
+    else:
+        body = sentences(re.sub(r"^\s*MESSAGE:\s*", "", chq))
+        topic = body[0] if body and len(body[0].split()) <= 8 else ""
+    if not topic or topic.endswith("?") or len(topic.split()) > 12:
+        return ""
+    return " ".join(topic.split()).rstrip(".!:; ")
+
+
+def summarise_question(chq: str) -> str:
+    topic = question_topic(chq)
+    if topic:
+        form = next((tpl for cue, tpl in QUESTION_FORMS if cue.search(chq)), DEFAULT_FORM)
+        return form.format(topic)
+    message = chq
     m = re.search(r"MESSAGE:\s*(.*)", chq, re.S | re.I)
     if m:
         message = m.group(1)
@@ -72,7 +98,7 @@ def summarise_question(chq: str) -> str:
     for sentence in parts:
         if sentence.endswith("?") or QUESTION_START.match(sentence):
             return _as_question(sentence)
-    return _as_question(subject or (parts[0] if parts else chq))
+    return _as_question(parts[0] if parts else chq)
 
 
 def _as_question(text: str) -> str:
@@ -85,7 +111,11 @@ def _as_question(text: str) -> str:
 
 # -- Problem Summary -------------------------------------------------------------
 def problems(assessment: str) -> str:
-    picked = []
+    """Diagnoses named in the assessment; without any, its first clauses."""
+    named = [name for _, name in find_diagnoses(assessment)]
+    if named:
+        return ", ".join(named)
+    picked: list[str] = []
     for sentence in sentences(assessment)[:3]:
         clause = re.split(r",|;|\bwho\b|\bwith\b|\bs/p\b", sentence, maxsplit=1)[0]
         clause = re.sub(r"^\s*(\d+[.)]|[-*•])\s*", "", clause).strip(" .")
@@ -108,20 +138,37 @@ def closest_sentence(letter: str, question: str) -> str:
     return best or (sentences(letter) or [""])[0]
 
 
-# -- MeDiSumCode -----------------------------------------------------------------
-# Abbreviations and short names clinicians write for common billed diagnoses.
-ABBREVIATIONS: dict[str, str] = {
-    "chf": "I509", "heart failure": "I509", "aki": "N179", "acute kidney injury": "N179",
-    "ckd": "N189", "htn": "I10", "hypertension": "I10", "t2dm": "E119", "dm2": "E119",
-    "type 2 diabetes": "E119", "copd": "J449", "cad": "I2510", "coronary artery disease": "I2510",
-    "afib": "I4891", "atrial fibrillation": "I4891", "uti": "N390", "urinary tract infection": "N390",
-    "hld": "E785", "hyperlipidemia": "E785", "gerd": "K219", "pneumonia": "J189", "sepsis": "A419",
-    "hypothyroidism": "E039", "anemia": "D649", "hyponatremia": "E871", "hypokalemia": "E876",
-    "obesity": "E669", "osa": "G4733", "obstructive sleep apnea": "G4733", "depression": "F329",
-    "anxiety": "F419", "dvt": "I82409", "pulmonary embolism": "I2699", "pe": "I2699",
-    "covid-19": "U071", "covid": "U071", "cellulitis": "L0390", "stroke": "I639",
-    "nstemi": "I214", "stemi": "I213", "alcohol use disorder": "F1020", "cirrhosis": "K7460",
-    "tobacco use": "Z720", "smoker": "F17210", "osteoarthritis": "M1990", "dementia": "F039",
+# -- MeDiSumCode (and Problem Summary) -------------------------------------------
+# Abbreviations and short names clinicians write for common diagnoses:
+# phrase -> (ICD-10-CM code, the problem's name).
+ABBREVIATIONS: dict[str, tuple[str, str]] = {
+    "chf": ("I509", "Heart failure"), "heart failure": ("I509", "Heart failure"),
+    "aki": ("N179", "Acute kidney injury"), "acute kidney injury": ("N179", "Acute kidney injury"),
+    "ckd": ("N189", "Chronic kidney disease"), "esrd": ("N186", "End stage renal disease"),
+    "htn": ("I10", "Hypertension"), "hypertension": ("I10", "Hypertension"),
+    "t2dm": ("E119", "Type 2 diabetes mellitus"), "dm2": ("E119", "Type 2 diabetes mellitus"),
+    "type 2 diabetes": ("E119", "Type 2 diabetes mellitus"), "dka": ("E1010", "Diabetic ketoacidosis"),
+    "copd": ("J449", "Chronic obstructive pulmonary disease"),
+    "cad": ("I2510", "Coronary artery disease"), "coronary artery disease": ("I2510", "Coronary artery disease"),
+    "afib": ("I4891", "Atrial fibrillation"), "af": ("I4891", "Atrial fibrillation"),
+    "atrial fibrillation": ("I4891", "Atrial fibrillation"),
+    "uti": ("N390", "Urinary tract infection"), "urinary tract infection": ("N390", "Urinary tract infection"),
+    "hld": ("E785", "Hyperlipidemia"), "hyperlipidemia": ("E785", "Hyperlipidemia"),
+    "gerd": ("K219", "Gastroesophageal reflux disease"), "pneumonia": ("J189", "Pneumonia"),
+    "cap": ("J189", "Community acquired pneumonia"), "sepsis": ("A419", "Sepsis"),
+    "septic shock": ("R6521", "Septic shock"), "hypothyroidism": ("E039", "Hypothyroidism"),
+    "anemia": ("D649", "Anemia"), "hyponatremia": ("E871", "Hyponatremia"),
+    "hypokalemia": ("E876", "Hypokalemia"), "hyperkalemia": ("E875", "Hyperkalemia"),
+    "obesity": ("E669", "Obesity"), "osa": ("G4733", "Obstructive sleep apnea"),
+    "obstructive sleep apnea": ("G4733", "Obstructive sleep apnea"), "depression": ("F329", "Depression"),
+    "anxiety": ("F419", "Anxiety"), "dvt": ("I82409", "Deep vein thrombosis"),
+    "pulmonary embolism": ("I2699", "Pulmonary embolism"), "pe": ("I2699", "Pulmonary embolism"),
+    "covid-19": ("U071", "COVID-19"), "covid": ("U071", "COVID-19"), "cellulitis": ("L0390", "Cellulitis"),
+    "stroke": ("I639", "Stroke"), "nstemi": ("I214", "NSTEMI"), "stemi": ("I213", "STEMI"),
+    "alcohol use disorder": ("F1020", "Alcohol use disorder"), "cirrhosis": ("K7460", "Cirrhosis"),
+    "tobacco use": ("Z720", "Tobacco use"), "dementia": ("F039", "Dementia"),
+    "gi bleed": ("K922", "Gastrointestinal bleed"), "ugib": ("K922", "Upper gastrointestinal bleed"),
+    "respiratory failure": ("J9690", "Respiratory failure"), "thrombocytopenia": ("D696", "Thrombocytopenia"),
 }
 _SECTION = re.compile(r"discharge diagnos[ie]s\s*:?(.*?)(?:\n\s*\n[A-Z][A-Za-z ]+:|discharge condition|$)", re.I | re.S)
 
@@ -149,22 +196,39 @@ def _normalise_description(text: str) -> str:
     return " ".join(WORD.findall(text))
 
 
+def find_diagnoses(text: str) -> list[tuple[str, str]]:
+    """(code, name) of diagnoses named in ``text``: ICD-10-CM descriptions, then abbreviations.
+
+    Longer descriptions are matched first; a phrase inside an already matched
+    one is not counted again.
+    """
+    words = WORD.findall(text.lower())
+    index = _description_index()
+    found: dict[str, str] = {}
+    taken = [False] * len(words)
+    for n in range(6, 1, -1):
+        for i in range(len(words) - n + 1):
+            if any(taken[i : i + n]):
+                continue
+            phrase = " ".join(words[i : i + n])
+            code = index.get(phrase)
+            if code and code not in found:
+                found[code] = phrase.capitalize()
+                taken[i : i + n] = [True] * n
+    for i, word in enumerate(words):
+        for n in (3, 2, 1):
+            phrase = " ".join(words[i : i + n])
+            if phrase in ABBREVIATIONS and not any(taken[i : i + n]):
+                code, name = ABBREVIATIONS[phrase]
+                found.setdefault(code, name)
+                taken[i : i + n] = [True] * n
+    return list(found.items())
+
+
 def code_letter(text: str) -> list[str]:
     section = _SECTION.search(text)
     scope = section.group(1) if section and section.group(1).strip() else text
-    words = WORD.findall(scope.lower())
-    index = _description_index()
-    found: dict[str, None] = {}
-    for n in range(6, 1, -1):
-        for i in range(len(words) - n + 1):
-            code = index.get(" ".join(words[i : i + n]))
-            if code:
-                found.setdefault(code, None)
-    lowered = " " + " ".join(words) + " "
-    for phrase, code in ABBREVIATIONS.items():
-        if f" {' '.join(WORD.findall(phrase))} " in lowered:
-            found.setdefault(code, None)
-    return list(found)[:12]
+    return [code for code, _ in find_diagnoses(scope)][:12]
 
 
 # -- LongHealth -----------------------------------------------------------------
