@@ -23,9 +23,10 @@ Validity is checked against the ICD-10-CM tabular list shipped by
 from __future__ import annotations
 
 import importlib.metadata as md
+import importlib.util
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Iterable, Sequence
 
 REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
@@ -78,11 +79,15 @@ def categories(codes: Iterable[str]) -> set[str]:
 @lru_cache(maxsize=1)
 def _code_table() -> tuple[frozenset[str], frozenset[str], str]:
     """All ICD-10-CM codes (no dots) and the billable ones, from simple-icd-10-cm's data."""
-    data = resources.files("simple_icd_10_cm").joinpath("data")
+    # Found without importing the package: its import parses a 10 MB XML file.
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover
+        raise RuntimeError("the ICD-10-CM table needs simple-icd-10-cm: pip install simple-icd-10-cm")
+    data = Path(list(spec.submodule_search_locations)[0]) / "data"
     names = sorted(p.name for p in data.iterdir() if p.name.startswith("code-list-"))
     if not names:  # pragma: no cover - depends on the installed package
         raise RuntimeError("simple-icd-10-cm ships no code list; reinstall simple-icd-10-cm")
-    lines = data.joinpath(names[-1]).read_text(encoding="utf-8").split()
+    lines = (data / names[-1]).read_text(encoding="utf-8").split()
     # Chapters ("1") and blocks ("A00-A09") are not codes.
     codes = frozenset(c.replace(".", "") for c in lines if c[:1].isalpha() and "-" not in c)
     prefixes = {c[:-1] for c in codes}
