@@ -20,8 +20,10 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Evaluate language models on clinical work: the CLUE benchmark, re-implemented.",
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, files) gets a fixed width that fits the results table,
+# instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 132)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 # Sub-command groups that live in their own modules (each has register(app)).
 COMMAND_MODULES = ("clue.cli_data", "clue.cli_metrics", "clue.cli_report")
