@@ -8,6 +8,10 @@ from collections import Counter
 
 import pytest
 
+from serving_helpers import need_serving_packages
+
+need_serving_packages()
+
 from clue.backends import load_backend
 from clue.backends.openai_backend import OpenAIBackend, parse_retry_after, redact_url
 from clue.chat import plain_text

@@ -22,7 +22,7 @@ from clue.run.store import (
     stored_generate,
 )
 from clue.schema import Completion, Decoding, Message, Request
-from conftest import write_mednli
+from serving_helpers import write_mednli
 
 
 class ScriptedBackend(Backend):
