@@ -93,13 +93,24 @@ def run_cmd(
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
     longhealth_budget: int = typer.Option(8140, "--longhealth-budget", help="LongHealth document token budget (before the system prompt)."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
+    chat_layout: Optional[str] = typer.Option(None, "--chat-layout", help="auto, system, fold or plain (default: from the model's chat template)."),
+    approve_endpoint: Optional[List[str]] = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
 ) -> None:
-    """Run tasks with a model and score them. With no data options: the bundled demo data."""
+    """Run tasks with a model and score them. With no data options: the bundled demo data.
+
+    Every completion is committed to <output>/store.sqlite as it arrives: re-running
+    the same command after a crash or kill resumes where it stopped.
+    """
     from .backends import load_backend
+    from .backends.egress import check_egress
     from .datasets.locate import parse_data_args
     from .run.runner import RunConfig, evaluate
-    from .tasks import resolve_tasks
+    from .run.store import STORE_FILENAME, RunStore, stored_generate
+    from .tasks import get_task, resolve_tasks
 
     config = RunConfig(
         model=model,
@@ -116,9 +127,22 @@ def run_cmd(
         metric_config=parse_options(metric),
         command=["clue", *sys.argv[1:]],
     )
-    backend = load_backend(model, parse_options(option))
+    options = parse_options(option)
+    for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
+        if value is not None:
+            options[key] = value
+    backend = load_backend(model, options)
     try:
-        results = _with_progress(lambda progress: evaluate(config, backend, on_progress=progress))
+        # Before anything is sent anywhere (backends ask nothing of a server until here).
+        check_egress(backend, [get_task(t) for t in config.tasks], approved=approve_endpoint or [])
+
+        def generate(b, requests):
+            # Opened only once every task has loaded and built: bad data leaves no run directory.
+            config.output.mkdir(parents=True, exist_ok=True)
+            with RunStore(config.output / STORE_FILENAME) as store:
+                yield from stored_generate(b, requests, store, refresh=refresh)
+
+        results = _with_progress(lambda progress: evaluate(config, backend, on_progress=progress, generate=generate))
     finally:
         backend.close()
     print_results(results)
