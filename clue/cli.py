@@ -155,17 +155,41 @@ def run_cmd(
 
 @app.command("score")
 def score_cmd(
-    task: str = typer.Option(..., "--task", help="Task name (see `clue tasks`)."),
-    data: Path = typer.Option(..., "--data", help="The task's dataset file."),
-    predictions: Path = typer.Option(..., "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
-    output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/."),
+    run_dir: Optional[Path] = typer.Argument(None, help="A run directory to score again from its store, without any model."),
+    task: Optional[str] = typer.Option(None, "--task", help="Task name (see `clue tasks`)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The task's dataset file."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
+    output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/ (with --predictions)."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="The seed the predictions were made with (decides the few-shot split)."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
 ) -> None:
-    """Score a predictions file against a dataset file, without running any model."""
+    """Score without running a model: a predictions file against a dataset, or a run directory again.
+
+    \b
+    clue score --task mednli --data mli_test_v1.jsonl --predictions outputs.jsonl
+    clue score clue-runs/my-model          # re-score from its store.sqlite
+    """
+    from .run.runner import RunConfig, evaluate, rerun_config
+
+    if run_dir is not None:
+        if task or data or predictions:
+            raise UsageError("give either a run directory or --task/--data/--predictions, not both")
+        from .run.store import STORE_FILENAME, StoreBackend
+
+        config = rerun_config(run_dir, parse_options(metric))
+        config.command = ["clue", *sys.argv[1:]]
+        backend = StoreBackend(run_dir / STORE_FILENAME)
+        try:
+            results = evaluate(config, backend)
+        finally:
+            backend.close()
+        print_results(results)
+        console.print(f"Re-scored {run_dir} from its store")
+        return
+    if not (task and data and predictions):
+        raise UsageError("clue score needs a run directory, or all of --task, --data and --predictions")
     from .backends.replay import ReplayBackend
-    from .run.runner import RunConfig, evaluate
     from .tasks import get_task
 
     get_task(task)

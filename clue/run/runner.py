@@ -210,6 +210,7 @@ def evaluate(
         "packages": package_versions(),
         "seed": config.seed,
         "limit": config.limit,
+        "templates_dir": str(config.templates_dir) if config.templates_dir else None,
         "decoding": {"temperature": config.temperature, "max_new_tokens_override": config.max_new_tokens},
         "task_options": config.task_options,
         "backend": backend.info(),
@@ -242,3 +243,43 @@ def package_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return versions
+
+
+def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:
+    """The configuration a run directory was made with, read back from its manifest.
+
+    Used to score a run again from its store (new metric settings, a fixed
+    scorer) without any model: same tasks, data files, seed, limit, decoding
+    and templates, so the same requests are rebuilt.
+    """
+    from ..errors import UsageError
+    from ..io import sha256_file as _sha
+
+    manifest_path = Path(run_dir) / "manifest.json"
+    if not manifest_path.is_file():
+        raise UsageError(f"{run_dir}: not a run directory (no manifest.json)")
+    import json
+
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data = {}
+    for name, info in manifest["tasks"].items():
+        path = Path(info["file"])
+        if not path.is_file():
+            raise UsageError(f"{run_dir}: the {name} data file {path} is gone; score with --task/--data/--predictions instead")
+        if _sha(path) != info["sha256"]:
+            raise UsageError(f"{run_dir}: {path} has changed since the run (sha256 differs)")
+        data[name] = path
+    decoding = manifest.get("decoding", {})
+    return RunConfig(
+        model=manifest["backend"].get("model", "unknown"),
+        tasks=list(manifest["tasks"]),
+        output=Path(run_dir),
+        data=data,
+        limit=manifest.get("limit"),
+        seed=manifest["seed"],
+        templates_dir=Path(manifest["templates_dir"]) if manifest.get("templates_dir") else None,
+        max_new_tokens=decoding.get("max_new_tokens_override"),
+        temperature=decoding.get("temperature", 0.0),
+        task_options=manifest.get("task_options", {}),
+        metric_config=dict(metric_config or {}),
+    )

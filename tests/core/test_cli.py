@@ -130,3 +130,34 @@ def test_real_meqsum_scores_997_items(tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["tasks"]["meqsum"]["n"] == 997
+
+
+def test_rescore_run_directory_from_store_without_model(demo_run, tmp_path):
+    import shutil
+
+    out, _ = demo_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    before = json.loads((copy / "results.json").read_text())
+    (copy / "results.json").unlink()
+    proc = clue("score", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads((copy / "results.json").read_text())
+    assert after["tasks"] == before["tasks"] and after["levels"] == before["levels"]
+    for name in TASKS:
+        assert (copy / "predictions" / f"{name}.jsonl").read_bytes() == (out / "predictions" / f"{name}.jsonl").read_bytes()
+
+
+def test_rerun_is_answered_from_store(tmp_path):
+    first = clue("run", "--tasks", "mednli", "--output", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+        (count,) = db.execute("select count(*) from completions").fetchone()
+    assert count == 15
+    second = clue("run", "--tasks", "mednli", "--output", str(tmp_path))
+    assert second.returncode == 0
+    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+        (count_after,) = db.execute("select count(*) from completions").fetchone()
+    assert count_after == count
