@@ -1,0 +1,1 @@
+"""Reports built from finished runs: paired comparisons (``compare``), tables and pages."""

@@ -1,0 +1,320 @@
+"""Paired comparison of two runs on the same items: is B really better or worse than A?
+
+``compare_runs(run_a, run_b)`` reads each run directory's ``results.json`` and
+``predictions/<task>.jsonl`` and returns a plain dict (schema
+``clue.compare/1``, below). Rows are paired by request id. Per task and per
+level it reports the difference B - A in points with a paired-bootstrap 95%
+interval and two-sided p-value (the same resample of items, LongHealth
+patients, applied to both runs; see ``clue.metrics.stats``), McNemar's exact
+test for the accuracy tasks (MedNLI; each LongHealth sub-task), and a verdict
+line a reader can quote. Requests present in only one run, or scored in only
+one, are listed by id, never silently dropped; the scores compared are those
+of the paired requests, which equal the runs' own scores when nothing is
+unpaired.
+
+Returned dict::
+
+    schema, a/b: {run, model, label}, seed, n_resamples, confidence, significance,
+    tasks: {task: {
+        title, unit, metrics, n_paired, n_units,
+        score_a, score_b, delta, ci, p_value, significant, verdict,
+        metric_deltas: {metric: {a, b, delta, ci, p_value}},
+        mcnemar: {metric: {both_correct, only_a_correct, only_b_correct, both_wrong, p_value}},
+        only_in_a / only_in_b / unscored_in_a / unscored_in_b: {count, ids},
+        metrics_only_in_a, metrics_only_in_b, warnings}},
+    tasks_only_in_a, tasks_only_in_b,
+    levels: {level: {tasks, score_a, score_b, delta, ci, p_value, significant, verdict}
+                     or {tasks, available: false, reason}},
+    verdicts: [line, ...], warnings: [line, ...]
+
+All scores and differences are in points (%). ``significant`` means the 95%
+interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import read_jsonl
+from ..metrics.aggregate import LEVELS
+from ..metrics.stats import (
+    CONFIDENCE,
+    contingency,
+    generator,
+    mcnemar_exact,
+    paired_p_value,
+    percentile_ci,
+    resampled_means,
+    resampling_unit,
+    task_scores,
+    unit_of,
+    unit_table,
+)
+
+COMPARE_SCHEMA = "clue.compare/1"
+# Per-request correct/incorrect metrics, tested with McNemar.
+ACCURACY_METRICS: dict[str, tuple[str, ...]] = {"mednli": ("accuracy",), "longhealth": ("task1", "task2", "task3")}
+LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overall score"}
+MINUS = "\u2212"
+
+
+def load_run(run: Path) -> tuple[dict[str, Any], Path]:
+    path = Path(run) / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(path, f"cannot read the run's results ({exc.strerror or exc}); is this a run directory?") from exc
+    except ValueError as exc:
+        raise DataError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
+        raise DataError(path, "has no 'tasks' object; is this a clue results file?")
+    return results, Path(run)
+
+
+def load_rows(run: Path, task: str) -> dict[str, dict[str, Any]]:
+    path = run / "predictions" / f"{task}.jsonl"
+    rows: dict[str, dict[str, Any]] = {}
+    for lineno, row in read_jsonl(path):
+        if not isinstance(row, dict) or "id" not in row:
+            raise DataError(path, "a prediction row without an 'id'", record=f"line {lineno}")
+        rows[str(row["id"])] = row
+    return rows
+
+
+def task_title(task: str) -> str:
+    from ..tasks import TASKS
+
+    cls = TASKS.get(task)
+    return getattr(cls, "title", task) if cls else task
+
+
+def labels(results_a: Mapping[str, Any], results_b: Mapping[str, Any], run_a: Path, run_b: Path) -> tuple[str, str]:
+    """Names a reader recognises: the models, made distinct by the run folder when equal."""
+    a, b = str(results_a.get("model") or "A"), str(results_b.get("model") or "B")
+    if a != b:
+        return a, b
+    if run_a.name != run_b.name:
+        return f"{a} ({run_a.name})", f"{b} ({run_b.name})"
+    return "A", "B"
+
+
+def signed(x: float) -> str:
+    text = f"{x:.1f}"
+    if text in ("-0.0", "0.0"):
+        return "0.0"
+    return text.replace("-", MINUS)
+
+
+def format_p(p: float) -> str:
+    if p != p:  # NaN
+        return "p=n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def verdict(label_a: str, label_b: str, where: str, delta: float, ci: list[float] | None, p: float) -> str:
+    if ci is None:
+        return f"{where}: no paired items, no comparison."
+    shown = abs(delta)
+    if f"{shown:.1f}" == "0.0":
+        change = f"{label_b} scores within 0.1 points of {label_a}"
+    else:
+        change = f"{label_b} scores {shown:.1f} points {'above' if delta > 0 else 'below'} {label_a}"
+    sig = "significant" if excludes_zero(ci) else "not significant"
+    return f"{change} on {where} ({CONFIDENCE:.0%} CI {signed(ci[0])} to {signed(ci[1])}, {format_p(p)}): {sig}."
+
+
+def excludes_zero(ci: Sequence[float] | None) -> bool:
+    return ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+
+def id_list(ids: Sequence[str]) -> dict[str, Any]:
+    return {"count": len(ids), "ids": list(ids)}
+
+
+def compare_task(
+    task: str,
+    summary_a: Mapping[str, Any],
+    summary_b: Mapping[str, Any],
+    rows_a: Mapping[str, Mapping[str, Any]],
+    rows_b: Mapping[str, Mapping[str, Any]],
+    labels_ab: tuple[str, str],
+    seed: int,
+    n_resamples: int,
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """One task's paired comparison, and its resampled deltas (for the levels)."""
+    metrics_a, metrics_b = list(summary_a.get("metrics", {})), list(summary_b.get("metrics", {}))
+    metrics = [m for m in metrics_a if m in metrics_b]
+
+    def scored(rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        return {i for i, r in rows.items() if isinstance(r.get("metrics"), Mapping)}
+
+    scored_a, scored_b = scored(rows_a), scored(rows_b)
+    paired = [i for i in rows_a if i in scored_a and i in scored_b]
+    both = [i for i in rows_a if i in rows_b]
+    out: dict[str, Any] = {
+        "title": task_title(task),
+        "unit": resampling_unit(task),
+        "metrics": metrics,
+        "n_paired": len(paired),
+        "only_in_a": id_list([i for i in rows_a if i not in rows_b]),
+        "only_in_b": id_list([i for i in rows_b if i not in rows_a]),
+        "unscored_in_a": id_list([i for i in both if i not in scored_a]),
+        "unscored_in_b": id_list([i for i in both if i not in scored_b]),
+        "metrics_only_in_a": [m for m in metrics_a if m not in metrics_b],
+        "metrics_only_in_b": [m for m in metrics_b if m not in metrics_a],
+        "complete": bool(summary_a.get("complete")) and bool(summary_b.get("complete")),
+        "warnings": [],
+    }
+    for side, names in (("A", out["metrics_only_in_a"]), ("B", out["metrics_only_in_b"])):
+        if names:
+            out["warnings"].append(f"{task}: {', '.join(names)} computed only in run {side}; compared without it")
+    # Unit of each request, taken from run A so both runs resample the same units.
+    units = {i: unit_of(task, rows_a[i]) for i in paired}
+    table_a = unit_table((rows_a[i] for i in paired), metrics, lambda r: units[str(r["id"])])
+    table_b = unit_table((rows_b[i] for i in paired), metrics, lambda r: units[str(r["id"])])
+    out["n_units"] = table_a.n_units
+    title = out["title"]
+    if not paired or not metrics:
+        out.update(score_a=None, score_b=None, delta=None, ci=None, p_value=None, significant=False,
+                   metric_deltas={}, mcnemar={})
+        out["verdict"] = verdict(*labels_ab, title, 0.0, None, float("nan"))
+        return out, None
+
+    k = len(metrics)
+    means = resampled_means(
+        generator(seed, "paired-bootstrap", task),
+        np.hstack([table_a.sums, table_b.sums]),
+        np.hstack([table_a.counts, table_b.counts]),
+        n_resamples,
+    )
+    point_a, point_b = 100.0 * table_a.means(), 100.0 * table_b.means()
+    score_a, score_b = float(np.nanmean(point_a)), float(np.nanmean(point_b))
+    deltas = task_scores(means[:, k:]) - task_scores(means[:, :k])
+    ci = percentile_ci(deltas)
+    p = paired_p_value(deltas)
+    out.update(
+        score_a=score_a,
+        score_b=score_b,
+        delta=score_b - score_a,
+        ci=ci,
+        p_value=p,
+        significant=excludes_zero(ci),
+    )
+    out["metric_deltas"] = {}
+    for j, name in enumerate(metrics):
+        metric_deltas = 100.0 * (means[:, k + j] - means[:, j])
+        out["metric_deltas"][name] = {
+            "a": float(point_a[j]),
+            "b": float(point_b[j]),
+            "delta": float(point_b[j] - point_a[j]),
+            "ci": percentile_ci(metric_deltas),
+            "p_value": paired_p_value(metric_deltas),
+        }
+    out["mcnemar"] = {}
+    for name in ACCURACY_METRICS.get(task, ()):
+        if name not in metrics:
+            continue
+        pairs = [
+            (rows_a[i]["metrics"][name], rows_b[i]["metrics"][name])
+            for i in paired
+            if rows_a[i]["metrics"].get(name) is not None and rows_b[i]["metrics"].get(name) is not None
+        ]
+        table = contingency([a >= 0.5 for a, _ in pairs], [b >= 0.5 for _, b in pairs])
+        table["p_value"] = mcnemar_exact(table["only_a_correct"], table["only_b_correct"])
+        out["mcnemar"][name] = table
+    out["verdict"] = verdict(*labels_ab, title, out["delta"], ci, p)
+    return out, deltas
+
+
+def compare_levels(
+    tasks: Mapping[str, Mapping[str, Any]], deltas: Mapping[str, np.ndarray], labels_ab: tuple[str, str]
+) -> dict[str, Any]:
+    """Level differences: the mean of the member tasks' differences, resample by resample."""
+    levels: dict[str, Any] = {}
+    for level, members in LEVELS.items():
+        absent = [t for t in members if t not in deltas]
+        if absent:
+            levels[level] = {"tasks": list(members), "available": False,
+                             "reason": f"not compared in both runs: {', '.join(absent)}"}
+            continue
+        samples = np.mean([deltas[t] for t in members], axis=0)
+        ci = percentile_ci(samples)
+        p = paired_p_value(samples)
+        delta = float(np.mean([tasks[t]["delta"] for t in members]))
+        levels[level] = {
+            "tasks": list(members),
+            "available": True,
+            "score_a": float(np.mean([tasks[t]["score_a"] for t in members])),
+            "score_b": float(np.mean([tasks[t]["score_b"] for t in members])),
+            "delta": delta,
+            "ci": ci,
+            "p_value": p,
+            "significant": excludes_zero(ci),
+            "complete": all(tasks[t]["complete"] for t in members),
+            "verdict": verdict(*labels_ab, LEVEL_TITLES[level], delta, ci, p),
+        }
+    return levels
+
+
+def compare_runs(run_a: Path, run_b: Path, *, seed: int = 42, n_resamples: int = 10000) -> dict[str, Any]:
+    """Compare run B against run A on their shared requests (see the module docstring)."""
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be at least 1")
+    results_a, dir_a = load_run(Path(run_a))
+    results_b, dir_b = load_run(Path(run_b))
+    labels_ab = labels(results_a, results_b, dir_a, dir_b)
+    names_a, names_b = list(results_a["tasks"]), list(results_b["tasks"])
+    tasks: dict[str, Any] = {}
+    deltas: dict[str, np.ndarray] = {}
+    for task in (t for t in names_a if t in names_b):
+        summary, samples = compare_task(
+            task, results_a["tasks"][task], results_b["tasks"][task],
+            load_rows(dir_a, task), load_rows(dir_b, task), labels_ab, seed, n_resamples,
+        )
+        tasks[task] = summary
+        if samples is not None:
+            deltas[task] = samples
+    levels = compare_levels(tasks, deltas, labels_ab)
+    warnings = [w for t in tasks.values() for w in t["warnings"]]
+    warnings += settings_warnings(results_a, results_b)
+    for task, t in tasks.items():
+        unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
+        if unpaired:
+            warnings.append(f"{task}: {unpaired} request(s) not paired (see only_in_* and unscored_in_*); compared on {t['n_paired']}")
+    return {
+        "schema": COMPARE_SCHEMA,
+        "a": {"run": str(dir_a), "model": results_a.get("model"), "label": labels_ab[0]},
+        "b": {"run": str(dir_b), "model": results_b.get("model"), "label": labels_ab[1]},
+        "seed": seed,
+        "n_resamples": n_resamples,
+        "confidence": CONFIDENCE,
+        "significance": f"the {CONFIDENCE:.0%} paired-bootstrap interval of B - A excludes 0",
+        "tasks": tasks,
+        "tasks_only_in_a": [t for t in names_a if t not in names_b],
+        "tasks_only_in_b": [t for t in names_b if t not in names_a],
+        "levels": levels,
+        "verdicts": [t["verdict"] for t in tasks.values()]
+        + [lv["verdict"] for lv in levels.values() if lv.get("available")],
+        "warnings": warnings,
+    }
+
+
+def settings_warnings(results_a: Mapping[str, Any], results_b: Mapping[str, Any]) -> list[str]:
+    """Flag metrics computed under different settings (e.g. another BERTScore model)."""
+    out = []
+    settings_a = results_a.get("metric_settings") or {}
+    settings_b = results_b.get("metric_settings") or {}
+    for name in ("bertscore", "umls_f1"):
+        a, b = settings_a.get(name), settings_b.get(name)
+        if a is None or b is None:
+            continue
+        key_a = {k: a.get(k) for k in ("model", "layer", "weights_sha256", "idf", "files_sha256", "threshold")}
+        key_b = {k: b.get(k) for k in key_a}
+        if key_a != key_b:
+            out.append(f"{name} was computed with different settings in the two runs; its differences mix model and metric")
+    return out
