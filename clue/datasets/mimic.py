@@ -14,10 +14,13 @@ that order.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import heapq
 import io
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,69 +54,108 @@ class Diagnosis:
     row: int
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a CSV or gzipped CSV as text, deciding by content rather than by name."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    if path.is_dir():
-        raise DataError(path, "is a directory, expected a CSV file")
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if not magic:
-        raise DataError(path, "file is empty")
-    if magic == b"\x1f\x8b":
-        raw: io.BufferedIOBase = gzip.open(path, "rb")  # type: ignore[assignment]
-    elif path.suffix == ".gz":
-        raise DataError(path, "named .gz but is not gzip-compressed")
-    else:
-        raw = open(path, "rb")
-    # A large read buffer matters: the notes file is gigabytes of text.
-    return io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding="utf-8", newline="")
+class _Source:
+    """A table's text stream; gzip is decompressed by a ``gzip -dc`` child process where one exists.
+
+    The child decompresses on the second core while this process parses CSV,
+    which roughly halves the time to read the 1.3 GB notes file. Without a
+    ``gzip`` program, Python's gzip module does the same work in-process.
+    """
+
+    def __init__(self, path: Path):
+        if not path.exists():
+            raise DataError(path, "file not found")
+        if path.is_dir():
+            raise DataError(path, "is a directory, expected a CSV file")
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        if not magic:
+            raise DataError(path, "file is empty")
+        self.path = path
+        self.child: subprocess.Popen | None = None
+        if magic == b"\x1f\x8b":
+            program = shutil.which("gzip")
+            if program:
+                self.child = subprocess.Popen(
+                    [program, "-dc", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 20
+                )
+                raw = self.child.stdout
+            else:
+                raw = io.BufferedReader(gzip.open(path, "rb"), 1 << 20)  # type: ignore[arg-type]
+        elif path.suffix == ".gz":
+            raise DataError(path, "named .gz but is not gzip-compressed")
+        else:
+            raw = open(path, "rb", buffering=1 << 20)
+        self.text = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # type: ignore[arg-type]
+
+    def finish(self) -> None:
+        """After reading to the end: a failed decompression (truncated, corrupt) is an error."""
+        if self.child is not None:
+            problem = self.child.stderr.read().decode("utf-8", "replace").strip() if self.child.stderr else ""
+            if self.child.wait() != 0:
+                raise DataError(self.path, f"gzip data is damaged or truncated ({problem or 'gzip failed'})")
+
+    def close(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+        with contextlib.suppress(Exception):
+            self.text.close()
+        if self.child is not None:
+            self.child.wait()
+            if self.child.stderr:
+                self.child.stderr.close()
 
 
-def iter_table(path: str | Path, required: Sequence[str], what: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (record number, {column: text}) for each data row, validating the header.
+def iter_rows(
+    path: str | Path, required: Sequence[str], what: str
+) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """Open a table, check its header, and return (column -> index, rows).
 
-    Record numbers count the header as record 1, as a spreadsheet does.
+    Rows are (record number, fields) with the header as record 1, as a
+    spreadsheet counts. Reading is lazy; the header is checked at once.
     """
     path = Path(path)
-    fh = open_text(path)
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
-            raise DataError(path, f"not a readable CSV file ({type(exc).__name__}: {exc})") from None
-        except csv.Error as exc:
-            raise DataError(path, f"not a CSV file ({exc})") from None
-        if not header:
-            raise DataError(path, f"no header row; expected the {what} table")
-        header = [h.strip().lower() for h in header]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DataError(
-                path,
-                f"missing column(s) {missing}; the {what} table has {list(required)}, found {header[:12]}",
-                field=missing[0],
-            )
-        index = [header.index(c) for c in required]
-        width = len(header)
-        count = 0
-        try:
-            for number, fields in enumerate(reader, start=2):
+    source = _Source(path)
+    reader = csv.reader(source.text)
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError, csv.Error) as exc:
+        source.close()
+        raise DataError(path, f"not a readable CSV file ({type(exc).__name__}: {exc})") from None
+    if not header:
+        source.close()
+        raise DataError(path, f"no header row; expected the {what} table")
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        source.close()
+        raise DataError(
+            path,
+            f"missing column(s) {missing}; the {what} table has {list(required)}, found {header[:12]}",
+            field=missing[0],
+        )
+    return {c: header.index(c) for c in required}, _rows(path, source, reader, len(header), what)
+
+
+def _rows(path: Path, source: _Source, reader, width: int, what: str) -> Iterator[tuple[int, list[str]]]:
+    count = 0
+    try:
+        for number, fields in enumerate(reader, start=2):
+            if len(fields) != width:
                 if not fields:
                     continue
-                if len(fields) != width:
-                    raise DataError(path, f"has {len(fields)} fields, the header has {width}", record=f"record {number}")
-                count += 1
-                yield number, {name: fields[i] for name, i in zip(required, index)}
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
-            raise DataError(path, f"unreadable after {count} rows ({type(exc).__name__}: {exc})") from None
-        except csv.Error as exc:
-            raise DataError(path, f"malformed CSV after {count} rows ({exc})") from None
-        if count == 0:
-            raise DataError(path, f"the {what} table has a header but no rows")
+                raise DataError(path, f"has {len(fields)} fields, the header has {width}", record=f"record {number}")
+            count += 1
+            yield number, fields
+        source.finish()
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
+        raise DataError(path, f"unreadable after {count} rows ({type(exc).__name__}: {exc})") from None
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV after {count} rows ({exc})") from None
+    finally:
+        source.close()
+    if count == 0:
+        raise DataError(path, f"the {what} table has a header but no rows")
 
 
 def _int(path: Path, number: int, field: str, value: str) -> int:
@@ -126,25 +168,31 @@ def _int(path: Path, number: int, field: str, value: str) -> int:
 def iter_notes(path: str | Path) -> Iterator[Note]:
     """Discharge notes; rows without an admission id are skipped (they cannot be linked)."""
     path = Path(path)
-    for number, row in iter_table(path, NOTE_COLUMNS, "MIMIC-IV-Note discharge"):
-        hadm_id = row["hadm_id"].strip()
-        if not hadm_id:
-            continue
-        yield Note(row["note_id"].strip(), hadm_id, _int(path, number, "note_seq", row["note_seq"]), row["text"], number)
+    index, rows = iter_rows(path, NOTE_COLUMNS, "MIMIC-IV-Note discharge")
+    i_note, i_hadm, i_seq, i_text = (index[c] for c in NOTE_COLUMNS)
+    for number, fields in rows:
+        hadm_id = fields[i_hadm].strip()
+        if hadm_id:
+            yield Note(fields[i_note].strip(), hadm_id, _int(path, number, "note_seq", fields[i_seq]), fields[i_text], number)
 
 
 def iter_diagnoses(path: str | Path, hadm_ids: set[str] | None = None) -> Iterator[Diagnosis]:
     """Diagnosis rows, optionally only those of ``hadm_ids``; codes stay text (leading zeros kept)."""
     path = Path(path)
-    for number, row in iter_table(path, DIAGNOSIS_COLUMNS, "MIMIC-IV hosp diagnoses_icd"):
-        hadm_id = row["hadm_id"].strip()
+    index, rows = iter_rows(path, DIAGNOSIS_COLUMNS, "MIMIC-IV hosp diagnoses_icd")
+    i_hadm, i_seq, i_code, i_version = (index[c] for c in DIAGNOSIS_COLUMNS)
+    for number, fields in rows:
+        # 5M rows: the admission test comes first, before anything is built.
+        hadm_id = fields[i_hadm]
         if hadm_ids is not None and hadm_id not in hadm_ids:
-            continue
-        code = row["icd_code"].strip().replace(".", "").upper()
-        version = row["icd_version"].strip()
+            hadm_id = hadm_id.strip()
+            if hadm_id not in hadm_ids:
+                continue
+        code = fields[i_code].strip().replace(".", "").upper()
+        version = fields[i_version].strip()
         if version not in ("9", "10"):
             raise DataError(path, f"expected 9 or 10, found {version!r}", record=f"record {number}", field="icd_version")
-        yield Diagnosis(hadm_id, _int(path, number, "seq_num", row["seq_num"]), code, version, number)
+        yield Diagnosis(hadm_id.strip(), _int(path, number, "seq_num", fields[i_seq]), code, version, number)
 
 
 def selection_key(seed: int, purpose: str, hadm_id: str) -> tuple[int, str]:

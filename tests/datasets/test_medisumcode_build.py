@@ -175,5 +175,17 @@ def test_truncated_gzip_is_reported(tables, tmp_path):
     cut = tmp_path / "cut.csv.gz"
     data = Path(notes).read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DataError, match="unreadable|not a readable"):
+    with pytest.raises(DataError, match="damaged or truncated|unreadable|malformed|fields"):
+        builder.build(cut, dx, n=2)
+
+
+def test_without_a_gzip_program_python_decompresses_the_same(tables, monkeypatch, tmp_path):
+    notes, dx = tables
+    with_program = builder.build(notes, dx, n=4, seed=3).items
+    monkeypatch.setattr("clue.datasets.mimic.shutil.which", lambda name: None)
+    assert builder.build(notes, dx, n=4, seed=3).items == with_program
+    cut = tmp_path / "cut.csv.gz"
+    data = Path(notes).read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="unreadable|not a readable|malformed|fields"):
         builder.build(cut, dx, n=2)
