@@ -189,3 +189,14 @@ def test_without_a_gzip_program_python_decompresses_the_same(tables, monkeypatch
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="unreadable|not a readable|malformed|fields"):
         builder.build(cut, dx, n=2)
+
+
+def test_a_cms_code_file_sets_the_edition(tables, tmp_path):
+    notes, dx = tables
+    edition = tmp_path / "icd10cm_codes_2023.txt"
+    edition.write_text("A419    Sepsis, unspecified organism\nI10     Essential (primary) hypertension\n")
+    result = builder.build(notes, dx, n=4, seed=1, edition=str(edition))
+    kept = {c["code"] for item in result.items for c in item["icd_codes"]}
+    assert kept <= {"A419", "I10"} and "I10" in kept
+    assert result.manifest["icd10_edition"]["edition"] == "icd10cm_codes_2023"
+    assert result.counts["icd10_dropped_not_in_edition"] > 0
