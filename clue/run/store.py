@@ -46,14 +46,16 @@ STORE_FILENAME = "store.sqlite"
 # Backend options that change where or how fast a model runs, not what it
 # answers; they stay out of the model key so that, e.g., a resumed run on
 # another number of GPUs or replicas reuses what is stored. Options that only
-# change the prompt (context length, tokenizer) already change the request key.
+# change the prompt (context length, tokenizer) already change the request key,
+# and the layout actually used is part of the identity in its own right.
 NOT_IDENTITY = frozenset(
     {
         "base_url", "api_key_env", "concurrency", "timeout", "max_retries", "backoff_base", "backoff_max",
         "retry_after_max", "use_env_proxy", "max_tokens_field", "tokenizer", "context_length", "max_model_len",
         "batch_size", "max_num_seqs", "gpu_memory_utilization", "tensor_parallel_size", "pipeline_parallel_size",
         "distributed_executor_backend", "enable_prefix_caching", "n_threads", "n_gpu_layers", "device",
-        "device_map", "swap_space", "verbose",
+        "device_map", "swap_space", "verbose", "chat_layout", "hash_weights", "chunk_size", "n_ctx",
+        "trust_remote_code",
     }
 )
 SECRET_OPTION = re.compile(r"api[_-]?key|secret|password|passwd|credential|auth|access[_-]?token|hf[_-]?token", re.I)
