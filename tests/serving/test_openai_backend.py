@@ -208,3 +208,37 @@ def test_retry_after_forms():
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+NO_SYSTEM_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def save_tokenizer(folder, chat_template):
+    """A tiny word-level tokenizer saved as a Hugging Face folder (built here, never downloaded)."""
+    tokenizers = pytest.importorskip("tokenizers", reason="the tokenizer option needs the hf extra")
+    transformers = pytest.importorskip("transformers", reason="the tokenizer option needs the hf extra")
+    vocab = {w: i for i, w in enumerate(["[UNK]", "question", "about", "please", "answer", "briefly."])}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.WhitespaceSplit()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+    if chat_template:
+        fast.chat_template = chat_template
+    fast.save_pretrained(folder)
+    return str(folder)
+
+
+def test_a_local_tokenizer_counts_tokens_and_its_template_picks_the_layout(serve, tmp_path):
+    server = serve()
+    path = save_tokenizer(tmp_path / "tok", NO_SYSTEM_TEMPLATE)
+    backend = backend_for(server.url, tokenizer=path)
+    assert backend.tokenizer.count("Question about item-7 please") == 4
+    assert backend.layout.value == "fold"
+    list(backend.generate(requests_for(1)))
+    assert [m["role"] for m in server.log[0].body["messages"]] == ["user"]
+
+    base = backend_for(server.url, tokenizer=save_tokenizer(tmp_path / "base", None))
+    assert base.layout.value == "plain"
+    assert backend_for(server.url, tokenizer=path, chat_layout="system").layout.value == "system"
