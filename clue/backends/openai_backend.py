@@ -194,12 +194,14 @@ class OpenAIBackend(Backend):
     def __init__(self, target: str, options: Mapping[str, Any] | None = None):
         super().__init__(target, options)
         self.settings = ClientSettings.from_options(self.options)
+        _httpx()  # fail now, with the extra to install, rather than after the data is loaded
         key = os.environ.get(self.settings.api_key_env)
         if not key and "api_key_env" in self.options:
             raise UsageError(f"openai backend: the environment variable {self.settings.api_key_env} (api_key_env) is not set")
         # Kept on the instance only; never in options, info() or the store.
         self._api_key = key or None
         self._tokenizer: Tokenizer | None = None
+        self._hf_tokenizer: Any = None
         self._layout: ChatLayout | None = None
         self._context: tuple[int | None, str] | None = None  # (length, where it came from)
         self._server_model: dict[str, Any] | None = None
@@ -239,8 +241,7 @@ class OpenAIBackend(Backend):
         return ident
 
     def info(self) -> dict[str, Any]:
-        import httpx
-
+        httpx = _httpx()
         s = self.settings
         info = super().info()
         info.update(
@@ -301,7 +302,7 @@ class OpenAIBackend(Backend):
 
     def _ask_server_context(self) -> tuple[int | None, str]:
         """The context length from GET /models (vLLM reports max_model_len); None when absent."""
-        import httpx
+        httpx = _httpx()
 
         url = endpoint_url(self.settings.base_urls[0], "/models")
         try:
@@ -392,7 +393,7 @@ class OpenAIBackend(Backend):
             thread.join(timeout=30)
 
     async def _run(self, requests: list[Request], emit: Callable[[Completion], None]) -> None:
-        import httpx
+        httpx = _httpx()
 
         s = self.settings
         replicas = [
@@ -512,6 +513,10 @@ class OpenAIBackend(Backend):
         if self._api_key:
             message = message.replace(self._api_key, "***")
         return message
+
+
+def _httpx() -> Any:
+    return require("httpx", "openai", "The openai: backend")
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from clue.backends.base import Backend
 from clue.backends.baseline import BaselineBackend
 from clue.backends.egress import EgressRefused, check_egress, classify, endpoint_of, read_approvals
-from clue.backends.openai_backend import OpenAIBackend
 from clue.errors import UsageError
 from clue.tasks import get_task
 
@@ -33,13 +33,28 @@ def no_user_approvals(tmp_path, monkeypatch):
     monkeypatch.setenv("CLUE_APPROVED_ENDPOINTS", str(tmp_path / "absent.toml"))
 
 
-def openai(url: str) -> OpenAIBackend:
-    return OpenAIBackend("m", {"base_url": url})
+class ServerBackend(Backend):
+    """A backend that only names its endpoints: the guard reads nothing else."""
+
+    kind = "server"
+
+    def endpoints(self) -> list[str]:
+        return self.target.split(",")
+
+    def generate(self, requests):
+        raise AssertionError("the guard must not generate")
+
+
+def openai(url: str) -> Backend:
+    return ServerBackend(url, {})
 
 
 def test_remote_endpoint_with_credentialed_task_is_refused_before_any_request(serve):
+    from clue.backends.openai_backend import OpenAIBackend
+
     server = serve()
-    backend = openai(f"http://203.0.113.7:8000/v1,{server.url}")  # a public address and a local one
+    # A public address and a local replica; the real backend, which must not have sent anything.
+    backend = OpenAIBackend("m", {"base_url": f"http://203.0.113.7:8000/v1,{server.url}"})
     with pytest.raises(EgressRefused) as refused:
         check_egress(backend, CREDENTIALED, resolver=no_dns)
     message = str(refused.value)

@@ -114,6 +114,7 @@ def test_keys_follow_what_the_model_sees():
 
 
 def test_model_key_ignores_where_the_model_runs_but_not_what_it_is(monkeypatch):
+    pytest.importorskip("httpx", reason="the OpenAI-compatible backend needs httpx (.ci/install-serving.sh)")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-never-in-the-key")
     here = OpenAIBackend("m", {"base_url": "http://127.0.0.1:8000/v1", "concurrency": 4})
     there = OpenAIBackend("m", {"base_url": "http://10.0.0.5:9000/v1,http://10.0.0.6:9000/v1", "timeout": 5})
