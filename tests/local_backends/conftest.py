@@ -1,121 +1,41 @@
-"""Tiny models built in the tests: a byte-level BPE tokenizer trained here and a
-random-weight Llama, saved to a temp folder and loaded back through the backends.
-
-Nothing is downloaded. Folders are built per session and never committed (a
+"""Fixtures: tiny models built in the tests (tiny_model.py), saved to temp folders
+and loaded back through the backends. Built per session and never committed (a
 folder saved by one transformers major does not load in another).
 """
 
 from __future__ import annotations
 
-import random
+import sys
 from pathlib import Path
 
 import pytest
 
-# ChatML, as many instruct models use it: accepts a system turn.
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-# Like Gemma's and Mistral-Instruct's: a system turn makes the template raise.
-NO_SYSTEM = (
-    "{% for m in messages %}{% if m['role'] == 'system' %}"
-    "{{ raise_exception('System role not supported') }}{% endif %}"
-    "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-
-WORDS = (
-    "patient admitted with chest pain fever cough dyspnea sepsis pneumonia heart failure kidney injury "
-    "creatinine troponin lactate antibiotics discharged home follow up clinic sentence entailment neutral "
-    "contradiction question summary diagnosis history denies reports normal elevated blood pressure the a of "
-    "and to in was is for on with no yes what how why should doctor medicine dose tablet"
-).split()
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_model import CHATML, NO_SYSTEM, build_model_folder  # noqa: E402
 
 
-def corpus(lines: int = 400, seed: int = 7) -> list[str]:
-    rnd = random.Random(seed)
-    text = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(5, 25))) for _ in range(lines)]
-    # Digits, capitals and punctuation appear in clinical text and prompts.
-    text += ["Sentence 1: WBC 18.2, lactate 4.1 (89%). Sentence 2: ENTAILMENT? NEUTRAL! CONTRADICTION."] * 5
-    return text
-
-
-def build_tokenizer(chat_template: str | None, max_length: int = 256):
-    tokenizers = pytest.importorskip("tokenizers", reason="the tiny-model fixture trains a tokenizer with `tokenizers`")
-    transformers = pytest.importorskip("transformers", reason="the hf: backend needs transformers")
-    from tokenizers import decoders, models, pre_tokenizers, trainers
-
-    tok = tokenizers.Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=512, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(corpus(), trainer=trainer)
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=max_length
-    )
-    if chat_template is not None:
-        fast.chat_template = chat_template
-    return fast
-
-
-def build_model_folder(
-    folder: Path,
-    chat_template: str | None,
-    *,
-    max_positions: int = 256,
-    seed: int = 0,
-    layers: int = 2,
-) -> Path:
-    """Save a tokenizer + random Llama (hidden 128, 2 heads: head_dim 64, as vLLM's CPU kernels need)."""
-    torch = pytest.importorskip("torch", reason="the tiny-model fixture needs torch")
-    transformers = pytest.importorskip("transformers", reason="the hf: backend needs transformers")
-    tokenizer = build_tokenizer(chat_template, max_positions)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        # Wide random weights make the logits decisive, so greedy outputs vary
-        # with the prompt and are not decided by float rounding.
-        initializer_range=0.5,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    model = transformers.LlamaForCausalLM(config).to(torch.float32)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def _build(folder: Path, template: str | None, **kwargs) -> Path:
+    for module in ("torch", "transformers", "tokenizers"):
+        pytest.importorskip(module, reason=f"the tiny-model fixture needs {module}")
+    return build_model_folder(folder, template, **kwargs)
 
 
 @pytest.fixture(scope="session")
 def chatml_model(tmp_path_factory) -> Path:
-    return build_model_folder(tmp_path_factory.mktemp("chatml"), CHATML)
+    return _build(tmp_path_factory.mktemp("chatml"), CHATML)
 
 
 @pytest.fixture(scope="session")
 def nosystem_model(tmp_path_factory) -> Path:
-    return build_model_folder(tmp_path_factory.mktemp("nosystem"), NO_SYSTEM)
+    return _build(tmp_path_factory.mktemp("nosystem"), NO_SYSTEM)
 
 
 @pytest.fixture(scope="session")
 def base_model(tmp_path_factory) -> Path:
-    return build_model_folder(tmp_path_factory.mktemp("base"), None)
+    return _build(tmp_path_factory.mktemp("base"), None)
 
 
 @pytest.fixture(scope="session")
 def long_chatml_model(tmp_path_factory) -> Path:
     """The ChatML model with an 8,192-token context (vLLM refuses a max_model_len beyond the config's)."""
-    return build_model_folder(tmp_path_factory.mktemp("chatml8k"), CHATML, max_positions=8192)
+    return _build(tmp_path_factory.mktemp("chatml8k"), CHATML, max_positions=8192)
