@@ -1,0 +1,186 @@
+"""The report's figures (matplotlib, Agg backend; each written as PNG and SVG).
+
+- ``levels``: level 1 against level 2, one point per model, with an arrow from
+  each base model to its biomedical model (solid: your runs; dashed: published);
+- ``tasks``: per-task scores of the runs, bars with their 95% intervals;
+- ``pairs``: per pair, the difference biomedical - base on each level, with the
+  paired 95% interval where there is one.
+
+Files are reproducible: no timestamps, a fixed SVG id salt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import require
+from .leaderboard import LEVEL_ORDER, LEVEL_TITLES, Entry, task_title, tasks_present
+from .pairs import PairResult
+
+PALETTE = ("#1f5f8b", "#d9822b", "#3a8a4f", "#b03a48", "#6c4f9c", "#7a6a53", "#c45ca2", "#5f6b73", "#9aa33b", "#2b9aa3")
+BELOW, ABOVE, NEUTRAL = "#b03a48", "#3a8a4f", "#8a8f94"
+
+
+def _pyplot():
+    matplotlib = require("matplotlib", "report", "Drawing the report's figures")
+    matplotlib.use("Agg", force=True)
+    matplotlib.rcParams.update({"svg.hashsalt": "clue-report", "font.size": 9, "axes.spines.top": False,
+                                "axes.spines.right": False, "svg.fonttype": "path"})
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out: Path, stem: str) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"png": out / f"{stem}.png", "svg": out / f"{stem}.svg"}
+    # Written under a temporary name and renamed, like every output file.
+    for fmt, path in paths.items():
+        tmp = path.with_name(f".{path.name}.tmp")
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        fig.savefig(tmp, format=fmt, dpi=144, bbox_inches="tight", metadata=metadata)
+        tmp.replace(path)
+    fig.clf()
+    return paths
+
+
+def levels_figure(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | None:
+    """Level 1 vs level 2; arrows base -> biomedical."""
+    placed = [e for e in entries if e.level("level1") is not None and e.level("level2") is not None]
+    if not placed:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    for e in placed:
+        x, y = e.level("level1"), e.level("level2")
+        if e.published:
+            ax.scatter([x], [y], s=28, facecolors="none", edgecolors=NEUTRAL, linewidths=1.0, zorder=2)
+            ax.annotate(e.name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5, color="#555")
+        else:
+            ax.scatter([x], [y], s=46, color=PALETTE[0], zorder=3)
+            ax.annotate(e.name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8, weight="bold")
+    for r in pairs:
+        a, b = r.base, r.biomedical
+        if None in (a.level("level1"), a.level("level2"), b.level("level1"), b.level("level2")):
+            continue
+        overall = r.cell("overall")
+        color = NEUTRAL if not overall else (BELOW if overall["delta"] < 0 else ABOVE)
+        ax.annotate(
+            "", xy=(b.level("level1"), b.level("level2")), xytext=(a.level("level1"), a.level("level2")),
+            arrowprops={"arrowstyle": "->", "color": color, "lw": 1.4 if r.source == "runs" else 0.9,
+                        "linestyle": "-" if r.source == "runs" else "--", "shrinkA": 4, "shrinkB": 4},
+            zorder=1,
+        )
+    ax.set_xlabel("Level 1 score (%)")
+    ax.set_ylabel("Level 2 score (%)")
+    ax.set_title("Level 1 vs level 2: arrows go from each base model to its biomedical model")
+    ax.grid(True, alpha=0.25)
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=PALETTE[0], label="your runs"),
+        plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color=NEUTRAL, label="published (June 2024)"),
+        plt.Line2D([], [], color=BELOW, label="biomedical below base (overall)"),
+        plt.Line2D([], [], color=ABOVE, label="biomedical above base (overall)"),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+    paths = _save(fig, out, "levels")
+    plt.close(fig)
+    return paths
+
+
+def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+    """Grouped bars: one group per task (and level), one bar per run, with 95% intervals."""
+    runs = [e for e in entries if not e.published]
+    columns = [*tasks_present(runs), *LEVEL_ORDER]
+    if not any(e.task_score(t) is not None for e in runs for t in columns):
+        return None
+    plt = _pyplot()
+    width = 0.8 / len(runs)
+    fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 1.1 * len(columns) + 0.1 * len(runs) * len(columns))), 4.6))
+    for i, e in enumerate(runs):
+        xs, ys, lo, hi, hatches = [], [], [], [], []
+        for j, col in enumerate(columns):
+            is_level = col in LEVEL_ORDER
+            score = e.level(col) if is_level else e.task_score(col)
+            if score is None:
+                continue
+            ci = e.level_ci(col) if is_level else e.task_ci(col)
+            complete = e.level_complete(col) if is_level else e.task_complete(col)
+            xs.append(j - 0.4 + width * (i + 0.5))
+            ys.append(score)
+            # max(0, ...): a percentile interval need not contain the point estimate
+            # (float noise, or a very small sample); matplotlib rejects negative lengths.
+            lo.append(max(0.0, score - ci[0]) if ci else 0.0)
+            hi.append(max(0.0, ci[1] - score) if ci else 0.0)
+            hatches.append("" if complete else "///")
+        bars = ax.bar(xs, ys, width=width * 0.92, color=PALETTE[i % len(PALETTE)], label=e.name,
+                      yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "#333"})
+        for bar, hatch in zip(bars, hatches):
+            bar.set_hatch(hatch)
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels([LEVEL_TITLES.get(c) or task_title(c) for c in columns], rotation=20, ha="right")
+    ax.axvline(len(columns) - len(LEVEL_ORDER) - 0.5, color="#ccc", lw=0.8)
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Scores by task with 95% bootstrap intervals (hatched: incomplete)")
+    ax.legend(fontsize=7, frameon=False, ncol=min(6, len(runs)), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    paths = _save(fig, out, "tasks")
+    plt.close(fig)
+    return paths
+
+
+def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | None:
+    """Per pair: delta (biomedical - base) on each level; runs with intervals, published without."""
+    panels = [(src, [r for r in pairs if r.source == src]) for src in ("runs", "published")]
+    panels = [(src, rs) for src, rs in panels if any(r.cell(lv) for r in rs for lv in LEVEL_ORDER)]
+    if not panels:
+        return None
+    plt = _pyplot()
+    heights = [max(1.6, 0.42 * len(rs) + 0.9) for _, rs in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    level_colors = dict(zip(LEVEL_ORDER, ("#1f5f8b", "#d9822b", "#333333")))
+    for ax, (source, results) in zip(axes[:, 0], panels):
+        labels = []
+        bar_h = 0.8 / len(LEVEL_ORDER)
+        for i, r in enumerate(results):
+            labels.append(f"{r.biomedical.name}\n← {r.base.name}")
+            for k, level in enumerate(LEVEL_ORDER):
+                cell = r.cell(level)
+                if not cell:
+                    continue
+                y = i - 0.4 + bar_h * (k + 0.5)
+                ci = cell.get("ci")
+                err = [[max(0.0, cell["delta"] - ci[0])], [max(0.0, ci[1] - cell["delta"])]] if ci else None
+                ax.barh([y], [cell["delta"]], height=bar_h * 0.9, color=level_colors[level],
+                        alpha=1.0 if cell.get("significant") in (True, None) else 0.45,
+                        xerr=err, capsize=2, error_kw={"elinewidth": 0.8},
+                        label=LEVEL_TITLES[level])
+        ax.set_yticks(range(len(results)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_ylim(len(results) - 0.5, -0.5)  # first pair on top, every row the same height
+        ax.axvline(0, color="#333", lw=0.8)
+        lo, hi = ax.get_xlim()
+        span = max(hi, 0.0) - min(lo, 0.0) or 1.0
+        ax.set_xlim(min(lo, 0.0) - 0.08 * span, max(hi, 0.0) + 0.08 * span)
+        ax.set_xlabel("biomedical − base (points)")
+        title = ("Your runs: paired 95% intervals (faded: not significant)" if source == "runs"
+                 else "Published (June 2024): single runs, no intervals")
+        ax.set_title(title, fontsize=9)
+        handles, names = ax.get_legend_handles_labels()
+        unique = dict(zip(names, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="lower right")
+        ax.grid(True, axis="x", alpha=0.25)
+    fig.tight_layout()
+    paths = _save(fig, out, "pairs")
+    plt.close(fig)
+    return paths
+
+
+def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, dict[str, Path]]:
+    figures = {
+        "levels": levels_figure(entries, pairs, out),
+        "tasks": tasks_figure(entries, out),
+        "pairs": pairs_figure(pairs, out),
+    }
+    return {k: v for k, v in figures.items() if v}

@@ -1,0 +1,185 @@
+"""``clue report``: every file of a report, and its one self-contained HTML page.
+
+The page must open anywhere, including a hospital network with no internet:
+CSS and JavaScript are inline, figures are inlined as ``data:`` SVG, and
+nothing refers to another host (no CDN, no web font). A headless Chromium
+test checks that loading it sends no request anywhere.
+
+Per-item outputs are left out unless asked for: ``show_items`` adds the
+items of public tasks (MeQSum, LongHealth); credentialed tasks (derived from
+MIMIC; the run's manifest records each task's access class) need
+``allow_credentialed_items`` as well, and the page then says on top that it
+holds credentialed text and must not be shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import __version__
+from ..errors import UsageError, require
+from .leaderboard import (
+    DIAGNOSTICS,
+    LEVEL_ORDER,
+    LEVEL_TITLES,
+    Entry,
+    diagnostics_rows,
+    fmt_diag,
+    fmt_score,
+    leaderboard_rows,
+    load_run,
+    task_title,
+    tasks_present,
+    unique_names,
+    write_leaderboard,
+    write_text,
+)
+from .pairs import PairResult, PairSet, compare_pairs, fmt_delta, fmt_p, headline, load_pairs, pair_rows, write_pairs
+from .published import load_published
+
+ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "parsed", "gold", "metrics")
+
+
+@dataclass
+class ReportOptions:
+    out: Path
+    pairs: str | Path | None = None
+    published: Path | None = None
+    show_items: bool = False
+    allow_credentialed_items: bool = False
+    seed: int = 42
+    n_resamples: int = 10000
+    title: str = "CLUE report"
+
+
+@dataclass
+class Report:
+    entries: list[Entry]
+    pairs: list[PairResult]
+    files: dict[str, Path] = field(default_factory=dict)
+    items_included: dict[str, list[str]] = field(default_factory=dict)  # run -> tasks
+    items_withheld: dict[str, list[str]] = field(default_factory=dict)
+
+
+def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Report:
+    """Read the runs (and published rows), compare the pairs, write every file under ``options.out``."""
+    if options.allow_credentialed_items and not options.show_items:
+        raise UsageError("--allow-credentialed-items only widens --show-items; give both")
+    entries = [load_run(p) for p in run_dirs]
+    unique_names(entries)
+    if options.published is not None:
+        entries += load_published(options.published)
+    if not entries:
+        raise UsageError("nothing to report: give run directories (or --published)")
+    pairset: PairSet | None = load_pairs(options.pairs) if options.pairs else None
+    pairs = compare_pairs(pairset, entries, seed=options.seed, n_resamples=options.n_resamples) if pairset else []
+    out = Path(options.out)
+    report = Report(entries, pairs)
+    report.files.update(write_leaderboard(entries, out))
+    if pairset is not None:
+        report.files.update(write_pairs(pairs, out))
+    from .figures import write_figures
+
+    figures = write_figures(entries, pairs, out / "figures")
+    for name, paths in figures.items():
+        for fmt, path in paths.items():
+            report.files[f"figures/{name}.{fmt}"] = path
+    items = collect_items(entries, options, report)
+    html = render_html(entries, pairs, figures, items, options, report)
+    report.files["report.html"] = write_text(out / "report.html", html)
+    return report
+
+
+def collect_items(entries: Sequence[Entry], options: ReportOptions, report: Report) -> dict[str, dict[str, list]]:
+    """Per run and task, the prediction rows the page may show (see the module docstring)."""
+    items: dict[str, dict[str, list]] = {}
+    for e in entries:
+        if e.published:
+            continue
+        for task in e.results.get("tasks", {}):
+            public = e.access(task) == "public"
+            if not options.show_items or not (public or options.allow_credentialed_items):
+                report.items_withheld.setdefault(e.name, []).append(task)
+                continue
+            rows = [[row.get(k) for k in ITEM_FIELDS] for row in e.prediction_rows(task)]
+            items.setdefault(e.name, {})[task] = rows
+            report.items_included.setdefault(e.name, []).append(task)
+    return items
+
+
+def _json_for_script(obj: Any) -> str:
+    """JSON that cannot end the <script> element it sits in, whatever the model wrote."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _svg_data_uri(path: Path) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _credentialed_included(entries: Sequence[Entry], report: Report) -> list[str]:
+    by_name = {e.name: e for e in entries}
+    return sorted({t for run, tasks in report.items_included.items() for t in tasks
+                   if by_name[run].access(t) != "public"})
+
+
+def render_html(
+    entries: Sequence[Entry],
+    pairs: Sequence[PairResult],
+    figures: dict[str, dict[str, Path]],
+    items: dict[str, dict[str, list]],
+    options: ReportOptions,
+    report: Report,
+) -> str:
+    jinja2 = require("jinja2", "report", "Writing the HTML report")
+    template_text = resources.files("clue.report").joinpath("templates", "report.html.j2").read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag)
+    tasks = tasks_present(entries)
+    columns = [(t, task_title(t)) for t in tasks] + [(lv, LEVEL_TITLES[lv]) for lv in LEVEL_ORDER]
+    figure_info = {
+        "levels": "Level 1 against level 2. Arrows go from each base model to its biomedical model "
+                  "(red: lower overall score than the base; green: higher; dashed: published rows). "
+                  "Models without a level-2 score are not shown.",
+        "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete.",
+        "pairs": "Difference biomedical − base on each level; your runs with paired 95% intervals "
+                 "(faded bars are not significant), published pairs as single numbers.",
+    }
+    runs_info = [
+        {
+            "name": e.name, "path": str(e.path), "model": e.model, "backend": e.results.get("backend"),
+            "layout": ((e.manifest or {}).get("backend") or {}).get("chat_layout"),
+            "seed": e.results.get("seed"), "limit": (e.manifest or {}).get("limit"),
+            "finished": (e.manifest or {}).get("finished"),
+        }
+        for e in entries if not e.published
+    ]
+    template = env.from_string(template_text)
+    return template.render(
+        title=options.title,
+        version=__version__,
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        columns=columns,
+        leaderboard=leaderboard_rows(entries),
+        diagnostics=diagnostics_rows(entries),
+        diagnostic_columns=[(col, title) for col, title, _ in DIAGNOSTICS],
+        pairs=pair_rows(pairs),
+        pairs_requested=options.pairs is not None,
+        headlines=[*headline(pairs, "runs"), *headline(pairs, "published")],
+        column_titles={c: t for c, t in columns},
+        comparisons=[r for r in pairs if r.comparison is not None],
+        figures=[(name, _svg_data_uri(paths["svg"]), figure_info[name]) for name, paths in figures.items()],
+        runs=runs_info,
+        published=options.published is not None,
+        items_json=_json_for_script({"fields": list(ITEM_FIELDS), "runs": items}),
+        has_items=bool(items),
+        withheld=report.items_withheld,
+        credentialed_included=_credentialed_included(entries, report),
+        resamples=options.n_resamples,
+    )

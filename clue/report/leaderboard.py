@@ -1,0 +1,368 @@
+"""The leaderboard: one row per model, task scores with their 95% intervals,
+level 1, level 2 and overall, written as Markdown, CSV and JSON.
+
+A row is an ``Entry``: either a run directory written by ``clue run`` or
+``clue sweep`` (``source = "run"``), or a published reference row
+(``source = "published"``, see ``clue.report.published``). Both carry a
+results-shaped dict, so every table and figure reads them the same way.
+
+Numbers in the CSV and JSON are the unrounded floats of ``results.json``;
+only Markdown and HTML round (two decimals). A score that is not complete
+(a metric missing, requests failed) is marked with ``*`` and
+``complete = false``; it is never hidden or silently averaged over less.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import DataError
+from ..io import atomic_writer, read_jsonl, write_json
+from ..metrics.aggregate import LEVELS
+from ..tasks import TASKS
+
+TASK_ORDER: tuple[str, ...] = tuple(TASKS)
+LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS)
+LEVEL_TITLES = {"level1": "Level 1", "level2": "Level 2", "overall": "Overall"}
+# Written by ``clue sweep`` into each run directory: the model's name in the sweep.
+SWEEP_MARKER = "sweep.json"
+
+
+def task_title(task: str) -> str:
+    cls = TASKS.get(task)
+    return cls.title if cls else task
+
+
+def name_key(name: str) -> str:
+    """Names compare case-insensitively and ignoring punctuation: "internistai/base-7b-v0.2"
+    matches the run folder "internistai_base-7b-v0.2"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+@dataclass
+class Entry:
+    """One leaderboard row: a run, or a published reference row."""
+
+    name: str
+    source: str  # "run" | "published"
+    results: dict[str, Any]
+    path: Path | None = None
+    manifest: dict[str, Any] | None = None
+    extra_names: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return str(self.results.get("model") or self.name)
+
+    @property
+    def published(self) -> bool:
+        return self.source == "published"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (published)" if self.published else self.name
+
+    def aliases(self) -> set[str]:
+        """Every name a pairs file may use for this entry, normalised with ``name_key``."""
+        names = [self.name, self.model, self.model.rsplit("/", 1)[-1], *self.extra_names]
+        if self.path is not None:
+            names.append(self.path.name)
+        return {name_key(n) for n in names if n}
+
+    # -- reading scores -------------------------------------------------------------
+    def task(self, task: str) -> Mapping[str, Any] | None:
+        return self.results.get("tasks", {}).get(task)
+
+    def task_score(self, task: str) -> float | None:
+        t = self.task(task)
+        return None if t is None else t.get("score")
+
+    def task_ci(self, task: str) -> tuple[float, float] | None:
+        t = self.task(task)
+        return ci_bounds(t.get("ci")) if t else None
+
+    def task_complete(self, task: str) -> bool:
+        t = self.task(task)
+        return bool(t and t.get("complete"))
+
+    def level(self, level: str) -> float | None:
+        return self.results.get("levels", {}).get(level)
+
+    def level_ci(self, level: str) -> tuple[float, float] | None:
+        return ci_bounds((self.results.get("levels_ci") or {}).get(level))
+
+    def level_complete(self, level: str) -> bool:
+        return bool((self.results.get("levels_complete") or {}).get(level))
+
+    def access(self, task: str) -> str:
+        """The task's access class as the run recorded it; unknown counts as credentialed."""
+        recorded = ((self.manifest or {}).get("tasks") or {}).get(task, {}).get("access")
+        if recorded:
+            return str(recorded)
+        cls = TASKS.get(task)
+        return cls.access if cls else "credentialed"
+
+    def prediction_rows(self, task: str) -> list[dict[str, Any]]:
+        if self.path is None:
+            return []
+        path = self.path / "predictions" / f"{task}.jsonl"
+        if not path.is_file():
+            return []
+        return [row for _, row in read_jsonl(path) if isinstance(row, dict)]
+
+
+def ci_bounds(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        lo, hi = value
+        if lo is not None and hi is not None:
+            return float(lo), float(hi)
+    return None
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(path, f"cannot read {what} ({exc.strerror or exc}); is this a run directory?") from exc
+    except ValueError as exc:
+        raise DataError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DataError(path, f"{what} is not a JSON object")
+    return data
+
+
+def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000) -> Entry:
+    """Read a run directory. A run whose results carry no intervals gets them here
+    (bootstrap over its prediction rows), so older runs show CIs too."""
+    from .compare import load_run as read_results
+
+    results, run = read_results(Path(path))
+    manifest = _read_json(run / "manifest.json", "the manifest") if (run / "manifest.json").is_file() else None
+    name = run.name
+    marker = run / SWEEP_MARKER
+    if marker.is_file():
+        name = str(_read_json(marker, "the sweep marker").get("name") or name)
+    entry = Entry(name=name, source="run", results=results, path=run, manifest=manifest)
+    if with_ci and any("ci" not in t for t in results["tasks"].values()):
+        from ..metrics.confidence import add_confidence_intervals
+
+        rows = {task: entry.prediction_rows(task) for task in results["tasks"]}
+        add_confidence_intervals(results, rows, seed=int(results.get("seed") or 42), n_resamples=n_resamples)
+    return entry
+
+
+def unique_names(entries: list[Entry]) -> None:
+    """Two runs called alike (two folders named ``baseline``) get their parent folder added."""
+    seen: dict[str, int] = {}
+    for e in entries:
+        seen[e.label] = seen.get(e.label, 0) + 1
+    for e in entries:
+        if seen[e.label] > 1 and e.path is not None:
+            e.name = f"{e.path.parent.name}/{e.name}"
+
+
+def sort_entries(entries: Iterable[Entry]) -> list[Entry]:
+    """Best overall first; rows without an overall score after, by level 1, then by name."""
+
+    def key(e: Entry) -> tuple:
+        overall, l1 = e.level("overall"), e.level("level1")
+        return (overall is None, -(overall or 0.0), l1 is None, -(l1 or 0.0), e.name.lower())
+
+    return sorted(entries, key=key)
+
+
+def tasks_present(entries: Sequence[Entry]) -> list[str]:
+    present = {t for e in entries for t in e.results.get("tasks", {})}
+    return [t for t in TASK_ORDER if t in present] + sorted(present - set(TASK_ORDER))
+
+
+# -- rows -------------------------------------------------------------------------------
+def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """One flat dict per entry (the CSV's rows; the JSON nests the same numbers)."""
+    tasks = tasks_present(entries)
+    rows = []
+    for rank, e in enumerate(sort_entries(entries), start=1):
+        row: dict[str, Any] = {"rank": rank, "name": e.name, "source": e.source, "model": e.model,
+                               "backend": e.results.get("backend")}
+        for col in [*tasks, *LEVEL_ORDER]:
+            is_level = col in LEVEL_ORDER
+            score = e.level(col) if is_level else e.task_score(col)
+            ci = e.level_ci(col) if is_level else e.task_ci(col)
+            row[col] = score
+            row[f"{col}_ci_low"] = ci[0] if ci else None
+            row[f"{col}_ci_high"] = ci[1] if ci else None
+            row[f"{col}_complete"] = (e.level_complete(col) if is_level else e.task_complete(col)) if score is not None else None
+        row["n"] = {t: (e.task(t) or {}).get("n") for t in tasks}
+        rows.append(row)
+    return rows
+
+
+def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
+    out = []
+    for row in leaderboard_rows(entries):
+        item = {k: row[k] for k in ("rank", "name", "source", "model", "backend")}
+        item["tasks"] = {}
+        for t in tasks_present(entries):
+            if row[t] is None:
+                continue
+            item["tasks"][t] = {"score": row[t], "ci": _ci_pair(row, t), "complete": row[f"{t}_complete"],
+                                "n": row["n"].get(t)}
+        item["levels"] = {lv: {"score": row[lv], "ci": _ci_pair(row, lv), "complete": row[f"{lv}_complete"]}
+                          for lv in LEVEL_ORDER}
+        out.append(item)
+    return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(LEVEL_ORDER), "rows": out}
+
+
+def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
+    lo, hi = row.get(f"{col}_ci_low"), row.get(f"{col}_ci_high")
+    return None if lo is None else [lo, hi]
+
+
+def leaderboard_csv(entries: Sequence[Entry]) -> str:
+    tasks = tasks_present(entries)
+    header = ["rank", "name", "source", "model", "backend"]
+    for col in [*tasks, *LEVEL_ORDER]:
+        header += [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_complete"]
+    return csv_text(header, leaderboard_rows(entries))
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV of the ``header`` columns of each row; floats written to round-trip exactly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_value(row.get(col)) for col in header])
+    return buf.getvalue()
+
+
+def csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly
+    return str(value)
+
+
+def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[float] | None = None) -> str:
+    if score is None:
+        return "–"
+    text = f"{score:.2f}" + ("" if complete or complete is None else "*")
+    if ci:
+        text += f" [{ci[0]:.1f}, {ci[1]:.1f}]"
+    return text
+
+
+def leaderboard_markdown(entries: Sequence[Entry]) -> str:
+    tasks = tasks_present(entries)
+    cols = [*tasks, *LEVEL_ORDER]
+    head = ["#", "model", *(task_title(t) for t in tasks), *(LEVEL_TITLES[lv] for lv in LEVEL_ORDER)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
+    for row in leaderboard_rows(entries):
+        name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
+        cells = [fmt_score(row[c], row[f"{c}_complete"], _ci_pair(row, c)) for c in cols]
+        lines.append("| " + " | ".join([str(row["rank"]), _md(name), *cells]) + " |")
+    lines += [
+        "",
+        "Scores in %, [95% bootstrap interval] where the run has one. `*` incomplete: a metric could not be",
+        "computed or requests failed (see the run's results.json). Published rows: as published in June 2024,",
+        "aggregated by this project's code; they have no intervals.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# -- diagnostics side by side ---------------------------------------------------------------
+# (column, title, where it comes from). Format failures are separated from wrong
+# answers here: a model can know the answer and still lose it to the format.
+DIAGNOSTICS: tuple[tuple[str, str, str], ...] = (
+    ("mednli_no_label", "MedNLI no label (%)", "mednli.diagnostics.no_label_rate"),
+    ("mednli_several_labels", "MedNLI several labels (%)", "mednli.diagnostics.several_labels_rate"),
+    ("longhealth_task1_unparsed", "LongHealth t1 unparsed (%)", "longhealth.diagnostics.task1_unparsed_rate"),
+    ("longhealth_task2_unparsed", "LongHealth t2 unparsed (%)", "longhealth.diagnostics.task2_unparsed_rate"),
+    ("longhealth_task3_unparsed", "LongHealth t3 unparsed (%)", "longhealth.diagnostics.task3_unparsed_rate"),
+    ("longhealth_task3", "LongHealth t3 abstention (%)", "longhealth.metrics.task3"),
+    ("longhealth_task3_answered_f", "LongHealth t3 chose F (%)", "longhealth.diagnostics.task3_answered_f_rate"),
+    ("medisumcode_invalid", "invalid ICD codes (%)", "medisumcode.invalid"),
+    ("truncated_prompts", "truncated prompts", "sum.truncated_prompts"),
+    ("failed_requests", "failed requests", "sum.failed_requests"),
+)
+
+
+def diagnostics_row(e: Entry) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": e.name, "source": e.source}
+    tasks = e.results.get("tasks", {})
+    for col, _, where in DIAGNOSTICS:
+        head, _, key = where.partition(".")
+        value: Any = None
+        if head == "sum":
+            values = [t.get("diagnostics", {}).get(key) for t in tasks.values()]
+            value = sum(v for v in values if v is not None) if any(v is not None for v in values) else None
+        elif where == "medisumcode.invalid":
+            valid = (tasks.get("medisumcode") or {}).get("metrics", {}).get("valid")
+            value = None if valid is None else 100.0 - valid
+        else:
+            part, _, name = key.partition(".")
+            value = ((tasks.get(head) or {}).get(part) or {}).get(name)
+        row[col] = value
+    return row
+
+
+def diagnostics_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """Runs first (they have every diagnostic), then published rows (task 3 and valid codes only)."""
+    ordered = sort_entries(entries)
+    return [diagnostics_row(e) for e in [*(e for e in ordered if not e.published), *(e for e in ordered if e.published)]]
+
+
+def diagnostics_markdown(entries: Sequence[Entry]) -> str:
+    head = ["model", *(title for _, title, _ in DIAGNOSTICS)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(DIAGNOSTICS)]
+    for row in diagnostics_rows(entries):
+        name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
+        cells = [fmt_diag(row[col]) for col, _, _ in DIAGNOSTICS]
+        lines.append("| " + " | ".join([_md(name), *cells]) + " |")
+    lines += ["", "Rates in % of scored prompts; counts are prompts. `–`: not run (or not published)."]
+    return "\n".join(lines) + "\n"
+
+
+def fmt_diag(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.1f}"
+
+
+def diagnostics_csv(entries: Sequence[Entry]) -> str:
+    return csv_text(["name", "source", *(col for col, _, _ in DIAGNOSTICS)], diagnostics_rows(entries))
+
+
+def write_text(path: Path, text: str) -> Path:
+    with atomic_writer(path) as fh:
+        fh.write(text)
+    return path
+
+
+def write_leaderboard(entries: Sequence[Entry], out: Path) -> dict[str, Path]:
+    """leaderboard.{md,csv,json} and diagnostics.{md,csv} under ``out``."""
+    out = Path(out)
+    files = {
+        "leaderboard.md": write_text(out / "leaderboard.md", leaderboard_markdown(entries)),
+        "leaderboard.csv": write_text(out / "leaderboard.csv", leaderboard_csv(entries)),
+        "diagnostics.md": write_text(out / "diagnostics.md", diagnostics_markdown(entries)),
+        "diagnostics.csv": write_text(out / "diagnostics.csv", diagnostics_csv(entries)),
+    }
+    write_json(out / "leaderboard.json", {**leaderboard_json(entries), "diagnostics": diagnostics_rows(entries)})
+    files["leaderboard.json"] = out / "leaderboard.json"
+    return files

@@ -1,0 +1,269 @@
+"""Biomedical models against their bases: the comparison the study is about.
+
+A pairs file (TOML or YAML) names each biomedical model and its base::
+
+    [aliases]                      # optional: other names a model goes by
+    "llama2-7b" = ["Llama-2-7b"]
+
+    [[pair]]
+    biomedical = "meditron-7b"
+    base = "llama2-7b"
+    note = "continued pre-training"   # optional, shown in the table
+
+``--pairs clue`` is the study's 12 pairs (``presets/clue_pairs.toml``).
+
+For every pair whose two models are among the runs, ``clue.report.compare``
+compares them on the same items (delta = biomedical - base, paired bootstrap
+95% interval, p-value, McNemar for accuracy tasks). Pairs found among the
+published rows get their deltas too, without intervals: the study published
+single runs and no item-level outputs. The headline counts how many
+biomedical models score below their base, and how many of those
+significantly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import UsageError
+from ..io import write_json
+from .leaderboard import LEVEL_ORDER, LEVEL_TITLES, Entry, csv_text, name_key, task_title, tasks_present, write_text
+
+PRESETS = {"clue": "clue_pairs.toml"}
+MINUS = "\u2212"
+
+
+@dataclass(frozen=True)
+class Pair:
+    biomedical: str
+    base: str
+    note: str | None = None
+
+
+@dataclass
+class PairSet:
+    pairs: list[Pair]
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    source: str = ""
+
+    def names_of(self, name: str) -> set[str]:
+        """``name`` and its aliases, normalised."""
+        names = {name_key(name)}
+        for canonical, others in self.aliases.items():
+            group = {name_key(canonical), *(name_key(o) for o in others)}
+            if names & group:
+                names |= group
+        return names
+
+
+def load_pairs(spec: str | Path) -> PairSet:
+    """A pairs file, or the name of a shipped preset (``clue``)."""
+    from ..run.sweep import parse_mapping, read_mapping
+
+    if str(spec) in PRESETS:
+        text = resources.files("clue.report").joinpath("presets", PRESETS[str(spec)]).read_text(encoding="utf-8")
+        data, where = parse_mapping(text, "toml", f"preset {spec!r}"), f"preset {spec!r}"
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise UsageError(f"--pairs: no file {path} (and no preset of that name; presets: {', '.join(PRESETS)})")
+        data, where = read_mapping(path), str(path)
+    return parse_pairs(data, where)
+
+
+def parse_pairs(data: Mapping[str, Any], where: str) -> PairSet:
+    unknown = sorted(set(data) - {"pair", "aliases"})
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; a pairs file has [[pair]] and [aliases]")
+    raw_pairs = data.get("pair") or []
+    if not isinstance(raw_pairs, list) or not raw_pairs:
+        raise UsageError(f"{where}: no pairs; add [[pair]] tables with biomedical = ... and base = ...")
+    pairs = []
+    for i, raw in enumerate(raw_pairs, start=1):
+        if not isinstance(raw, Mapping) or not raw.get("biomedical") or not raw.get("base"):
+            raise UsageError(f"{where}: pair {i} needs both 'biomedical' and 'base'")
+        extra = sorted(set(raw) - {"biomedical", "base", "note"})
+        if extra:
+            raise UsageError(f"{where}: pair {i}: unknown key(s) {', '.join(extra)}")
+        pairs.append(Pair(str(raw["biomedical"]), str(raw["base"]), raw.get("note")))
+    aliases_raw = data.get("aliases") or {}
+    if not isinstance(aliases_raw, Mapping):
+        raise UsageError(f"{where}: [aliases] maps a name to a list of other names")
+    aliases = {str(k): [str(v) for v in (vals if isinstance(vals, list) else [vals])] for k, vals in aliases_raw.items()}
+    return PairSet(pairs, aliases, where)
+
+
+# -- matching pairs to entries ----------------------------------------------------------------
+def find_entry(pairset: PairSet, name: str, entries: Sequence[Entry]) -> Entry | None:
+    wanted = pairset.names_of(name)
+    found = [e for e in entries if e.aliases() & wanted]
+    if len(found) > 1:
+        where = ", ".join(str(e.path or e.name) for e in found)
+        raise UsageError(f"pairs: {name!r} matches {len(found)} entries ({where}); report one run per model")
+    return found[0] if found else None
+
+
+@dataclass
+class PairResult:
+    pair: Pair
+    source: str  # "runs" | "published"
+    biomedical: Entry
+    base: Entry
+    comparison: dict[str, Any] | None = None  # compare_runs(base, biomedical), runs only
+
+    def cell(self, what: str) -> dict[str, Any]:
+        """delta (biomedical - base), interval and p-value for a task or level."""
+        is_level = what in LEVEL_ORDER
+        if self.comparison is not None:
+            part = (self.comparison["levels"] if is_level else self.comparison["tasks"]).get(what)
+            if not part or part.get("available") is False or part.get("delta") is None:
+                return {}
+            mcnemar = {m: t["p_value"] for m, t in (part.get("mcnemar") or {}).items()}
+            return {
+                "score_base": part["score_a"], "score_biomedical": part["score_b"], "delta": part["delta"],
+                "ci": part.get("ci"), "p_value": part.get("p_value"), "significant": bool(part.get("significant")),
+                "mcnemar_p": mcnemar or None, "n_paired": part.get("n_paired"),
+                "complete": part.get("complete"),
+            }
+        a = self.base.level(what) if is_level else self.base.task_score(what)
+        b = self.biomedical.level(what) if is_level else self.biomedical.task_score(what)
+        if a is None or b is None:
+            return {}
+        return {"score_base": a, "score_biomedical": b, "delta": b - a, "ci": None, "p_value": None,
+                "significant": None, "mcnemar_p": None, "n_paired": None, "complete": True}
+
+
+def match_pairs(pairset: PairSet, entries: Sequence[Entry]) -> list[PairResult]:
+    """Pairs with both models present: among the runs, and among the published rows."""
+    out = []
+    for source, pool in (("runs", [e for e in entries if not e.published]),
+                         ("published", [e for e in entries if e.published])):
+        for pair in pairset.pairs:
+            bio, base = find_entry(pairset, pair.biomedical, pool), find_entry(pairset, pair.base, pool)
+            if bio is not None and base is not None:
+                out.append(PairResult(pair, source, bio, base))
+    return out
+
+
+def compare_pairs(
+    pairset: PairSet, entries: Sequence[Entry], *, seed: int = 42, n_resamples: int = 10000
+) -> list[PairResult]:
+    from .compare import compare_runs
+
+    results = match_pairs(pairset, entries)
+    for r in results:
+        if r.source == "runs":
+            assert r.base.path is not None and r.biomedical.path is not None
+            r.comparison = compare_runs(r.base.path, r.biomedical.path, seed=seed, n_resamples=n_resamples)
+    return results
+
+
+# -- tables ----------------------------------------------------------------------------------
+def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
+    entries = [e for r in results for e in (r.base, r.biomedical)]
+    columns = [*tasks_present(entries), *LEVEL_ORDER]
+    rows = []
+    for r in results:
+        for what in columns:
+            cell = r.cell(what)
+            if not cell:
+                continue
+            ci = cell.get("ci")
+            rows.append({
+                "biomedical": r.biomedical.name, "base": r.base.name, "source": r.source, "note": r.pair.note,
+                "what": what, "kind": "level" if what in LEVEL_ORDER else "task",
+                "score_base": cell["score_base"], "score_biomedical": cell["score_biomedical"],
+                "delta": cell["delta"], "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
+                "p_value": cell["p_value"], "significant": cell["significant"],
+                "mcnemar_p": cell["mcnemar_p"], "n_paired": cell["n_paired"], "complete": cell["complete"],
+            })
+    return rows
+
+
+def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[str, Any]]:
+    """Per level: k of n biomedical models below their base, m of them significantly."""
+    lines = []
+    chosen = [r for r in results if r.source == source]
+    for level in ("overall", "level1", "level2"):
+        cells = [r.cell(level) for r in chosen]
+        cells = [c for c in cells if c]
+        if not cells:
+            continue
+        below = [c for c in cells if c["delta"] < 0]
+        sig = [c for c in below if c["significant"]] if source == "runs" else None
+        text = f"{LEVEL_TITLES[level]}: {len(below)} of {len(cells)} biomedical models score below their base"
+        if sig is not None:
+            text += f", {len(sig)} of them significantly (95% paired bootstrap interval excludes 0)."
+        else:
+            text += " (published single runs: no intervals)."
+        lines.append({"level": level, "source": source, "n": len(cells), "below": len(below),
+                      "significant": None if sig is None else len(sig), "text": text})
+    return lines
+
+
+def fmt_delta(delta: float | None, ci: Sequence[float] | None = None) -> str:
+    if delta is None:
+        return "–"
+    text = f"{delta:+.2f}".replace("-", MINUS)
+    if ci:
+        text += f" [{ci[0]:+.1f}, {ci[1]:+.1f}]".replace("-", MINUS)
+    return text
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or p != p:
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def pairs_markdown(results: Sequence[PairResult]) -> str:
+    lines = ["# Biomedical models against their bases", ""]
+    for source in ("runs", "published"):
+        for h in headline(results, source):
+            lines.append(f"- **{'Your runs' if source == 'runs' else 'Published'}**: {h['text']}")
+    if not results:
+        lines.append("No pair has both of its models among the runs or published rows.")
+    lines += ["", "delta = biomedical − base in points; [95% paired bootstrap interval]; p two-sided.", "",
+              "| biomedical | base | source | task / level | base | biomedical | delta [95% CI] | p | McNemar p |",
+              "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for row in pair_rows(results):
+        ci = None if row["ci_low"] is None else (row["ci_low"], row["ci_high"])
+        what = LEVEL_TITLES.get(row["what"]) or task_title(row["what"])
+        mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
+        delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
+        lines.append(f"| {row['biomedical']} | {row['base']} | {row['source']} | {what} | {row['score_base']:.2f} | "
+                     f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
+    lines += ["", "✱ significant: the interval excludes 0."]
+    return "\n".join(lines) + "\n"
+
+
+def pairs_csv(results: Sequence[PairResult]) -> str:
+    header = ["biomedical", "base", "source", "what", "kind", "score_base", "score_biomedical", "delta",
+              "ci_low", "ci_high", "p_value", "significant", "n_paired", "complete", "note"]
+    return csv_text(header, pair_rows(results))
+
+
+def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
+    return {
+        "schema": "clue.pairs/1",
+        "headline": [*headline(results, "runs"), *headline(results, "published")],
+        "rows": pair_rows(results),
+        "comparisons": [
+            {"biomedical": r.biomedical.name, "base": r.base.name, "verdicts": r.comparison["verdicts"],
+             "warnings": r.comparison["warnings"]}
+            for r in results if r.comparison is not None
+        ],
+    }
+
+
+def write_pairs(results: Sequence[PairResult], out: Path) -> dict[str, Path]:
+    out = Path(out)
+    write_json(out / "pairs.json", pairs_json(results))
+    return {
+        "pairs.md": write_text(out / "pairs.md", pairs_markdown(results)),
+        "pairs.csv": write_text(out / "pairs.csv", pairs_csv(results)),
+        "pairs.json": out / "pairs.json",
+    }

@@ -1,0 +1,101 @@
+"""Published reference rows: the per-task metrics the study's website showed in June 2024.
+
+The file (``clue-2024-06.csv`` beside its README) has one row per model and one
+column per task metric, named ``<task>_<metric>`` with this project's task and
+metric names (``mednli_accuracy``, ``meqsum_rouge1``, ..., ``longhealth_task3``).
+An empty cell means the model has no result there (4k-context models have no
+level-2 tasks).
+
+The rows are aggregated with the project's own rules, not copied: a task's
+score is the mean of its metric columns (all of them, or the task is left
+out), and levels come from ``clue.metrics.aggregate.level_scores``. That the
+published level scores come out again is the check that both sides mean the
+same thing by "score" (tests/report/test_published.py).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from ..errors import DataError
+from ..metrics.aggregate import level_scores
+from ..tasks import TASKS
+from .leaderboard import Entry
+
+PUBLISHED_NOTE = "published June 2024 (clue.ikim.nrw, arXiv 2404.04067v3), aggregated by clue"
+
+
+def column_map() -> dict[str, tuple[str, str]]:
+    """CSV column -> (task, metric) for every metric of every task."""
+    return {f"{name}_{metric}": (name, metric) for name, cls in TASKS.items() for metric in cls.metrics}
+
+
+def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A results-shaped dict from complete per-task metrics (in %)."""
+    tasks: dict[str, Any] = {}
+    for task, cls in TASKS.items():
+        values = metrics_by_task.get(task, {})
+        if not values:
+            continue
+        tasks[task] = {
+            "score": fmean(values[m] for m in cls.metrics),
+            "n": None,
+            "metrics": {m: values[m] for m in cls.metrics},
+            "diagnostics": {},
+            "complete": True,
+            "missing_metrics": [],
+        }
+    levels, complete = level_scores(tasks)
+    return {"model": model, "backend": "published", "tasks": tasks, "levels": levels, "levels_complete": complete}
+
+
+def load_published(path: str | Path) -> list[Entry]:
+    """Read the published CSV into leaderboard entries (``source = "published"``)."""
+    path = Path(path)
+    columns = column_map()
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataError(path, f"cannot read the published results ({exc.strerror or exc})") from exc
+    entries: list[Entry] = []
+    with fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        if "model" not in header:
+            raise DataError(path, "no 'model' column; is this the published CLUE results file?")
+        unknown = [c for c in header if c != "model" and c not in columns]
+        if unknown:
+            raise DataError(path, f"unknown column(s) {', '.join(unknown)}; expected <task>_<metric> names")
+        for lineno, row in enumerate(reader, start=2):
+            model = (row.get("model") or "").strip()
+            if not model:
+                raise DataError(path, "empty model name", record=f"row {lineno}", field="model")
+            by_task: dict[str, dict[str, float]] = {}
+            for col, (task, metric) in columns.items():
+                cell = (row.get(col) or "").strip()
+                if not cell:
+                    continue
+                try:
+                    by_task.setdefault(task, {})[metric] = float(cell)
+                except ValueError:
+                    raise DataError(path, f"not a number: {cell!r}", record=f"row {lineno} ({model})", field=col) from None
+            for task, values in list(by_task.items()):
+                expected = TASKS[task].metrics
+                if len(values) != len(expected):
+                    missing = [m for m in expected if m not in values]
+                    raise DataError(path, f"{task} has some metrics but not {', '.join(missing)}",
+                                    record=f"row {lineno} ({model})")
+            entries.append(Entry(name=model, source="published", results=results_from_metrics(model, by_task)))
+    return entries
+
+
+def reproduced_table(entries: list[Entry]) -> list[dict[str, Any]]:
+    """(model, level 1, level 2, overall) rounded as published: what the report's note shows."""
+    out = []
+    for e in entries:
+        out.append({"model": e.name, **{lv: (None if e.level(lv) is None else round(e.level(lv), 2))
+                                        for lv in ("level1", "level2", "overall")}})
+    return out

@@ -1,0 +1,138 @@
+"""The HTML page: self-contained, items of credentialed tasks only on request, and clean in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clue.errors import UsageError
+from clue.report.html import ReportOptions, build_report
+
+from conftest import PUBLISHED_CSV, level1_tasks, write_run
+from report_browser import find_chromium, inspect_page
+
+# Longhealth rows cluster by patient (group); MeQSum is public too, MedNLI is credentialed.
+def mixed_run(folder: Path, model: str, mednli_correct: int) -> Path:
+    tasks = level1_tasks(mednli_correct, n=120)
+    tasks["longhealth"] = {"task1": [1.0, 0.0] * 15, "task2": [1.0] * 30, "task3": [0.0, 1.0, 1.0] * 10}
+    return write_run(folder, model, tasks, group_size=10)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("html")
+    base = mixed_run(root / "Mistral-7B-Instruct-v0.1", "mistralai/Mistral-7B-Instruct-v0.1", 90)
+    bio = mixed_run(root / "BioMistral-7B", "BioMistral/BioMistral-7B", 70)
+    return base, bio
+
+
+def items_in(html: str) -> dict:
+    block = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', html, re.S)
+    return json.loads(block.group(1))
+
+
+def test_no_items_unless_asked(two_runs, tmp_path):
+    build_report(list(two_runs), ReportOptions(out=tmp_path, n_resamples=200))
+    html = (tmp_path / "report.html").read_text()
+    assert items_in(html)["runs"] == {}
+    assert "answer 1" not in html and "gold 1" not in html
+    assert "Per-item outputs not included" in html
+
+
+def test_show_items_includes_public_tasks_only(two_runs, tmp_path):
+    report = build_report(list(two_runs), ReportOptions(out=tmp_path, n_resamples=200, show_items=True))
+    data = items_in((tmp_path / "report.html").read_text())
+    for run in data["runs"].values():
+        assert set(run) == {"meqsum", "longhealth"}
+    assert set(report.items_withheld["BioMistral-7B"]) == {"mednli", "problem_summary"}
+    assert "credentialed-warning" not in (tmp_path / "report.html").read_text()
+
+
+def test_credentialed_items_need_the_explicit_flag_and_carry_a_warning(two_runs, tmp_path):
+    with pytest.raises(UsageError, match="--show-items"):
+        build_report(list(two_runs), ReportOptions(out=tmp_path, allow_credentialed_items=True))
+    build_report(list(two_runs), ReportOptions(out=tmp_path, n_resamples=200, show_items=True,
+                                               allow_credentialed_items=True))
+    html = (tmp_path / "report.html").read_text()
+    data = items_in(html)
+    assert set(data["runs"]["BioMistral-7B"]) == {"mednli", "meqsum", "problem_summary", "longhealth"}
+    assert 'id="credentialed-warning"' in html and "mednli, problem_summary" in html
+
+
+def test_model_text_cannot_break_out_of_the_page(tmp_path):
+    run = write_run(tmp_path / "run", "m", {"meqsum": {"rouge1": [0.5], "rouge2": [0.5], "rougeL": [0.5], "bertscore": [0.5]}})
+    rows = (run / "predictions" / "meqsum.jsonl").read_text().replace(
+        '"output": "answer 0"', '"output": "</script><script>alert(1)</script><img src=http://example.com/x>"')
+    (run / "predictions" / "meqsum.jsonl").write_text(rows)
+    build_report([run], ReportOptions(out=tmp_path / "r", show_items=True))
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "</script><script>alert(1)" not in html
+    assert items_in(html)["runs"]["run"]["meqsum"][0][4].startswith("</script><script>alert(1)")
+
+
+def test_the_page_refers_to_no_other_host(two_runs, tmp_path):
+    published = PUBLISHED_CSV if PUBLISHED_CSV.is_file() else None
+    build_report(list(two_runs), ReportOptions(out=tmp_path, pairs="clue", published=published, n_resamples=200,
+                                               show_items=True))
+    html = (tmp_path / "report.html").read_text()
+    # No element loads anything by URL: every src is a data: URI, and there is no <link>.
+    assert re.findall(r'\bsrc="(?!data:)', html) == []
+    assert "<link" not in html and "@import" not in html and "url(http" not in html
+
+
+@pytest.fixture(scope="module")
+def browser_page(two_runs, tmp_path_factory):
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; see .ci/install-report.sh)")
+    out = tmp_path_factory.mktemp("browser")
+    published = PUBLISHED_CSV if PUBLISHED_CSV.is_file() else None
+    build_report(list(two_runs), ReportOptions(out=out / "report", pairs="clue", published=published,
+                                               n_resamples=500, show_items=True))
+    script = {
+        "leaderboard_rows": "document.querySelectorAll('#leaderboard-table tbody tr').length",
+        "item_rows": "document.querySelectorAll('#items-table tbody tr').length",
+        "first_before": "document.querySelector('#leaderboard-table tbody tr td:nth-child(2)').textContent.trim()",
+        # Sort by the model column (ascending), then read the first row again.
+        "first_after": "(() => { document.querySelectorAll('#leaderboard-table th')[1].click();"
+                       " return document.querySelector('#leaderboard-table tbody tr td:nth-child(2)').textContent.trim(); })()",
+        "images_loaded": "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+    }
+    log = inspect_page(out / "report" / "report.html", out / "profile", script=script)
+    shot = out / "report" / "screenshot.png"
+    shot.write_bytes(log.screenshot)
+    if os.environ.get("CLUE_REPORT_ARTIFACTS"):
+        target = Path(os.environ["CLUE_REPORT_ARTIFACTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / "report-screenshot.png")
+        shutil.copy(out / "report" / "report.html", target / "report.html")
+    return out / "report", log
+
+
+def test_the_page_renders_in_chromium_without_errors_or_network(browser_page):
+    folder, log = browser_page
+    page = (folder / "report.html").resolve().as_uri()
+    elsewhere = [u[:80] for u in log.requests if u != page and not u.startswith("data:")]
+    assert elsewhere == []
+    assert log.errors == []
+    assert log.screenshot.startswith(b"\x89PNG") and len(log.screenshot) > 20_000
+    assert log.evaluated["images_loaded"] is True
+    assert log.evaluated["leaderboard_rows"] >= 2 and log.evaluated["item_rows"] > 0
+    # The sort on the model column put the alphabetically first name on top.
+    assert log.evaluated["first_after"].lower() <= log.evaluated["first_before"].lower()
+
+
+def test_the_network_check_does_see_requests(tmp_path):
+    """The check above is only worth something if it notices a page that does reach out."""
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed")
+    page = tmp_path / "leaky.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png">'
+                    '<script>console.error("boom")</script></body></html>')
+    log = inspect_page(page, tmp_path / "profile")
+    assert "http://example.invalid/x.png" in log.requests
+    assert any("boom" in e for e in log.errors)
