@@ -96,8 +96,11 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop and self._stop and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass  # it stopped itself (time or request budget spent) in between
         if self._thread:
             self._thread.join(10)
 

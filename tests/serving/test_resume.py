@@ -45,7 +45,10 @@ def test_killed_run_resumes_to_identical_outputs(serve, tmp_path):
     proc = run(clean_server.url, data, clean)
     assert proc.wait(120) == 0, proc.stderr.read()
 
-    server = serve(first_token_s=0.04, tokens=4)
+    # Early items hang on their first attempt, so the run cannot finish before
+    # the kill however slow this machine is; the resumed run gets them answered.
+    hang = {f"item-{i} ": ["hang"] for i in (4, 5, 6)}
+    server = serve(first_token_s=0.04, tokens=4, faults=hang, hang_s=60)
     resumed = tmp_path / "resumed"
     proc = run(server.url, data, resumed)
     deadline = time.monotonic() + 60
@@ -67,6 +70,8 @@ def test_killed_run_resumes_to_identical_outputs(serve, tmp_path):
     # Nothing committed before the kill was asked again; only requests in flight
     # at the kill (at most the concurrency, 4) could be answered twice.
     delivered = server.successes()
+    hung = [h for h in server.log if h.outcome == "hang"]
+    assert hung and all(h.attempt == 1 and delivered[h.key] == 1 for h in hung)
     assert all(delivered[key] == 1 for key in done_before_kill)
     assert len(delivered) == ITEMS - 3
     assert sum(delivered.values()) <= ITEMS - 3 + 4
