@@ -173,6 +173,12 @@ def compare_task(
     for side, names in (("A", out["metrics_only_in_a"]), ("B", out["metrics_only_in_b"])):
         if names:
             out["warnings"].append(f"{task}: {', '.join(names)} computed only in run {side}; compared without it")
+    for side, summary in (("A", summary_a), ("B", summary_b)):
+        if summary.get("missing_metrics"):
+            out["warnings"].append(
+                f"{task}: incomplete in run {side} (no {', '.join(summary['missing_metrics'])}); "
+                f"compared on {', '.join(metrics) or 'nothing'}"
+            )
     # Unit of each request, taken from run A so both runs resample the same units.
     units = {i: unit_of(task, rows_a[i]) for i in paired}
     table_a = unit_table((rows_a[i] for i in paired), metrics, lambda r: units[str(r["id"])])
