@@ -21,6 +21,7 @@ machine without one it says so and exits.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -99,16 +100,24 @@ def main() -> None:
     on_gpu = args.device.startswith("cuda")
     if on_gpu and not torch.cuda.is_available():
         raise SystemExit("bench_hf_gpu: no CUDA device; this benchmark needs a GPU")
+    gpu = torch.cuda.get_device_name(0) if on_gpu else "cpu"
+    bandwidth = card_bandwidth(gpu, args.bandwidth_gbs)
+    dtype = "bfloat16" if on_gpu else "float32"
+    folder = args.folder or Path(tempfile.mkdtemp(prefix=f"clue-bench-{args.arch}-"))
+    try:
+        measure(args, folder, gpu, bandwidth, dtype, on_gpu)
+    finally:
+        if args.folder is None:  # a 1B model is 2.5 GB on disk, an 8B one 16 GB
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, folder: Path, gpu: str, bandwidth: float | None, dtype: str, on_gpu: bool) -> None:
     from tiny_model import CHATML, build_model_folder
 
     from clue.backends.hf import HFBackend
     from clue.datasets.locate import demo_path
     from clue.tasks import BuildContext, get_task
 
-    gpu = torch.cuda.get_device_name(0) if on_gpu else "cpu"
-    bandwidth = card_bandwidth(gpu, args.bandwidth_gbs)
-    dtype = "bfloat16" if on_gpu else "float32"
-    folder = args.folder or Path(tempfile.mkdtemp(prefix=f"clue-bench-{args.arch}-"))
     t0 = time.perf_counter()
     # Realistic weight scale (0.02): random logits stop at EOS about as rarely as any token.
     config = {**ARCHS[args.arch], "initializer_range": 0.02}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,6 +83,14 @@ def row(label: str, n: int, seconds: float, tokens: int) -> None:
 
 
 def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="clue-bench-vllm-"))
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=256)
     parser.add_argument("--max-new-tokens", type=int, default=64)
@@ -98,7 +107,7 @@ def main() -> None:
     from clue.datasets.locate import demo_path
     from clue.tasks import BuildContext, get_task
 
-    folder = build_model_folder(Path(tempfile.mkdtemp(prefix="clue-bench-vllm-")), CHATML, max_positions=4096)
+    folder = build_model_folder(work / "model", CHATML, max_positions=4096)
     task = get_task(args.task)
     items = task.load(demo_path(args.task))
 

@@ -58,7 +58,6 @@ class HFBackend(HFTokenizerBackend):
         own, self._passthrough = split_options(self.options, OWN_OPTIONS)
         self._torch = require("torch", "hf", "The hf: backend (transformers)")
         transformers = require("transformers", "hf", "The hf: backend (transformers)")
-        torch = self._torch
 
         self.batch_size = int(own.get("batch_size", 8))
         if self.batch_size < 1:
