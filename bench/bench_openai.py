@@ -6,6 +6,7 @@
 (a) Overhead: requests/s against a local zero-latency server (tests/serving/
     fakeserver.py in its own process), in one run, at the same concurrency:
       bare     a plain `openai` AsyncOpenAI loop (retries off), nothing stored
+      httpx    the leanest loop: raw httpx with a client per worker, for reference
       backend  OpenAIBackend.generate alone
       store    stored_generate(OpenAIBackend, ...) into a fresh SQLite store
       evaluate clue.run.runner.evaluate with the store: what `clue run` does
@@ -107,6 +108,33 @@ def bare_openai(url: str, requests, concurrency: int, max_tokens: int | None = N
     return asyncio.run(main())
 
 
+def bare_httpx(url: str, requests, concurrency: int) -> float:
+    """Requests/s of the leanest loop: raw httpx, one client per worker (as the backend does), no parsing beyond JSON."""
+    import httpx
+
+    async def main() -> float:
+        pending = list(requests)
+
+        async def worker() -> None:
+            async with httpx.AsyncClient(timeout=600) as client:
+                while pending:
+                    r = pending.pop()
+                    body = {
+                        "model": MODEL,
+                        "messages": [{"role": m.role, "content": m.content} for m in r.messages],
+                        "max_tokens": r.decoding.max_new_tokens,
+                        "temperature": r.decoding.temperature,
+                    }
+                    response = await client.post(f"{url}/chat/completions", json=body)
+                    assert response.json()["choices"][0]["message"]["content"]
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(requests) / (time.perf_counter() - t0)
+
+    return asyncio.run(main())
+
+
 def backend_for(url: str, concurrency: int):
     from clue.backends.openai_backend import OpenAIBackend
 
@@ -178,6 +206,7 @@ def main() -> None:
             bare_openai(url, requests[:200], c)  # warm up both sides
             rates = best_of(args.rounds, {
                 "bare openai loop": lambda: bare_openai(url, requests, c),
+                "bare httpx loop": lambda: bare_httpx(url, requests, c),
                 "OpenAIBackend.generate": lambda: harness_generate(url, requests, c, store=False),
                 "stored_generate (+SQLite)": lambda: harness_generate(url, requests, c, store=True),
                 "evaluate (clue run path)": lambda: harness_evaluate(url, data, n, c),
