@@ -1,4 +1,4 @@
-"""Kill a run with SIGKILL mid-way, resume it, and get what an uninterrupted run gives."""
+"""`clue run` killed with SIGKILL mid-way, run again, gives what an uninterrupted run gives."""
 
 from __future__ import annotations
 
@@ -18,12 +18,19 @@ need_serving_packages()
 
 from fakeserver import key_of_answer
 
-SCRIPT = Path(__file__).with_name("resume_run.py")
 ITEMS = 83  # 3 become demonstrations, 80 are scored
 
 
+def clue(*args: str) -> list[str]:
+    return [sys.executable, "-m", "clue.cli", *args]
+
+
 def run(url: str, data: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPT), url, str(data), str(out)], stderr=subprocess.PIPE, text=True)
+    command = clue(
+        "run", "--model", "openai:fake-model", "--base-url", url, "--concurrency", "4",
+        "--tasks", "mednli", "--data", f"mednli={data}", "--output", str(out),
+    )
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def stored_answers(store: Path) -> list[str]:
@@ -70,8 +77,29 @@ def test_killed_run_resumes_to_identical_outputs(serve, tmp_path):
     # Nothing committed before the kill was asked again; only requests in flight
     # at the kill (at most the concurrency, 4) could be answered twice.
     delivered = server.successes()
-    hung = [h for h in server.log if h.outcome == "hang"]
-    assert hung and all(h.attempt == 1 and delivered[h.key] == 1 for h in hung)
     assert all(delivered[key] == 1 for key in done_before_kill)
     assert len(delivered) == ITEMS - 3
     assert sum(delivered.values()) <= ITEMS - 3 + 4
+    hung = [h for h in server.log if h.outcome == "hang"]
+    assert hung and all(h.attempt == 1 and delivered[h.key] == 1 for h in hung)
+
+    # Scoring again from the store needs no model: the server hears nothing more.
+    asked = len(server.log)
+    rescored = subprocess.run(clue("score", str(resumed)), capture_output=True, text=True, timeout=120)
+    assert rescored.returncode == 0, rescored.stderr
+    assert (resumed / "results.json").read_bytes() == (clean / "results.json").read_bytes()
+    assert len(server.log) == asked
+
+
+def test_clue_run_refuses_a_remote_endpoint_for_credentialed_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLUE_APPROVED_ENDPOINTS", str(tmp_path / "none.toml"))
+    data = write_mednli(tmp_path / "mli_test_v1.jsonl", 8)
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        clue("run", "--model", "openai:m", "--base-url", "http://203.0.113.7:8000/v1", "--tasks", "mednli",
+             "--data", f"mednli={data}", "--output", str(out)),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "PhysioNet" in proc.stderr and "--approve-endpoint http://203.0.113.7:8000" in proc.stderr
+    assert not out.exists()
