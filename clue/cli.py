@@ -99,6 +99,7 @@ def run_cmd(
     approve_endpoint: Optional[List[str]] = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -125,6 +126,7 @@ def run_cmd(
         temperature=temperature,
         task_options={"longhealth_budget": longhealth_budget},
         metric_config=parse_options(metric),
+        bootstrap_resamples=bootstrap,
         command=["clue", *sys.argv[1:]],
     )
     options = parse_options(option)
@@ -232,6 +234,10 @@ def _with_progress(work):
         return work(on_progress)
 
 
+def fmt_ci(ci: list[float] | None) -> str:
+    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
 def fmt(value: float | None, complete: bool = True) -> str:
     if value is None:
         return "-"
@@ -242,7 +248,7 @@ def print_results(results: dict[str, Any]) -> None:
     table = Table(title=f"CLUE results: {results['model']}")
     table.add_column("task")
     table.add_column("n", justify="right")
-    table.add_column("score", justify="right")
+    table.add_column("score [95% CI]", justify="right")
     table.add_column("metrics")
     incomplete = False
     for name, t in results["tasks"].items():
@@ -250,9 +256,12 @@ def print_results(results: dict[str, Any]) -> None:
         metrics = ", ".join(f"{k} {v:.1f}" for k, v in t["metrics"].items())
         if t["missing_metrics"]:
             metrics += f"  (missing: {', '.join(t['missing_metrics'])})"
-        table.add_row(name, str(t["n"]), fmt(t["score"], t["complete"]), metrics)
+        table.add_row(name, str(t["n"]), fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics)
+    levels_ci = results.get("levels_ci", {})
     for level, value in results["levels"].items():
-        table.add_row(f"[bold]{level}[/bold]", "", fmt(value, results["levels_complete"][level]), "")
+        table.add_row(
+            f"[bold]{level}[/bold]", "", fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level)), ""
+        )
     console.print(table)
     if incomplete:
         console.print("* incomplete: a metric could not be computed or requests failed (see results.json).")

@@ -26,6 +26,7 @@ from ..io import sha256_file, write_json, write_jsonl
 from ..metrics import icd
 from ..metrics import model as model_metrics
 from ..metrics.aggregate import level_scores, task_summary
+from ..metrics.confidence import add_confidence_intervals
 from ..metrics.rouge import settings as rouge_settings
 from ..schema import Completion, Item, Request, Scored
 from ..tasks import BuildContext, Task, Templates, get_task
@@ -47,6 +48,7 @@ class RunConfig:
     temperature: float = 0.0
     task_options: dict[str, Any] = field(default_factory=dict)
     metric_config: dict[str, Any] = field(default_factory=dict)
+    bootstrap_resamples: int = 1000
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -176,10 +178,12 @@ def evaluate(
     out = Path(config.output)
     metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
     tasks: dict[str, Any] = {}
+    rows_by_task: dict[str, list[dict[str, Any]]] = {}
     metric_settings: dict[str, Any] = {"rouge": rouge_settings()}
     for p in prepared:
         summary, rows, settings = score_task(p, completions, metric_config)
         tasks[p.task.name] = summary
+        rows_by_task[p.task.name] = rows
         metric_settings.update(settings)
         write_jsonl(out / "predictions" / f"{p.task.name}.jsonl", rows)
     if any(p.task.name == "medisumcode" for p in prepared):
@@ -196,6 +200,8 @@ def evaluate(
         "levels_complete": levels_complete,
         "metric_settings": metric_settings,
     }
+    if config.bootstrap_resamples > 0:
+        add_confidence_intervals(results, rows_by_task, seed=config.seed, n_resamples=config.bootstrap_resamples)
     write_json(out / "results.json", results)
     manifest = {
         "schema": "clue.manifest/1",
@@ -212,6 +218,8 @@ def evaluate(
         "limit": config.limit,
         "templates_dir": str(config.templates_dir) if config.templates_dir else None,
         "decoding": {"temperature": config.temperature, "max_new_tokens_override": config.max_new_tokens},
+        "bootstrap_resamples": config.bootstrap_resamples,
+        "reused_from_store": sum(1 for c in completions.values() if c.meta.get("stored")),
         "task_options": config.task_options,
         "backend": backend.info(),
         "tasks": {
@@ -282,4 +290,5 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
         temperature=decoding.get("temperature", 0.0),
         task_options=manifest.get("task_options", {}),
         metric_config=dict(metric_config or {}),
+        bootstrap_resamples=manifest.get("bootstrap_resamples", 1000),
     )
