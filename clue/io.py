@@ -87,3 +87,21 @@ def read_jsonl(path: str | os.PathLike) -> list[tuple[int, Any]]:
         except UnicodeDecodeError as exc:
             raise DataError(path, "not UTF-8 text (is this the right file?)") from exc
     return rows
+
+
+def read_json_dict(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """Read a JSON file clue wrote (results, manifest, markers) that must hold an object.
+
+    Raises ``DataError`` saying which file and what it was expected to be.
+    """
+    from .errors import DataError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(path, f"cannot read {what} ({exc.strerror or exc}); is this a run directory?") from exc
+    except ValueError as exc:
+        raise DataError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DataError(path, f"{what} is not a JSON object")
+    return data

@@ -33,14 +33,13 @@ interval excludes 0.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import DataError
-from ..io import read_jsonl
+from ..io import read_json_dict, read_jsonl
 from ..metrics.aggregate import LEVELS
 from ..metrics.stats import (
     CONFIDENCE,
@@ -65,13 +64,8 @@ MINUS = "\u2212"
 
 def load_run(run: Path) -> tuple[dict[str, Any], Path]:
     path = Path(run) / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(path, f"cannot read the run's results ({exc.strerror or exc}); is this a run directory?") from exc
-    except ValueError as exc:
-        raise DataError(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
+    results = read_json_dict(path, "the run's results")
+    if not isinstance(results.get("tasks"), dict):
         raise DataError(path, "has no 'tasks' object; is this a clue results file?")
     return results, Path(run)
 

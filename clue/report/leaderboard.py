@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import DataError
-from ..io import atomic_writer, read_jsonl, write_json
+from ..io import atomic_writer, read_json_dict, read_jsonl, write_json
 from ..metrics.aggregate import LEVELS
 from ..tasks import TASKS
 
@@ -125,29 +123,17 @@ def ci_bounds(value: Any) -> tuple[float, float] | None:
     return None
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(path, f"cannot read {what} ({exc.strerror or exc}); is this a run directory?") from exc
-    except ValueError as exc:
-        raise DataError(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise DataError(path, f"{what} is not a JSON object")
-    return data
-
-
 def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000) -> Entry:
     """Read a run directory. A run whose results carry no intervals gets them here
     (bootstrap over its prediction rows), so older runs show CIs too."""
     from .compare import load_run as read_results
 
     results, run = read_results(Path(path))
-    manifest = _read_json(run / "manifest.json", "the manifest") if (run / "manifest.json").is_file() else None
+    manifest = read_json_dict(run / "manifest.json", "the manifest") if (run / "manifest.json").is_file() else None
     name = run.name
     marker = run / SWEEP_MARKER
     if marker.is_file():
-        name = str(_read_json(marker, "the sweep marker").get("name") or name)
+        name = str(read_json_dict(marker, "the sweep marker").get("name") or name)
     entry = Entry(name=name, source="run", results=results, path=run, manifest=manifest)
     if with_ci and any("ci" not in t for t in results["tasks"].values()):
         from ..metrics.confidence import add_confidence_intervals
