@@ -106,12 +106,9 @@ def run_cmd(
     Every completion is committed to <output>/store.sqlite as it arrives: re-running
     the same command after a crash or kill resumes where it stopped.
     """
-    from .backends import load_backend
-    from .backends.egress import check_egress
     from .datasets.locate import parse_data_args
-    from .run.runner import RunConfig, evaluate
-    from .run.store import STORE_FILENAME, RunStore, stored_generate
-    from .tasks import get_task, resolve_tasks
+    from .run.runner import RunConfig, run_model
+    from .tasks import resolve_tasks
 
     config = RunConfig(
         model=model,
@@ -133,20 +130,9 @@ def run_cmd(
     for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
         if value is not None:
             options[key] = value
-    backend = load_backend(model, options)
-    try:
-        # Before anything is sent anywhere (backends ask nothing of a server until here).
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=approve_endpoint or [])
-
-        def generate(b, requests):
-            # Opened only once every task has loaded and built: bad data leaves no run directory.
-            config.output.mkdir(parents=True, exist_ok=True)
-            with RunStore(config.output / STORE_FILENAME) as store:
-                yield from stored_generate(b, requests, store, refresh=refresh)
-
-        results = _with_progress(lambda progress: evaluate(config, backend, on_progress=progress, generate=generate))
-    finally:
-        backend.close()
+    results = _with_progress(
+        lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+    )
     print_results(results)
     console.print(f"Results written to [bold]{config.output}[/bold] (results.json, predictions/, manifest.json)")
     failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())

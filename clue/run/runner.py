@@ -241,6 +241,40 @@ def evaluate(
     return results
 
 
+def run_model(
+    config: RunConfig,
+    options: dict[str, Any] | None = None,
+    *,
+    approved: Sequence[str] = (),
+    refresh: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """``clue run`` for one model: load the backend, check egress, evaluate through the run store.
+
+    The egress guard runs before anything is sent anywhere (backends ask
+    nothing of a server before it). The store (``<output>/store.sqlite``) is
+    opened only once every task has loaded and built, so bad data leaves no
+    run directory behind; each completion is committed as it arrives, so a
+    re-run resumes where a killed one stopped.
+    """
+    from ..backends import load_backend
+    from ..backends.egress import check_egress
+    from .store import STORE_FILENAME, RunStore, stored_generate
+
+    backend = load_backend(config.model, options or {})
+    try:
+        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
+
+        def generate(b: Backend, requests: list[Request]) -> Iterable[Completion]:
+            Path(config.output).mkdir(parents=True, exist_ok=True)
+            with RunStore(Path(config.output) / STORE_FILENAME) as store:
+                yield from stored_generate(b, requests, store, refresh=refresh)
+
+        return evaluate(config, backend, on_progress=on_progress, generate=generate)
+    finally:
+        backend.close()
+
+
 def package_versions() -> dict[str, str]:
     import importlib.metadata as md
 

@@ -260,11 +260,8 @@ class Outcome:
 
 def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
     """One model of the sweep, through the run store; raises on a crash, counts failed requests."""
-    from ..backends import load_backend
-    from ..backends.egress import check_egress
-    from ..run.runner import RunConfig, evaluate
-    from ..run.store import STORE_FILENAME, RunStore, stored_generate
-    from ..tasks import get_task
+    from ..run.runner import RunConfig
+    from ..run.runner import run_model as run_one
 
     t0 = time.perf_counter()
     fp = fingerprint(plan, model)
@@ -286,16 +283,9 @@ def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
     write_json(model.output / MARKER, marker)
-    backend = load_backend(model.spec, model.options)
     try:
-        check_egress(backend, [get_task(t) for t in model.tasks], approved=model.approve_endpoints)
-        with RunStore(model.output / STORE_FILENAME) as store:
-            results = evaluate(
-                config, backend, on_progress=on_progress,
-                generate=lambda b, requests: stored_generate(b, requests, store),
-            )
+        results = run_one(config, model.options, approved=model.approve_endpoints, on_progress=on_progress)
     finally:
-        backend.close()
         release_memory()
     failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
     status = "failed" if failed else "done"

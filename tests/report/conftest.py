@@ -1,84 +1,15 @@
-"""Fixtures for the report and sweep tests: run directories written by hand, with known scores."""
+"""Fixtures for the report and sweep tests."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Sequence
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # report_stub.py and report_browser.py sit beside the tests
+sys.path.insert(0, str(Path(__file__).parent))  # report_helpers.py, report_stub.py, report_browser.py
 
-from clue.metrics.aggregate import level_scores  # noqa: E402
-from clue.tasks import TASKS  # noqa: E402
-
-PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
-
-
-def clue(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
-
-
-def write_run(
-    folder: Path, model: str, per_task: dict[str, dict[str, Sequence[float]]], *, group_size: int | None = None
-) -> Path:
-    """A run directory as ``clue run`` writes it: per_task[task][metric] = per-item values in [0, 1].
-
-    Scores are computed the project's way (mean per metric, mean of metrics),
-    so results.json agrees with the prediction rows exactly.
-    """
-    from statistics import fmean
-
-    tasks: dict[str, Any] = {}
-    manifest_tasks: dict[str, Any] = {}
-    (folder / "predictions").mkdir(parents=True, exist_ok=True)
-    for task, metrics in per_task.items():
-        n = len(next(iter(metrics.values())))
-        rows = []
-        for i in range(n):
-            group = f"patient_{i // group_size:02d}" if group_size else None
-            rows.append({
-                "id": f"{task}/item-{i:04d}", "item_id": f"item-{i:04d}", "subtask": None, "group": group,
-                "prompt_hash": f"{i:064x}", "truncated": False, "output": f"answer {i}", "error": None,
-                "parsed": f"answer {i}", "gold": f"gold {i}",
-                "metrics": {m: float(v[i]) for m, v in metrics.items()}, "diagnostics": {},
-            })
-        (folder / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        means = {m: 100.0 * fmean(v) for m, v in metrics.items()}
-        expected = TASKS[task].metrics
-        tasks[task] = {
-            "score": fmean(means.values()), "n": n, "metrics": means,
-            "diagnostics": {"truncated_prompts": 0, "failed_requests": 0},
-            "complete": set(means) == set(expected), "missing_metrics": [m for m in expected if m not in means],
-        }
-        manifest_tasks[task] = {"access": TASKS[task].access, "items": n, "requests": n, "truncated": 0}
-    levels, complete = level_scores(tasks)
-    results = {"schema": "clue.results/1", "model": model, "backend": "handmade", "seed": 42, "tasks": tasks,
-               "levels": levels, "levels_complete": complete, "metric_settings": {}}
-    (folder / "results.json").write_text(json.dumps(results))
-    (folder / "manifest.json").write_text(json.dumps({"schema": "clue.manifest/1", "tasks": manifest_tasks,
-                                                      "backend": {"chat_layout": "system"}, "limit": None}))
-    return folder
-
-
-def accuracy(n: int, correct: int) -> list[float]:
-    return [1.0 if i < correct else 0.0 for i in range(n)]
-
-
-def level1_tasks(mednli_correct: int, n: int = 500) -> dict[str, dict[str, list[float]]]:
-    """Level-1 tasks where only MedNLI differs between runs built with different ``mednli_correct``."""
-    summary = [((i * 37) % 100) / 100 for i in range(60)]
-    return {
-        "mednli": {"accuracy": accuracy(n, mednli_correct)},
-        "meqsum": {m: summary for m in TASKS["meqsum"].metrics},
-        "problem_summary": {m: summary for m in TASKS["problem_summary"].metrics},
-    }
+from report_helpers import level1_tasks, write_run  # noqa: E402
 
 
 @pytest.fixture(scope="session")

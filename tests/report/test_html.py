@@ -13,7 +13,7 @@ import pytest
 from clue.errors import UsageError
 from clue.report.html import ReportOptions, build_report
 
-from conftest import PUBLISHED_CSV, level1_tasks, write_run
+from report_helpers import PUBLISHED_CSV, level1_tasks, write_run
 from report_browser import find_chromium, inspect_page
 
 # Longhealth rows cluster by patient (group); MeQSum is public too, MedNLI is credentialed.

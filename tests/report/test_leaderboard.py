@@ -12,7 +12,7 @@ from clue.report.leaderboard import diagnostics_row, leaderboard_markdown, load_
 from clue.report.published import results_from_metrics
 from clue.report.leaderboard import Entry
 
-from conftest import level1_tasks, write_run
+from report_helpers import level1_tasks, write_run
 
 
 @pytest.fixture

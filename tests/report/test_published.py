@@ -7,7 +7,7 @@ import pytest
 from clue.errors import DataError
 from clue.report.published import load_published, reproduced_table
 
-from conftest import PUBLISHED_CSV
+from report_helpers import PUBLISHED_CSV
 
 # Three rows of clue-2024-06.csv (June 2024 per-task metrics, as published), so
 # the check runs even where the shared file is not present.

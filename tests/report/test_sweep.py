@@ -18,7 +18,7 @@ from clue.errors import UsageError
 from clue.run.sweep import load_sweep, run_sweep
 from clue.run.store import RunStore
 
-from conftest import clue
+from report_helpers import clue
 from report_stub import StubServer
 
 LOCAL_BACKEND_FIXTURES = Path(__file__).resolve().parents[1] / "local_backends" / "conftest.py"
