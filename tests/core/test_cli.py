@@ -161,3 +161,17 @@ def test_rerun_is_answered_from_store(tmp_path):
     with sqlite3.connect(tmp_path / "store.sqlite") as db:
         (count_after,) = db.execute("select count(*) from completions").fetchone()
     assert count_after == count
+
+
+def test_output_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from clue.io import write_json
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
