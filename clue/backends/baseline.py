@@ -178,10 +178,10 @@ def _description_index() -> dict[str, str]:
     """Normalised ICD-10-CM description -> code, for billable codes with short descriptions."""
     import simple_icd_10_cm as cm
 
-    from ..metrics.icd import _code_table
+    from ..metrics.icd import billable_codes
 
     index: dict[str, str] = {}
-    for code in sorted(_code_table()[1]):
+    for code in sorted(billable_codes()):
         phrase = _normalise_description(cm.get_description(code))
         if 2 <= len(phrase.split()) <= 6:
             index.setdefault(phrase, code)

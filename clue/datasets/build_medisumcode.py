@@ -55,7 +55,7 @@ class Edition:
         if spec == "installed":
             from ..metrics import icd
 
-            self.codes = icd._code_table()[0]
+            self.codes = icd.all_codes()
             self._descriptions: dict[str, str] | None = None
             self.info = icd.edition()
         else:

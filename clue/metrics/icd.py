@@ -96,6 +96,16 @@ def _code_table() -> tuple[frozenset[str], frozenset[str], str]:
     return codes, billable, edition
 
 
+def all_codes() -> frozenset[str]:
+    """Every ICD-10-CM code (no dots) of the installed edition, categories included."""
+    return _code_table()[0]
+
+
+def billable_codes() -> frozenset[str]:
+    """The billable (leaf) ICD-10-CM codes, no dots."""
+    return _code_table()[1]
+
+
 def is_valid(code: str) -> bool:
     return code.replace(".", "").upper() in _code_table()[0] if code else False
 

@@ -295,20 +295,18 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
     and templates, so the same requests are rebuilt.
     """
     from ..errors import UsageError
-    from ..io import sha256_file as _sha
+    from ..io import read_json_dict
 
     manifest_path = Path(run_dir) / "manifest.json"
     if not manifest_path.is_file():
         raise UsageError(f"{run_dir}: not a run directory (no manifest.json)")
-    import json
-
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_json_dict(manifest_path, "the run's manifest")
     data = {}
     for name, info in manifest["tasks"].items():
         path = Path(info["file"])
         if not path.is_file():
             raise UsageError(f"{run_dir}: the {name} data file {path} is gone; score with --task/--data/--predictions instead")
-        if _sha(path) != info["sha256"]:
+        if sha256_file(path) != info["sha256"]:
             raise UsageError(f"{run_dir}: {path} has changed since the run (sha256 differs)")
         data[name] = path
     decoding = manifest.get("decoding", {})
