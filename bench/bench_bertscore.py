@@ -71,7 +71,7 @@ def main() -> None:
     import torch
 
     from clue.metrics.bertscore import BertScore, BertScoreConfig, load_scorer
-    from clue.metrics.cache import MetricCache, cached_values
+    from clue.store.metric_cache import MetricCache, cached_values
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.shape == "scibert":

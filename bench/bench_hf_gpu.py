@@ -114,8 +114,7 @@ def main() -> None:
 def measure(args: argparse.Namespace, folder: Path, gpu: str, bandwidth: float | None, dtype: str, on_gpu: bool) -> None:
     from tiny_model import CHATML, build_model_folder
 
-    from clue.backends.hf import HFBackend
-    from clue.datasets.locate import demo_path
+    from clue.models.hf import HFBackend
     from clue.tasks import BuildContext, get_task
 
     t0 = time.perf_counter()
@@ -125,14 +124,14 @@ def measure(args: argparse.Namespace, folder: Path, gpu: str, bandwidth: float |
     print(f"{args.arch}: random weights built and saved in {time.perf_counter() - t0:.1f} s ({folder})")
 
     task = get_task(args.task)
-    items = task.load(args.data or demo_path(args.task))
+    items = task.load(args.data or get_task(args.task).demo_path())
     print(f"GPU: {gpu}; peak memory bandwidth: {bandwidth or 'unknown (pass --bandwidth-gbs)'} GB/s")
     print(f"task {args.task}: {args.requests} requests, max_new_tokens {args.max_new_tokens}, greedy")
     print("batch  prefill_s  decode_s  decode_tok/s  bound_tok/s  share_of_bound")
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         backend = HFBackend(str(folder), {"batch_size": batch_size, "dtype": dtype, "device": args.device})
         ctx = BuildContext(seed=42, tokenizer=backend.tokenizer, context_length=backend.context_length)
-        base = task.build(items, replace(ctx, max_new_tokens=args.max_new_tokens))
+        base = [c.request for c in task.build(items, replace(ctx, max_new_tokens=args.max_new_tokens))]
         requests = [replace(base[i % len(base)], id=f"{base[i % len(base)].id}#{i}") for i in range(args.requests)]
         prefill_only = [replace(r, decoding=replace(r.decoding, max_new_tokens=1)) for r in requests]
         timed_generate(backend, requests[: batch_size])  # warm-up: kernels, allocator

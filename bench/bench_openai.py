@@ -9,7 +9,7 @@
       httpx    the leanest loop: raw httpx with a client per worker, for reference
       backend  OpenAIBackend.generate alone
       store    stored_generate(OpenAIBackend, ...) into a fresh SQLite store
-      evaluate clue.run.runner.evaluate with the store: what `clue run` does
+      evaluate clue.pipeline.run.evaluate with the store: what `clue run` does
                (load, build, generate, score, write), timed end to end
     Target: store and evaluate at >= 90% of bare.
 (b) A server with 100 ms first-token latency + 5 ms per token x 64 tokens, at
@@ -69,11 +69,11 @@ def write_mednli(path: Path, n: int) -> Path:
 
 
 def build_requests(data: Path, n: int):
-    from clue.run.runner import limit_requests
+    from clue.pipeline.plan import limit_cases
     from clue.tasks import BuildContext, get_task
 
     task = get_task("mednli")
-    return limit_requests(task.build(task.load(data), BuildContext(seed=42)), n)
+    return [c.request for c in limit_cases(task.build(task.load(data), BuildContext(seed=42)), n)]
 
 
 def bare_openai(url: str, requests, concurrency: int, max_tokens: int | None = None) -> float:
@@ -136,13 +136,14 @@ def bare_httpx(url: str, requests, concurrency: int) -> float:
 
 
 def backend_for(url: str, concurrency: int):
-    from clue.backends.openai_backend import OpenAIBackend
+    from clue.models.openai import OpenAIBackend
 
     return OpenAIBackend(MODEL, {"base_url": url, "concurrency": concurrency})
 
 
 def harness_generate(url: str, requests, concurrency: int, store: bool) -> float:
-    from clue.run.store import RunStore, stored_generate
+    from clue.pipeline.generate import stored_generate
+    from clue.store.runs import RunStore
 
     backend = backend_for(url, concurrency)
     with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "store.sqlite") as run_store:
@@ -155,8 +156,10 @@ def harness_generate(url: str, requests, concurrency: int, store: bool) -> float
 
 
 def harness_evaluate(url: str, data: Path, n: int, concurrency: int) -> float:
-    from clue.run.runner import RunConfig, evaluate
-    from clue.run.store import RunStore, stored_generate
+    from clue.pipeline.config import RunConfig
+    from clue.pipeline.generate import stored_generate
+    from clue.pipeline.run import evaluate
+    from clue.store.runs import RunStore
 
     backend = backend_for(url, concurrency)
     with tempfile.TemporaryDirectory() as tmp:

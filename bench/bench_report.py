@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from clue.metrics.aggregate import level_scores, task_summary
+from clue.stats.aggregate import level_scores, task_summary
 from clue.report.pairs import load_pairs
-from clue.schema import Scored
-from clue.tasks import TASKS
+from clue.core.records import Scored
+from clue.tasks import get_task, levels
 
 SIZES = {"mednli": 1422, "meqsum": 1000, "problem_summary": 237, "medisumqa": 416, "medisumcode": 500, "longhealth": 6000}
 
@@ -29,7 +29,7 @@ def write_run(folder: Path, model: str, skill: float, rnd: random.Random) -> Non
     tasks = {}
     (folder / "predictions").mkdir(parents=True, exist_ok=True)
     for task, n in SIZES.items():
-        metrics = TASKS[task].metrics
+        metrics = get_task(task).metrics
         rows, scored = [], []
         for i in range(n):
             if task == "longhealth":
@@ -47,11 +47,11 @@ def write_run(folder: Path, model: str, skill: float, rnd: random.Random) -> Non
             scored.append(Scored(rid, rows[-1]["item_id"], "x", values, {}))
         (folder / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         tasks[task] = task_summary(metrics, scored)
-    levels, complete = level_scores(tasks)
+    level_values, complete = level_scores(tasks, levels())
     (folder / "results.json").write_text(json.dumps({"schema": "clue.results/1", "model": model, "backend": "bench",
-                                                     "seed": 42, "tasks": tasks, "levels": levels,
+                                                     "seed": 42, "tasks": tasks, "levels": level_values,
                                                      "levels_complete": complete}))
-    (folder / "manifest.json").write_text(json.dumps({"tasks": {t: {"access": TASKS[t].access} for t in SIZES}}))
+    (folder / "manifest.json").write_text(json.dumps({"tasks": {t: {"access": get_task(t).access} for t in SIZES}}))
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clue.metrics.aggregate import level_scores, mean_by_key
-from clue.metrics.confidence import add_confidence_intervals
+from clue.stats.aggregate import level_scores, mean_by_key
+from clue.stats.confidence import add_confidence_intervals
+from clue.tasks import levels as declared_levels
 from clue.report.compare import compare_runs
 
 SIZES = {"mednli": 1419, "meqsum": 997, "problem_summary": 234, "medisumqa": 415, "medisumcode": 499}
@@ -57,7 +58,7 @@ def results_for(data: dict[str, list[dict]]) -> dict:
     for task, rows in data.items():
         metrics = mean_by_key(r["metrics"] for r in rows)
         tasks[task] = {"score": float(np.mean(list(metrics.values()))), "metrics": metrics, "complete": True}
-    levels, complete = level_scores(tasks)
+    levels, complete = level_scores(tasks, declared_levels())
     return {"model": "synthetic", "tasks": tasks, "levels": levels, "levels_complete": complete}
 
 
@@ -84,7 +85,8 @@ def main() -> None:
         for _ in range(args.repeat):
             results = results_for(run_a)
             t0 = time.perf_counter()
-            add_confidence_intervals(results, run_a, seed=42, n_resamples=args.resamples)
+            add_confidence_intervals(results, run_a, seed=42, n_resamples=args.resamples,
+                                     levels=declared_levels(), units={"longhealth": "patient"})
             ci_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             comparison = compare_runs(Path(tmp) / "a", Path(tmp) / "b", seed=42, n_resamples=args.resamples)

@@ -48,7 +48,7 @@ def main() -> None:
 
     import spacy
 
-    from clue.metrics.cache import MetricCache
+    from clue.store.metric_cache import MetricCache
     from clue.metrics.umls import UmlsConfig, UmlsF1, build_linker_index, load_extractor
 
     gen = random.Random(1)

@@ -102,21 +102,20 @@ def run(work: Path) -> None:
 
     from tiny_model import CHATML, build_model_folder
 
-    from clue.backends.local import as_dicts
-    from clue.backends.vllm_backend import VLLMBackend
-    from clue.datasets.locate import demo_path
+    from clue.models.local import as_dicts
+    from clue.models.vllm import VLLMBackend
     from clue.tasks import BuildContext, get_task
 
     folder = build_model_folder(work / "model", CHATML, max_positions=4096)
     task = get_task(args.task)
-    items = task.load(demo_path(args.task))
+    items = task.load(get_task(args.task).demo_path())
 
     t0 = time.perf_counter()
     backend = VLLMBackend(str(folder), ENGINE)
     print(f"engine start (in process): {time.perf_counter() - t0:.1f} s")
     ctx = BuildContext(seed=42, tokenizer=backend.tokenizer, context_length=backend.context_length,
                        max_new_tokens=args.max_new_tokens)
-    base = task.build(items, ctx)
+    base = [c.request for c in task.build(items, ctx)]
     requests = [replace(base[i % len(base)], id=f"{base[i % len(base)].id}#{i}") for i in range(args.requests)]
 
     def fresh_cache() -> None:

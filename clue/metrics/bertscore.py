@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import UsageError
-from ..io import sha256_text
-from .cache import MetricCache
-from .model import MetricUnavailable, missing_modules, package_versions
+from clue.core.errors import UsageError
+from clue.core.files import sha256_text
+from clue.store.metric_cache import MetricCache
+from clue.core.versions import installed_versions
+from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
 
 OPTION_KEYS = {
     "bertscore_model": "preset (scibert, bioclinicalbert), Hugging Face repo id in the local cache, or a local folder",
@@ -66,29 +67,6 @@ SIDE_FILES = ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.js
 
 # A tokenizer without a declared limit reports a huge sentinel length.
 _UNSET_LENGTH = 1_000_000
-
-
-def as_bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"--metric {key} takes true or false, got {value!r}")
-
-
-def as_int(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise UsageError(f"--metric {key} takes a whole number, got {value!r}")
-    try:
-        number = value if isinstance(value, int) else int(str(value).strip())
-    except ValueError:
-        raise UsageError(f"--metric {key} takes a whole number, got {value!r}") from None
-    if number < 0:
-        raise UsageError(f"--metric {key} takes a whole number >= 0, got {value!r}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -214,7 +192,7 @@ class BertScore:
         self.weights_sha256 = cache.files_digest(weights)
         self.tokenizer_sha256 = cache.files_digest(side)
         self.baseline_sha256 = cache.file_digest(config.baseline) if config.baseline else None
-        self.versions = package_versions(("bert-score", "transformers", "torch"))
+        self.versions = installed_versions(("bert-score", "transformers", "torch"))
         self.idf_corpus: str | None = None
 
     def value_settings(self, references: Sequence[str]) -> dict[str, Any]:

@@ -106,6 +106,13 @@ def billable_codes() -> frozenset[str]:
     return _code_table()[1]
 
 
+def description(code: str) -> str:
+    """The ICD-10-CM description of a code (with or without its dot)."""
+    import simple_icd_10_cm  # a core dependency, imported only here: its import parses a 10 MB XML file
+
+    return str(simple_icd_10_cm.get_description(code))
+
+
 def is_valid(code: str) -> bool:
     return code.replace(".", "").upper() in _code_table()[0] if code else False
 

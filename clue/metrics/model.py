@@ -18,32 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
-from ..errors import UsageError
-from .cache import MetricCache, cached_values
-
-
-class MetricUnavailable(Exception):
-    """The metric cannot run here; the message is one line saying what to install or configure."""
-
-
-def package_versions(packages: Sequence[str]) -> dict[str, str]:
-    """Installed versions of the named distributions (absent ones left out), for the record."""
-    import importlib.metadata as md
-
-    versions = {}
-    for name in packages:
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return versions
-
-
-def missing_modules(modules: Mapping[str, str]) -> list[str]:
-    """The distributions (keys) whose import module (values) is not installed; imports nothing."""
-    import importlib.util
-
-    return [package for package, module in modules.items() if importlib.util.find_spec(module) is None]
+from clue.core.errors import UsageError
+from clue.metrics import bertscore, umls
+from clue.metrics.common import MetricUnavailable
+from clue.store.metric_cache import MetricCache, cached_values
 
 
 class ModelMetric(Protocol):
@@ -68,8 +46,6 @@ class ModelMetricResult:
 
 def metric_option_keys() -> dict[str, str]:
     """Every ``--metric`` key this module reads, with a one-line description."""
-    from . import bertscore, umls
-
     return {**bertscore.OPTION_KEYS, **umls.OPTION_KEYS}
 
 
@@ -84,13 +60,9 @@ def check_options(config: Mapping[str, Any]) -> None:
 def load_metric(name: str, config: Mapping[str, Any], cache: MetricCache) -> ModelMetric:
     """The metric object for ``name``; raises MetricUnavailable with the reason it cannot run."""
     if name == "bertscore":
-        from .bertscore import BertScore, BertScoreConfig
-
-        return BertScore(BertScoreConfig.from_options(config), cache)
+        return bertscore.BertScore(bertscore.BertScoreConfig.from_options(config), cache)
     if name == "umls_f1":
-        from .umls import UmlsF1, UmlsConfig
-
-        return UmlsF1(UmlsConfig.from_options(config), cache)
+        return umls.UmlsF1(umls.UmlsConfig.from_options(config), cache)
     raise MetricUnavailable(f"no model metric named {name!r} in this version of clue")
 
 
@@ -128,8 +100,6 @@ def compute(
 
 def metric_status(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Whether each model metric can run with these settings, and with what; loads and hashes nothing."""
-    from . import bertscore, umls
-
     config = dict(config or {})
     check_options(config)
     rows: list[dict[str, Any]] = []

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .bertscore import as_bool, as_int
-from .cache import MetricCache
-from .model import MetricUnavailable, missing_modules, package_versions
+from clue.store.metric_cache import MetricCache
+from clue.core.versions import installed_versions
+from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
 
 OPTION_KEYS = {
     "umls_pipeline": "spaCy pipeline: installed package name or folder (default en_core_sci_sm)",
@@ -69,7 +69,7 @@ LINKER_FILES = {
 
 
 def _as_float(value: Any, key: str) -> float:
-    from ..errors import UsageError
+    from clue.core.errors import UsageError
 
     try:
         return float(value)
@@ -307,7 +307,7 @@ class UmlsF1:
         self.files = locate_linker(config)
         self.pipeline = pipeline_identity(config.pipeline)
         self.digests = {path.name: cache.file_digest(path) for path in self.files.all()}
-        self.versions = package_versions(("scispacy", "spacy", "nmslib-metabrainz", "scikit-learn"))
+        self.versions = installed_versions(("scispacy", "spacy", "nmslib-metabrainz", "scikit-learn"))
 
     def value_settings(self, references: Sequence[str]) -> dict[str, Any]:
         config = self.config

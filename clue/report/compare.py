@@ -5,7 +5,7 @@
 ``clue.compare/1``, below). Rows are paired by request id. Per task and per
 level it reports the difference B - A in points with a paired-bootstrap 95%
 interval and two-sided p-value (the same resample of items, LongHealth
-patients, applied to both runs; see ``clue.metrics.stats``), McNemar's exact
+patients, applied to both runs; see ``clue.stats.bootstrap``), McNemar's exact
 test for the accuracy tasks (MedNLI; each LongHealth sub-task), and a verdict
 line a reader can quote. Requests present in only one run, or scored in only
 one, are listed by id, never silently dropped; the scores compared are those
@@ -38,10 +38,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import DataError
-from ..io import read_json_dict, read_jsonl
-from ..metrics.aggregate import LEVELS
-from ..metrics.stats import (
+from clue.core.errors import DataError
+from clue.core.files import read_json_dict, read_jsonl
+from clue.core.seeding import DEFAULT_SEED
+from clue.report.taskinfo import task_info
+from clue.stats.bootstrap import (
     CONFIDENCE,
     contingency,
     generator,
@@ -49,15 +50,13 @@ from ..metrics.stats import (
     paired_p_value,
     percentile_ci,
     resampled_means,
-    resampling_unit,
     task_scores,
     unit_of,
     unit_table,
 )
+from clue.tasks.registry import levels as declared_levels
 
 COMPARE_SCHEMA = "clue.compare/1"
-# Per-request correct/incorrect metrics, tested with McNemar.
-ACCURACY_METRICS: dict[str, tuple[str, ...]] = {"mednli": ("accuracy",), "longhealth": ("task1", "task2", "task3")}
 LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overall score"}
 MINUS = "\u2212"
 
@@ -78,13 +77,6 @@ def load_rows(run: Path, task: str) -> dict[str, dict[str, Any]]:
             raise DataError(path, "a prediction row without an 'id'", record=f"line {lineno}")
         rows[str(row["id"])] = row
     return rows
-
-
-def task_title(task: str) -> str:
-    from ..tasks import TASKS
-
-    cls = TASKS.get(task)
-    return getattr(cls, "title", task) if cls else task
 
 
 def labels(results_a: Mapping[str, Any], results_b: Mapping[str, Any], run_a: Path, run_b: Path) -> tuple[str, str]:
@@ -139,8 +131,14 @@ def compare_task(
     labels_ab: tuple[str, str],
     seed: int,
     n_resamples: int,
+    info: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    """One task's paired comparison, and its resampled deltas (for the levels)."""
+    """One task's paired comparison, and its resampled deltas (for the levels).
+
+    ``info`` is the task's declaration (``clue.report.taskinfo.task_info``):
+    its title, resampling unit and paired-binary metrics (McNemar).
+    """
+    info = info if info is not None else task_info(task)
     metrics_a, metrics_b = list(summary_a.get("metrics", {})), list(summary_b.get("metrics", {}))
     metrics = [m for m in metrics_a if m in metrics_b]
 
@@ -151,8 +149,8 @@ def compare_task(
     paired = [i for i in rows_a if i in scored_a and i in scored_b]
     both = [i for i in rows_a if i in rows_b]
     out: dict[str, Any] = {
-        "title": task_title(task),
-        "unit": resampling_unit(task),
+        "title": str(info.get("title") or task),
+        "unit": str(info.get("resampling_unit") or "item"),
         "metrics": metrics,
         "n_paired": len(paired),
         "only_in_a": id_list([i for i in rows_a if i not in rows_b]),
@@ -174,7 +172,7 @@ def compare_task(
                 f"compared on {', '.join(metrics) or 'nothing'}"
             )
     # Unit of each request, taken from run A so both runs resample the same units.
-    units = {i: unit_of(task, rows_a[i]) for i in paired}
+    units = {i: unit_of(rows_a[i]) for i in paired}
     table_a = unit_table((rows_a[i] for i in paired), metrics, lambda r: units[str(r["id"])])
     table_b = unit_table((rows_b[i] for i in paired), metrics, lambda r: units[str(r["id"])])
     out["n_units"] = table_a.n_units
@@ -216,7 +214,7 @@ def compare_task(
             "p_value": paired_p_value(metric_deltas),
         }
     out["mcnemar"] = {}
-    for name in ACCURACY_METRICS.get(task, ()):
+    for name in info.get("paired_binary") or ():
         if name not in metrics:
             continue
         pairs = [
@@ -236,7 +234,7 @@ def compare_levels(
 ) -> dict[str, Any]:
     """Level differences: the mean of the member tasks' differences, resample by resample."""
     levels: dict[str, Any] = {}
-    for level, members in LEVELS.items():
+    for level, members in declared_levels().items():
         absent = [t for t in members if t not in deltas]
         if absent:
             levels[level] = {"tasks": list(members), "available": False,
@@ -256,12 +254,12 @@ def compare_levels(
             "p_value": p,
             "significant": excludes_zero(ci),
             "complete": all(tasks[t]["complete"] for t in members),
-            "verdict": verdict(*labels_ab, LEVEL_TITLES[level], delta, ci, p),
+            "verdict": verdict(*labels_ab, LEVEL_TITLES.get(level, level), delta, ci, p),
         }
     return levels
 
 
-def compare_runs(run_a: Path, run_b: Path, *, seed: int = 42, n_resamples: int = 10000) -> dict[str, Any]:
+def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamples: int = 10000) -> dict[str, Any]:
     """Compare run B against run A on their shared requests (see the module docstring)."""
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
@@ -269,12 +267,14 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = 42, n_resamples: int =
     results_b, dir_b = load_run(Path(run_b))
     labels_ab = labels(results_a, results_b, dir_a, dir_b)
     names_a, names_b = list(results_a["tasks"]), list(results_b["tasks"])
+    manifest_a = read_json_dict(dir_a / "manifest.json", "the run's manifest") if (dir_a / "manifest.json").is_file() else {}
     tasks: dict[str, Any] = {}
     deltas: dict[str, np.ndarray] = {}
     for task in (t for t in names_a if t in names_b):
         summary, samples = compare_task(
             task, results_a["tasks"][task], results_b["tasks"][task],
             load_rows(dir_a, task), load_rows(dir_b, task), labels_ab, seed, n_resamples,
+            task_info(task, manifest_a),
         )
         tasks[task] = summary
         if samples is not None:

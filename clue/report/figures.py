@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import require
-from .leaderboard import LEVEL_ORDER, LEVEL_TITLES, Entry, task_title, tasks_present
-from .pairs import PairResult
+from clue.core.errors import require
+from clue.report.leaderboard import Entry, tasks_present
+from clue.report.taskinfo import level_order, level_title, task_title
+from clue.report.pairs import PairResult
 
 PALETTE = ("#1f5f8b", "#d9822b", "#3a8a4f", "#b03a48", "#6c4f9c", "#7a6a53", "#c45ca2", "#5f6b73", "#9aa33b", "#2b9aa3")
 BELOW, ABOVE, NEUTRAL = "#b03a48", "#3a8a4f", "#8a8f94"
@@ -91,7 +92,7 @@ def levels_figure(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Pa
 def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     """Grouped bars: one group per task (and level), one bar per run, with 95% intervals."""
     runs = [e for e in entries if not e.published]
-    columns = [*tasks_present(runs), *LEVEL_ORDER]
+    columns = [*tasks_present(runs), *level_order()]
     if not any(e.task_score(t) is not None for e in runs for t in columns):
         return None
     plt = _pyplot()
@@ -100,7 +101,7 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     for i, e in enumerate(runs):
         xs, ys, lo, hi, hatches = [], [], [], [], []
         for j, col in enumerate(columns):
-            is_level = col in LEVEL_ORDER
+            is_level = col in level_order()
             score = e.level(col) if is_level else e.task_score(col)
             if score is None:
                 continue
@@ -118,8 +119,8 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
         for bar, hatch in zip(bars, hatches):
             bar.set_hatch(hatch)
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([LEVEL_TITLES.get(c) or task_title(c) for c in columns], rotation=20, ha="right")
-    ax.axvline(len(columns) - len(LEVEL_ORDER) - 0.5, color="#ccc", lw=0.8)
+    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c) for c in columns], rotation=20, ha="right")
+    ax.axvline(len(columns) - len(level_order()) - 0.5, color="#ccc", lw=0.8)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Scores by task with 95% bootstrap intervals (hatched: incomplete)")
@@ -132,20 +133,20 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
 def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | None:
     """Per pair: delta (biomedical - base) on each level; runs with intervals, published without."""
     panels = [(src, [r for r in pairs if r.source == src]) for src in ("runs", "published")]
-    panels = [(src, rs) for src, rs in panels if any(r.cell(lv) for r in rs for lv in LEVEL_ORDER)]
+    panels = [(src, rs) for src, rs in panels if any(r.cell(lv) for r in rs for lv in level_order())]
     if not panels:
         return None
     plt = _pyplot()
     heights = [max(1.6, 0.42 * len(rs) + 0.9) for _, rs in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    level_colors = dict(zip(LEVEL_ORDER, ("#1f5f8b", "#d9822b", "#333333")))
+    level_colors = dict(zip(level_order(), ("#1f5f8b", "#d9822b", "#333333")))
     for ax, (source, results) in zip(axes[:, 0], panels):
         labels = []
-        bar_h = 0.8 / len(LEVEL_ORDER)
+        bar_h = 0.8 / len(level_order())
         for i, r in enumerate(results):
             labels.append(f"{r.biomedical.name}\n← {r.base.name}")
-            for k, level in enumerate(LEVEL_ORDER):
+            for k, level in enumerate(level_order()):
                 cell = r.cell(level)
                 if not cell:
                     continue
@@ -155,7 +156,7 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
                 ax.barh([y], [cell["delta"]], height=bar_h * 0.9, color=level_colors[level],
                         alpha=1.0 if cell.get("significant") in (True, None) else 0.45,
                         xerr=err, capsize=2, error_kw={"elinewidth": 0.8},
-                        label=LEVEL_TITLES[level])
+                        label=level_title(level))
         ax.set_yticks(range(len(results)))
         ax.set_yticklabels(labels, fontsize=7)
         ax.set_ylim(len(results) - 0.5, -0.5)  # first pair on top, every row the same height

@@ -22,26 +22,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import __version__
-from ..errors import UsageError, require
-from .leaderboard import (
-    DIAGNOSTICS,
-    LEVEL_ORDER,
-    LEVEL_TITLES,
+from clue import __version__
+from clue.core.errors import UsageError, require
+from clue.core.seeding import DEFAULT_SEED
+from clue.report.leaderboard import (
     Entry,
+    diagnostic_columns,
     diagnostics_rows,
     fmt_diag,
     fmt_score,
     leaderboard_rows,
     load_run,
-    task_title,
     tasks_present,
     unique_names,
     write_leaderboard,
     write_text,
 )
-from .pairs import PairResult, PairSet, compare_pairs, fmt_delta, fmt_p, headline, load_pairs, pair_rows, write_pairs
-from .published import load_published
+from clue.report.figures import write_figures
+from clue.report.pairs import PairResult, PairSet, compare_pairs, fmt_delta, fmt_p, headline, load_pairs, pair_rows, write_pairs
+from clue.report.published import load_published
+from clue.report.taskinfo import level_order, level_title, task_title
 
 ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "parsed", "gold", "metrics")
 
@@ -53,7 +53,7 @@ class ReportOptions:
     published: Path | None = None
     show_items: bool = False
     allow_credentialed_items: bool = False
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     n_resamples: int = 10000
     title: str = "CLUE report"
 
@@ -84,8 +84,6 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     report.files.update(write_leaderboard(entries, out))
     if pairset is not None:
         report.files.update(write_pairs(pairs, out))
-    from .figures import write_figures
-
     figures = write_figures(entries, pairs, out / "figures")
     for name, paths in figures.items():
         for fmt, path in paths.items():
@@ -142,7 +140,7 @@ def render_html(
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag)
     tasks = tasks_present(entries)
-    columns = [(t, task_title(t)) for t in tasks] + [(lv, LEVEL_TITLES[lv]) for lv in LEVEL_ORDER]
+    columns = [(t, task_title(t)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
     figure_info = {
         "levels": "Level 1 against level 2. Arrows go from each base model to its biomedical model "
                   "(red: lower overall score than the base; green: higher; dashed: published rows). "
@@ -168,7 +166,7 @@ def render_html(
         columns=columns,
         leaderboard=leaderboard_rows(entries),
         diagnostics=diagnostics_rows(entries),
-        diagnostic_columns=[(col, title) for col, title, _ in DIAGNOSTICS],
+        diagnostic_columns=[(col.key, col.title) for _, col in diagnostic_columns()],
         pairs=pair_rows(pairs),
         pairs_requested=options.pairs is not None,
         headlines=[*headline(pairs, "runs"), *headline(pairs, "published")],

@@ -21,20 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..io import atomic_writer, read_json_dict, read_jsonl, write_json
-from ..metrics.aggregate import LEVELS
-from ..tasks import TASKS
-
-TASK_ORDER: tuple[str, ...] = tuple(TASKS)
-LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS)
-LEVEL_TITLES = {"level1": "Level 1", "level2": "Level 2", "overall": "Overall"}
-# Written by ``clue sweep`` into each run directory: the model's name in the sweep.
-SWEEP_MARKER = "sweep.json"
-
-
-def task_title(task: str) -> str:
-    cls = TASKS.get(task)
-    return cls.title if cls else task
+from clue.core.access import CREDENTIALED
+from clue.core.files import atomic_writer, read_json_dict, read_jsonl, write_json
+from clue.core.seeding import DEFAULT_SEED
+from clue.pipeline.sweep import MARKER as SWEEP_MARKER
+from clue.report.compare import load_run as read_results
+from clue.report.taskinfo import level_order, level_title, task_info, task_order, task_title
+from clue.stats.confidence import add_confidence_intervals
+from clue.tasks.base import DiagnosticColumn
+from clue.tasks.registry import all_tasks, levels
 
 
 def name_key(name: str) -> str:
@@ -103,8 +98,7 @@ class Entry:
         recorded = ((self.manifest or {}).get("tasks") or {}).get(task, {}).get("access")
         if recorded:
             return str(recorded)
-        cls = TASKS.get(task)
-        return cls.access if cls else "credentialed"
+        return str(task_info(task).get("access") or CREDENTIALED)
 
     def prediction_rows(self, task: str) -> list[dict[str, Any]]:
         if self.path is None:
@@ -126,8 +120,6 @@ def ci_bounds(value: Any) -> tuple[float, float] | None:
 def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000) -> Entry:
     """Read a run directory. A run whose results carry no intervals gets them here
     (bootstrap over its prediction rows), so older runs show CIs too."""
-    from .compare import load_run as read_results
-
     results, run = read_results(Path(path))
     manifest = read_json_dict(run / "manifest.json", "the manifest") if (run / "manifest.json").is_file() else None
     name = run.name
@@ -136,10 +128,10 @@ def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000)
         name = str(read_json_dict(marker, "the sweep marker").get("name") or name)
     entry = Entry(name=name, source="run", results=results, path=run, manifest=manifest)
     if with_ci and any("ci" not in t for t in results["tasks"].values()):
-        from ..metrics.confidence import add_confidence_intervals
-
         rows = {task: entry.prediction_rows(task) for task in results["tasks"]}
-        add_confidence_intervals(results, rows, seed=int(results.get("seed") or 42), n_resamples=n_resamples)
+        units = {task: str(task_info(task, manifest).get("resampling_unit") or "item") for task in results["tasks"]}
+        add_confidence_intervals(results, rows, seed=int(results.get("seed") or DEFAULT_SEED),
+                                 n_resamples=n_resamples, levels=levels(), units=units)
     return entry
 
 
@@ -165,7 +157,8 @@ def sort_entries(entries: Iterable[Entry]) -> list[Entry]:
 
 def tasks_present(entries: Sequence[Entry]) -> list[str]:
     present = {t for e in entries for t in e.results.get("tasks", {})}
-    return [t for t in TASK_ORDER if t in present] + sorted(present - set(TASK_ORDER))
+    order = task_order()
+    return [t for t in order if t in present] + sorted(present - set(order))
 
 
 # -- rows -------------------------------------------------------------------------------
@@ -176,8 +169,8 @@ def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     for rank, e in enumerate(sort_entries(entries), start=1):
         row: dict[str, Any] = {"rank": rank, "name": e.name, "source": e.source, "model": e.model,
                                "backend": e.results.get("backend")}
-        for col in [*tasks, *LEVEL_ORDER]:
-            is_level = col in LEVEL_ORDER
+        for col in [*tasks, *level_order()]:
+            is_level = col in level_order()
             score = e.level(col) if is_level else e.task_score(col)
             ci = e.level_ci(col) if is_level else e.task_ci(col)
             row[col] = score
@@ -200,9 +193,9 @@ def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
             item["tasks"][t] = {"score": row[t], "ci": _ci_pair(row, t), "complete": row[f"{t}_complete"],
                                 "n": row["n"].get(t)}
         item["levels"] = {lv: {"score": row[lv], "ci": _ci_pair(row, lv), "complete": row[f"{lv}_complete"]}
-                          for lv in LEVEL_ORDER}
+                          for lv in level_order()}
         out.append(item)
-    return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(LEVEL_ORDER), "rows": out}
+    return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(level_order()), "rows": out}
 
 
 def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
@@ -213,7 +206,7 @@ def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
 def leaderboard_csv(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
     header = ["rank", "name", "source", "model", "backend"]
-    for col in [*tasks, *LEVEL_ORDER]:
+    for col in [*tasks, *level_order()]:
         header += [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_complete"]
     return csv_text(header, leaderboard_rows(entries))
 
@@ -249,8 +242,8 @@ def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[fl
 
 def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
-    cols = [*tasks, *LEVEL_ORDER]
-    head = ["#", "model", *(task_title(t) for t in tasks), *(LEVEL_TITLES[lv] for lv in LEVEL_ORDER)]
+    cols = [*tasks, *level_order()]
+    head = ["#", "model", *(task_title(t) for t in tasks), *(level_title(lv) for lv in level_order())]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
     for row in leaderboard_rows(entries):
         name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
@@ -270,38 +263,39 @@ def _md(text: str) -> str:
 
 
 # -- diagnostics side by side ---------------------------------------------------------------
-# (column, title, where it comes from). Format failures are separated from wrong
-# answers here: a model can know the answer and still lose it to the format.
-DIAGNOSTICS: tuple[tuple[str, str, str], ...] = (
-    ("mednli_no_label", "MedNLI no label (%)", "mednli.diagnostics.no_label_rate"),
-    ("mednli_several_labels", "MedNLI several labels (%)", "mednli.diagnostics.several_labels_rate"),
-    ("longhealth_task1_unparsed", "LongHealth t1 unparsed (%)", "longhealth.diagnostics.task1_unparsed_rate"),
-    ("longhealth_task2_unparsed", "LongHealth t2 unparsed (%)", "longhealth.diagnostics.task2_unparsed_rate"),
-    ("longhealth_task3_unparsed", "LongHealth t3 unparsed (%)", "longhealth.diagnostics.task3_unparsed_rate"),
-    ("longhealth_task3", "LongHealth t3 abstention (%)", "longhealth.metrics.task3"),
-    ("longhealth_task3_answered_f", "LongHealth t3 chose F (%)", "longhealth.diagnostics.task3_answered_f_rate"),
-    ("medisumcode_invalid", "invalid ICD codes (%)", "medisumcode.invalid"),
-    ("truncated_prompts", "truncated prompts", "sum.truncated_prompts"),
-    ("failed_requests", "failed requests", "sum.failed_requests"),
+# Format failures are separated from wrong answers here: a model can know the answer and still
+# lose it to the format. Each task declares its own columns; two totals close the table.
+TOTALS = (
+    DiagnosticColumn("truncated_prompts", "truncated prompts", "diagnostics.truncated_prompts"),
+    DiagnosticColumn("failed_requests", "failed requests", "diagnostics.failed_requests"),
 )
+
+
+def diagnostic_columns() -> list[tuple[str, DiagnosticColumn]]:
+    """(task, column) for every registered task's declared diagnostics, then the totals (task "")."""
+    columns = [(name, col) for name, task in all_tasks().items() for col in task.declaration.diagnostics]
+    return columns + [("", col) for col in TOTALS]
+
+
+def diagnostic_value(summary: Mapping[str, Any], source: str) -> Any:
+    invert = source.startswith("invert:")
+    part, _, name = source.removeprefix("invert:").partition(".")
+    value = (summary.get(part) or {}).get(name)
+    if invert and value is not None:
+        return 100.0 - value
+    return value
 
 
 def diagnostics_row(e: Entry) -> dict[str, Any]:
     row: dict[str, Any] = {"name": e.name, "source": e.source}
     tasks = e.results.get("tasks", {})
-    for col, _, where in DIAGNOSTICS:
-        head, _, key = where.partition(".")
-        value: Any = None
-        if head == "sum":
-            values = [t.get("diagnostics", {}).get(key) for t in tasks.values()]
+    for task, col in diagnostic_columns():
+        if task:
+            value = diagnostic_value(tasks.get(task) or {}, col.source)
+        else:  # a total over the run's tasks
+            values = [diagnostic_value(t, col.source) for t in tasks.values()]
             value = sum(v for v in values if v is not None) if any(v is not None for v in values) else None
-        elif where == "medisumcode.invalid":
-            valid = (tasks.get("medisumcode") or {}).get("metrics", {}).get("valid")
-            value = None if valid is None else 100.0 - valid
-        else:
-            part, _, name = key.partition(".")
-            value = ((tasks.get(head) or {}).get(part) or {}).get(name)
-        row[col] = value
+        row[col.key] = value
     return row
 
 
@@ -312,11 +306,12 @@ def diagnostics_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
 
 
 def diagnostics_markdown(entries: Sequence[Entry]) -> str:
-    head = ["model", *(title for _, title, _ in DIAGNOSTICS)]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(DIAGNOSTICS)]
+    columns = [col for _, col in diagnostic_columns()]
+    head = ["model", *(col.title for col in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(columns)]
     for row in diagnostics_rows(entries):
         name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
-        cells = [fmt_diag(row[col]) for col, _, _ in DIAGNOSTICS]
+        cells = [fmt_diag(row[col.key]) for col in columns]
         lines.append("| " + " | ".join([_md(name), *cells]) + " |")
     lines += ["", "Rates in % of scored prompts; counts are prompts. `–`: not run (or not published)."]
     return "\n".join(lines) + "\n"
@@ -331,7 +326,7 @@ def fmt_diag(value: Any) -> str:
 
 
 def diagnostics_csv(entries: Sequence[Entry]) -> str:
-    return csv_text(["name", "source", *(col for col, _, _ in DIAGNOSTICS)], diagnostics_rows(entries))
+    return csv_text(["name", "source", *(col.key for _, col in diagnostic_columns())], diagnostics_rows(entries))
 
 
 def write_text(path: Path, text: str) -> Path:

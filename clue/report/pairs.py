@@ -28,9 +28,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import UsageError
-from ..io import write_json
-from .leaderboard import LEVEL_ORDER, LEVEL_TITLES, Entry, csv_text, name_key, task_title, tasks_present, write_text
+from clue.core.errors import UsageError
+from clue.core.files import write_json
+from clue.core.seeding import DEFAULT_SEED
+from clue.formats.config import parse_mapping, read_mapping
+from clue.report.compare import compare_runs
+from clue.report.leaderboard import Entry, csv_text, name_key, tasks_present, write_text
+from clue.report.taskinfo import level_order, level_title, task_title
 
 PRESETS = {"clue": "clue_pairs.toml"}
 MINUS = "\u2212"
@@ -61,8 +65,6 @@ class PairSet:
 
 def load_pairs(spec: str | Path) -> PairSet:
     """A pairs file, or the name of a shipped preset (``clue``)."""
-    from ..run.sweep import parse_mapping, read_mapping
-
     if str(spec) in PRESETS:
         text = resources.files("clue.report").joinpath("presets", PRESETS[str(spec)]).read_text(encoding="utf-8")
         data, where = parse_mapping(text, "toml", f"preset {spec!r}"), f"preset {spec!r}"
@@ -70,7 +72,7 @@ def load_pairs(spec: str | Path) -> PairSet:
         path = Path(spec)
         if not path.is_file():
             raise UsageError(f"--pairs: no file {path} (and no preset of that name; presets: {', '.join(PRESETS)})")
-        data, where = read_mapping(path), str(path)
+        data, where = read_mapping(path, "pairs file"), str(path)
     return parse_pairs(data, where)
 
 
@@ -116,7 +118,7 @@ class PairResult:
 
     def cell(self, what: str) -> dict[str, Any]:
         """delta (biomedical - base), interval and p-value for a task or level."""
-        is_level = what in LEVEL_ORDER
+        is_level = what in level_order()
         if self.comparison is not None:
             part = (self.comparison["levels"] if is_level else self.comparison["tasks"]).get(what)
             if not part or part.get("available") is False or part.get("delta") is None:
@@ -149,10 +151,8 @@ def match_pairs(pairset: PairSet, entries: Sequence[Entry]) -> list[PairResult]:
 
 
 def compare_pairs(
-    pairset: PairSet, entries: Sequence[Entry], *, seed: int = 42, n_resamples: int = 10000
+    pairset: PairSet, entries: Sequence[Entry], *, seed: int = DEFAULT_SEED, n_resamples: int = 10000
 ) -> list[PairResult]:
-    from .compare import compare_runs
-
     results = match_pairs(pairset, entries)
     for r in results:
         if r.source == "runs":
@@ -164,7 +164,7 @@ def compare_pairs(
 # -- tables ----------------------------------------------------------------------------------
 def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
     entries = [e for r in results for e in (r.base, r.biomedical)]
-    columns = [*tasks_present(entries), *LEVEL_ORDER]
+    columns = [*tasks_present(entries), *level_order()]
     rows = []
     for r in results:
         for what in columns:
@@ -174,7 +174,7 @@ def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
             ci = cell.get("ci")
             rows.append({
                 "biomedical": r.biomedical.name, "base": r.base.name, "source": r.source, "note": r.pair.note,
-                "what": what, "kind": "level" if what in LEVEL_ORDER else "task",
+                "what": what, "kind": "level" if what in level_order() else "task",
                 "score_base": cell["score_base"], "score_biomedical": cell["score_biomedical"],
                 "delta": cell["delta"], "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                 "p_value": cell["p_value"], "significant": cell["significant"],
@@ -194,7 +194,7 @@ def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[s
             continue
         below = [c for c in cells if c["delta"] < 0]
         sig = [c for c in below if c["significant"]] if source == "runs" else None
-        text = f"{LEVEL_TITLES[level]}: {len(below)} of {len(cells)} biomedical models score below their base"
+        text = f"{level_title(level)}: {len(below)} of {len(cells)} biomedical models score below their base"
         if sig is not None:
             text += f", {len(sig)} of them significantly (95% paired bootstrap interval excludes 0)."
         else:
@@ -231,7 +231,7 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
               "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for row in pair_rows(results):
         ci = None if row["ci_low"] is None else (row["ci_low"], row["ci_high"])
-        what = LEVEL_TITLES.get(row["what"]) or task_title(row["what"])
+        what = level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"])
         mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
         delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
         lines.append(f"| {row['biomedical']} | {row['base']} | {row['source']} | {what} | {row['score_base']:.2f} | "

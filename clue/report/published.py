@@ -8,7 +8,7 @@ level-2 tasks).
 
 The rows are aggregated with the project's own rules, not copied: a task's
 score is the mean of its metric columns (all of them, or the task is left
-out), and levels come from ``clue.metrics.aggregate.level_scores``. That the
+out), and levels come from ``clue.stats.aggregate.level_scores``. That the
 published level scores come out again is the check that both sides mean the
 same thing by "score" (tests/report/test_published.py).
 """
@@ -20,36 +20,36 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from ..errors import DataError
-from ..metrics.aggregate import level_scores
-from ..tasks import TASKS
-from .leaderboard import Entry
+from clue.core.errors import DataError
+from clue.report.leaderboard import Entry
+from clue.stats.aggregate import level_scores
+from clue.tasks.registry import all_tasks, levels
 
 PUBLISHED_NOTE = "published June 2024 (clue.ikim.nrw, arXiv 2404.04067v3), aggregated by clue"
 
 
 def column_map() -> dict[str, tuple[str, str]]:
     """CSV column -> (task, metric) for every metric of every task."""
-    return {f"{name}_{metric}": (name, metric) for name, cls in TASKS.items() for metric in cls.metrics}
+    return {f"{name}_{metric}": (name, metric) for name, task in all_tasks().items() for metric in task.metrics}
 
 
 def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]]) -> dict[str, Any]:
     """A results-shaped dict from complete per-task metrics (in %)."""
     tasks: dict[str, Any] = {}
-    for task, cls in TASKS.items():
+    for task, declared in all_tasks().items():
         values = metrics_by_task.get(task, {})
         if not values:
             continue
         tasks[task] = {
-            "score": fmean(values[m] for m in cls.metrics),
+            "score": fmean(values[m] for m in declared.metrics),
             "n": None,
-            "metrics": {m: values[m] for m in cls.metrics},
+            "metrics": {m: values[m] for m in declared.metrics},
             "diagnostics": {},
             "complete": True,
             "missing_metrics": [],
         }
-    levels, complete = level_scores(tasks)
-    return {"model": model, "backend": "published", "tasks": tasks, "levels": levels, "levels_complete": complete}
+    scores, complete = level_scores(tasks, levels())
+    return {"model": model, "backend": "published", "tasks": tasks, "levels": scores, "levels_complete": complete}
 
 
 def load_published(path: str | Path) -> list[Entry]:
@@ -83,7 +83,7 @@ def load_published(path: str | Path) -> list[Entry]:
                 except ValueError:
                     raise DataError(path, f"not a number: {cell!r}", record=f"row {lineno} ({model})", field=col) from None
             for task, values in list(by_task.items()):
-                expected = TASKS[task].metrics
+                expected = all_tasks()[task].metrics
                 if len(values) != len(expected):
                     missing = [m for m in expected if m not in values]
                     raise DataError(path, f"{task} has some metrics but not {', '.join(missing)}",

@@ -1,26 +1,150 @@
 """What every task shares: its declaration, few-shot selection, prompt templates
 and the policy that shortens a prompt that does not fit the model's context.
 
-A task module (``clue/tasks/<name>.py``) reads top to bottom as the protocol:
-``load`` the file, ``build`` requests, ``parse`` an answer, ``score`` it.
+A task is one folder, ``clue/tasks/<name>/``: ``task.py`` (the declaration and
+``load``, ``build``, ``score``, ``baseline``), ``prompts/`` (its templates),
+``demo/`` (a synthetic file in the real format) and ``baseline.py`` (the
+parameterless heuristic). Everything the rest of clue needs to know about a
+task (level, access class, metrics, resampling unit, files, release,
+per-protocol settings) is read from its ``Declaration``; nothing else names
+a task.
 """
 
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any
 
-from ..errors import UsageError
-from ..io import sha256_text
-from ..schema import Decoding, Item, Message, Request, Scored
-from ..seeding import rng
-from ..tokens import ApproxTokenizer, Tokenizer
+from clue.core.access import CREDENTIALED, PUBLIC
+from clue.core.errors import UsageError
+from clue.core.files import sha256_text
+from clue.core.records import Case, Decoding, Item, Message, Reference, Request, Scored
+from clue.core.seeding import rng
+from clue.core.tokens import ApproxTokenizer, Tokenizer
 
-PUBLIC = "public"
-CREDENTIALED = "credentialed"
+__all__ = [
+    "CREDENTIALED",
+    "DEFAULT_PROTOCOL",
+    "PUBLIC",
+    "BuildContext",
+    "DataFiles",
+    "Declaration",
+    "DiagnosticColumn",
+    "Release",
+    "Settings",
+    "Task",
+    "Template",
+    "Templates",
+    "fit_to_context",
+    "prompt_tokens",
+    "split_shots",
+]
+
+# The protocol a run follows unless it names another (``--protocol``).
+DEFAULT_PROTOCOL = "clue"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where a task's real data file comes from, and what is known about it.
+
+    ``kind`` is "public" (a plain download), "physionet" (a credentialed
+    download) or "build" (made locally from MIMIC-IV). A sha256 is given only
+    where it was verified against the real file; otherwise fetched files are
+    checked by the task's loader and the hash seen is reported, never invented.
+    """
+
+    kind: str
+    source: str  # human-readable origin
+    url_path: str | None = None  # below the host base (GitHub raw or PhysioNet files)
+    sha256: str | None = None
+    records: int | None = None  # expected record count, where known
+    license: str = ""
+    page: str = ""  # where a person reads about and signs for the data
+    physionet_project: str | None = None  # slug/version, for PhysioNet downloads
+    remote_names: tuple[str, ...] = ()  # names the file may have in the release
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """The file a task reads: its expected name, format, other accepted names, the bundled demo."""
+
+    expected: str
+    format: str
+    alternatives: tuple[str, ...] = ()  # other names a data folder may hold it under
+    demo: str | None = None  # a file in the task's demo/ folder
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a task is run under one protocol: shots, token limits, what may be shortened.
+
+    ``options`` holds task-specific settings (LongHealth's document budget);
+    ``clue run`` can override each (``--max-new-tokens``, ``--longhealth-budget``).
+    """
+
+    shots: int
+    max_new_tokens: int
+    document_field: str | None = None  # the input shortened when a prompt is too long
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DiagnosticColumn:
+    """A diagnostic the leaderboard shows beside the scores: ``source`` is
+    ``diagnostics.<key>``, ``metrics.<key>`` or ``invert:metrics.<key>`` (100 minus it)."""
+
+    key: str
+    title: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Everything clue knows about a task, in one place."""
+
+    name: str
+    title: str
+    level: int | None  # CLUE level (1 or 2); None: outside the level scores
+    access: str  # clue.core.access: public or credentialed
+    metrics: tuple[str, ...]  # averaged into the task score
+    files: DataFiles
+    protocols: Mapping[str, Settings]
+    model_metrics: tuple[str, ...] = ()  # of the metrics, those that need model weights
+    paired_binary: tuple[str, ...] = ()  # per-request right/wrong metrics: McNemar's test in comparisons
+    resampling_unit: str = "item"  # what the bootstrap resamples; not "item": rows' ``group``
+    release: Release | None = None
+    diagnostics: tuple[DiagnosticColumn, ...] = ()
+    description: str = ""
+
+    def settings(self, protocol: str = DEFAULT_PROTOCOL) -> Settings:
+        try:
+            return self.protocols[protocol]
+        except KeyError:
+            known = ", ".join(self.protocols)
+            raise UsageError(f"{self.name}: no settings for protocol {protocol!r}; known: {known}") from None
+
+    def describe(self, protocol: str = DEFAULT_PROTOCOL) -> dict[str, Any]:
+        settings = self.settings(protocol)
+        return {
+            "task": self.name,
+            "title": self.title,
+            "level": self.level,
+            "access": self.access,
+            "expected_file": self.files.expected,
+            "format": self.files.format,
+            "metrics": list(self.metrics),
+            "model_metrics": list(self.model_metrics),
+            "paired_binary": list(self.paired_binary),
+            "resampling_unit": self.resampling_unit,
+            "shots": settings.shots,
+            "max_new_tokens": settings.max_new_tokens,
+        }
 
 
 @dataclass
@@ -30,10 +154,11 @@ class BuildContext:
     seed: int
     tokenizer: Tokenizer = field(default_factory=ApproxTokenizer)
     context_length: int | None = None  # None: unlimited (baselines)
-    templates: "Templates | None" = None
+    templates: Templates | None = None
     max_new_tokens: int | None = None  # override the task's own
     temperature: float = 0.0
-    task_options: dict[str, Any] = field(default_factory=dict)  # e.g. longhealth_budget
+    task_options: dict[str, Any] = field(default_factory=dict)  # overrides of Settings.options
+    protocol: str = DEFAULT_PROTOCOL
 
 
 @dataclass(frozen=True)
@@ -46,17 +171,17 @@ class Template:
     def sha256(self) -> str:
         return sha256_text(self.text)
 
-    def fill(self, **values: str) -> str:
+    def fill(self, **values: Any) -> str:
         # string.Template with $name placeholders: clinical text is full of
         # braces and percent signs, which str.format would trip over.
         return string.Template(self.text).substitute(values).strip()
 
 
 class Templates:
-    """Prompt templates, loaded from ``clue/tasks/prompts`` or a user's override folder.
+    """Prompt templates: a task's own (its ``prompts/`` folder) or a user's override folder.
 
-    A file ``<task>.<part>.txt`` in the override folder replaces the built-in
-    one of the same name; the hashes of the templates actually used go into
+    A file ``<task>.<part>.txt`` in the override folder replaces the task's
+    file of the same name; the hashes of the templates actually used go into
     the manifest.
     """
 
@@ -64,7 +189,7 @@ class Templates:
         self.override_dir = Path(override_dir) if override_dir else None
         self.used: dict[str, Template] = {}
 
-    def get(self, name: str) -> Template:
+    def get(self, name: str, builtin: Traversable | Path | None) -> Template:
         if name in self.used:
             return self.used[name]
         filename = f"{name}.txt"
@@ -72,11 +197,10 @@ class Templates:
             path = self.override_dir / filename
             tpl = Template(name, path.read_text(encoding="utf-8"), str(path))
         else:
-            try:
-                text = resources.files("clue.tasks").joinpath("prompts", filename).read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise UsageError(f"no prompt template named {filename!r}") from None
-            tpl = Template(name, text, "builtin")
+            found = builtin.joinpath(filename) if builtin is not None else None
+            if found is None or not found.is_file():
+                raise UsageError(f"no prompt template named {filename!r}")
+            tpl = Template(name, found.read_text(encoding="utf-8"), "builtin")
         self.used[name] = tpl
         return tpl
 
@@ -85,86 +209,126 @@ class Templates:
 
 
 class Task:
-    """Base class: subclasses set the declaration and implement load/build/score."""
+    """Base class: a subclass sets ``declaration`` and implements load, (build,) score and baseline."""
 
-    name: ClassVar[str]
-    title: ClassVar[str]
-    level: ClassVar[int]
-    access: ClassVar[str]
-    expected_file: ClassVar[str]
-    file_format: ClassVar[str]
-    metrics: ClassVar[tuple[str, ...]]  # metrics averaged into the task score
-    model_metrics: ClassVar[tuple[str, ...]] = ()  # of those, the ones needing model weights
-    shots: ClassVar[int] = 0
-    max_new_tokens: ClassVar[int] = 512
-    # The input field that is shortened when a prompt is too long.
-    document_field: ClassVar[str | None] = None
+    declaration: Declaration
+
+    # -- the declaration, read by the rest of clue ------------------------------
+    @property
+    def name(self) -> str:
+        return self.declaration.name
+
+    @property
+    def title(self) -> str:
+        return self.declaration.title
+
+    @property
+    def level(self) -> int | None:
+        return self.declaration.level
+
+    @property
+    def access(self) -> str:
+        return self.declaration.access
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return self.declaration.metrics
+
+    @property
+    def model_metrics(self) -> tuple[str, ...]:
+        return self.declaration.model_metrics
+
+    @property
+    def expected_file(self) -> str:
+        return self.declaration.files.expected
+
+    def describe(self, protocol: str = DEFAULT_PROTOCOL) -> dict[str, Any]:
+        return self.declaration.describe(protocol)
+
+    # -- where its files are ---------------------------------------------------------
+    def folder(self) -> Traversable:
+        """The task's package folder (built-in or from a plugin package)."""
+        return resources.files(type(self).__module__.rpartition(".")[0])
+
+    def prompts_dir(self) -> Traversable | Path | None:
+        return self.folder().joinpath("prompts")
+
+    def demo_path(self) -> Path | None:
+        demo = self.declaration.files.demo
+        return Path(str(self.folder().joinpath("demo", demo))) if demo else None
+
+    def template(self, templates: Templates, part: str) -> Template:
+        return templates.get(f"{self.name}.{part}", self.prompts_dir())
 
     # -- load -----------------------------------------------------------
     def load(self, path: str | Path) -> list[Item]:
         raise NotImplementedError
 
     # -- build ----------------------------------------------------------
-    def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Request]:
+    def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
         """Default: seeded k-shot prompts; the shots are not scored."""
         templates = ctx.templates or Templates()
-        shots, scored = split_shots(items, self.shots, ctx.seed, self.name)
-        system = templates.get(f"{self.name}.system").fill()
+        settings = self.declaration.settings(ctx.protocol)
+        shots, scored = split_shots(items, settings.shots, ctx.seed, self.name)
+        system = self.template(templates, "system").fill()
         demos: list[Message] = []
         for shot in shots:
             demos.append(Message("user", self.render_user(shot.inputs, templates)))
             demos.append(Message("assistant", self.render_answer(shot, templates)))
         decoding = self.decoding(ctx)
-        requests = []
+        cases = []
         for item in scored:
             messages, truncated = fit_to_context(
                 lambda inputs: [Message("system", system), *demos, Message("user", self.render_user(inputs, templates))],
                 item.inputs,
-                self.document_field,
+                settings.document_field,
                 ctx,
                 decoding.max_new_tokens,
             )
-            requests.append(
-                Request(
-                    id=f"{self.name}/{item.id}",
-                    task=self.name,
-                    item_id=item.id,
-                    messages=messages,
-                    decoding=decoding,
-                    gold=item.gold,
-                    group=item.group,
-                    payload=dict(item.inputs),
-                    truncated=truncated,
-                )
+            request = Request(id=f"{self.name}/{item.id}", messages=messages, decoding=decoding)
+            reference = Reference(
+                request_id=request.id,
+                task=self.name,
+                item_id=item.id,
+                gold=item.gold,
+                group=item.group,
+                inputs=dict(item.inputs),
+                truncated=truncated,
             )
-        return requests
+            cases.append(Case(request, reference))
+        return cases
 
     def decoding(self, ctx: BuildContext) -> Decoding:
-        return Decoding(max_new_tokens=ctx.max_new_tokens or self.max_new_tokens, temperature=ctx.temperature)
+        settings = self.declaration.settings(ctx.protocol)
+        return Decoding(max_new_tokens=ctx.max_new_tokens or settings.max_new_tokens, temperature=ctx.temperature)
+
+    def option(self, ctx: BuildContext, key: str) -> Any:
+        """A task-specific setting: the run's override, else the protocol's value."""
+        value = ctx.task_options.get(f"{self.name}_{key}")
+        return self.declaration.settings(ctx.protocol).options[key] if value is None else value
 
     def render_user(self, inputs: dict[str, Any], templates: Templates) -> str:
-        return templates.get(f"{self.name}.user").fill(**inputs)
+        return self.template(templates, "user").fill(**inputs)
 
     def render_answer(self, item: Item, templates: Templates) -> str:
         return str(item.gold)
 
     # -- parse and score ------------------------------------------------
-    def score(self, request: Request, output: str) -> Scored:
+    def score(self, reference: Reference, output: str) -> Scored:
         raise NotImplementedError
 
-    # -- description ----------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        return {
-            "task": self.name,
-            "title": self.title,
-            "level": self.level,
-            "access": self.access,
-            "expected_file": self.expected_file,
-            "format": self.file_format,
-            "metrics": list(self.metrics),
-            "shots": self.shots,
-            "max_new_tokens": self.max_new_tokens,
-        }
+    def scoring_settings(self) -> dict[str, Any]:
+        """Settings of this task's scoring that decide its numbers (e.g. the ICD-10-CM edition), for the record."""
+        return {}
+
+    # -- the parameterless baseline ------------------------------------------
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        """The baseline's answer from the request's structured inputs; tasks without one raise."""
+        raise UsageError(f"task {self.name!r} has no parameterless baseline; run it with a model (--model)")
+
+    @property
+    def has_baseline(self) -> bool:
+        return type(self).baseline is not Task.baseline
 
 
 def split_shots(items: Sequence[Item], k: int, seed: int, task: str) -> tuple[list[Item], list[Item]]:
@@ -192,7 +356,7 @@ def prompt_tokens(messages: Sequence[Message], tokenizer: Tokenizer) -> int:
 
 
 def fit_to_context(
-    render,
+    render: Callable[[dict[str, Any]], list[Message]],
     inputs: dict[str, Any],
     document_field: str | None,
     ctx: BuildContext,
@@ -217,3 +381,10 @@ def fit_to_context(
     shortened = dict(inputs)
     shortened[document_field] = ctx.tokenizer.truncate(document, max(keep, 0))
     return render(shortened), True
+
+
+def with_settings(declaration: Declaration, protocol: str, **changes: Any) -> Declaration:
+    """A copy of ``declaration`` whose settings for ``protocol`` have ``changes`` applied."""
+    protocols = dict(declaration.protocols)
+    protocols[protocol] = replace(declaration.settings(protocol), **changes)
+    return replace(declaration, protocols=protocols)

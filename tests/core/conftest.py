@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from clue.datasets.locate import demo_path
-from clue.schema import Item
+from clue.tasks import get_task
+from clue.core.records import Item
 
 
 @pytest.fixture
@@ -55,4 +55,4 @@ def longhealth_file(write_json):
 
 @pytest.fixture
 def demo():
-    return demo_path
+    return lambda task: get_task(task).demo_path()

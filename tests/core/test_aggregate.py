@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clue.metrics.aggregate import level_scores, task_summary
-from clue.schema import Scored
+from clue.stats.aggregate import level_scores, task_summary
+from clue.tasks import levels as declared_levels
+from clue.core.records import Scored
 
 
 def s(i, **metrics):
@@ -45,9 +46,9 @@ def test_levels():
         "mednli": _task(60), "meqsum": _task(30), "problem_summary": _task(30),
         "medisumqa": _task(20), "medisumcode": _task(40), "longhealth": _task(60, complete=False),
     }
-    levels, complete = level_scores(tasks)
+    levels, complete = level_scores(tasks, declared_levels())
     assert levels == {"level1": 40.0, "level2": 40.0, "overall": 40.0}
     assert complete == {"level1": True, "level2": False, "overall": False}
-    partial, partial_complete = level_scores({"mednli": _task(60)})
+    partial, partial_complete = level_scores({"mednli": _task(60)}, declared_levels())
     assert partial == {"level1": None, "level2": None, "overall": None}
     assert not any(partial_complete.values())

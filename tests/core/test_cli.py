@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.tasks import TASKS
+from clue.tasks import all_tasks
 
 MEQSUM = Path(__file__).resolve().parents[3] / "shared" / "data" / "MeQSum" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 
@@ -32,7 +32,7 @@ def demo_run(tmp_path_factory):
 def test_demo_run_writes_results_predictions_manifest(demo_run):
     out, proc = demo_run
     results = json.loads((out / "results.json").read_text())
-    assert set(results["tasks"]) == set(TASKS)
+    assert set(results["tasks"]) == set(all_tasks())
     for name, task in results["tasks"].items():
         assert set(task) >= {"score", "n", "metrics", "diagnostics", "complete"}
         assert 0.0 <= task["score"] <= 100.0 and task["n"] > 0
@@ -53,7 +53,7 @@ def test_demo_run_is_deterministic(demo_run, tmp_path):
     out, _ = demo_run
     proc = clue("run", "--tasks", "all", "--output", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    for name in TASKS:
+    for name in all_tasks():
         assert (tmp_path / "predictions" / f"{name}.jsonl").read_bytes() == (out / "predictions" / f"{name}.jsonl").read_bytes()
     assert json.loads((tmp_path / "results.json").read_text())["tasks"] == json.loads((out / "results.json").read_text())["tasks"]
 
@@ -63,9 +63,9 @@ def test_score_command_matches_run(demo_run, tmp_path):
     rows = [json.loads(line) for line in (out / "predictions" / "mednli.jsonl").read_text().splitlines()]
     preds = tmp_path / "preds.jsonl"
     preds.write_text("\n".join(json.dumps({"id": r["item_id"], "output": r["output"]}) for r in rows))
-    from clue.datasets.locate import demo_path
+    from clue.tasks import get_task
 
-    proc = clue("score", "--task", "mednli", "--data", str(demo_path("mednli")), "--predictions", str(preds), "--output", str(tmp_path / "s"))
+    proc = clue("score", "--task", "mednli", "--data", str(get_task("mednli").demo_path()), "--predictions", str(preds), "--output", str(tmp_path / "s"))
     assert proc.returncode == 0, proc.stderr
     scored = json.loads((tmp_path / "s" / "results.json").read_text())
     assert scored["tasks"]["mednli"]["metrics"] == json.loads((out / "results.json").read_text())["tasks"]["mednli"]["metrics"]
@@ -73,11 +73,11 @@ def test_score_command_matches_run(demo_run, tmp_path):
 
 
 def test_score_reports_missing_predictions_instead_of_zero(tmp_path):
-    from clue.datasets.locate import demo_path
+    from clue.tasks import get_task
 
     preds = tmp_path / "preds.jsonl"
     preds.write_text(json.dumps({"id": "demo-mednli-01", "output": "ENTAILMENT"}) + "\n")
-    proc = clue("score", "--task", "mednli", "--data", str(demo_path("mednli")), "--predictions", str(preds), "--output", str(tmp_path / "s"))
+    proc = clue("score", "--task", "mednli", "--data", str(get_task("mednli").demo_path()), "--predictions", str(preds), "--output", str(tmp_path / "s"))
     assert proc.returncode == 1
     assert "have no prediction" in proc.stderr
     results = json.loads((tmp_path / "s" / "results.json").read_text())
@@ -106,10 +106,10 @@ def test_usage_errors(tmp_path):
 
 
 def test_data_dir_lookup(tmp_path):
-    from clue.datasets.locate import demo_path
+    from clue.tasks import get_task
 
     (tmp_path / "mednli").mkdir()
-    (tmp_path / "mednli" / "mli_test_v1.jsonl").write_bytes(demo_path("mednli").read_bytes())
+    (tmp_path / "mednli" / "mli_test_v1.jsonl").write_bytes(get_task("mednli").demo_path().read_bytes())
     proc = clue("run", "--tasks", "mednli", "--data-dir", str(tmp_path), "--output", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     proc = clue("run", "--tasks", "meqsum", "--data-dir", str(tmp_path), "--output", str(tmp_path / "o2"))
@@ -120,7 +120,7 @@ def test_tasks_command_lists_all():
     proc = clue("tasks", "--json")
     assert proc.returncode == 0
     rows = json.loads(proc.stdout)
-    assert [r["task"] for r in rows] == list(TASKS)
+    assert [r["task"] for r in rows] == list(all_tasks())
     assert {r["access"] for r in rows} == {"public", "credentialed"}
 
 
@@ -144,7 +144,7 @@ def test_rescore_run_directory_from_store_without_model(demo_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     after = json.loads((copy / "results.json").read_text())
     assert after["tasks"] == before["tasks"] and after["levels"] == before["levels"]
-    for name in TASKS:
+    for name in all_tasks():
         assert (copy / "predictions" / f"{name}.jsonl").read_bytes() == (out / "predictions" / f"{name}.jsonl").read_bytes()
 
 
@@ -167,7 +167,7 @@ def test_output_files_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from clue.io import write_json
+    from clue.core.files import write_json
 
     umask = os.umask(0o022)
     try:

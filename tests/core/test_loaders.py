@@ -7,11 +7,11 @@ import json
 import openpyxl
 import pytest
 
-from clue.errors import DataError
-from clue.tasks import TASKS, get_task
+from clue.core.errors import DataError
+from clue.tasks import all_tasks, get_task
 
 
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("task", list(all_tasks()))
 def test_demo_file_loads_with_unique_ids(task, demo):
     items = get_task(task).load(demo(task))
     assert len(items) >= 5

@@ -9,7 +9,7 @@ from clue.metrics import icd
 from clue.metrics.choice import lenient_letter, reference_letter
 from clue.metrics.labels import first_label, reference_correct
 from clue.metrics.rouge import rouge
-from clue.schema import Decoding, Request
+from clue.core.records import Reference
 from clue.tasks import get_task
 
 
@@ -47,7 +47,7 @@ def test_mednli_exactly_once_rule_and_its_quirks():
 
 
 def _request(task, gold, payload=None, subtask=None):
-    return Request(id="r", task=task, item_id="i", messages=[], decoding=Decoding(20), gold=gold, payload=payload or {}, subtask=subtask)
+    return Reference(request_id="r", task=task, item_id="i", gold=gold, inputs=payload or {}, subtask=subtask)
 
 
 def test_mednli_task_scoring_reports_stricter_diagnostic():

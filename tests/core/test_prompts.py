@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from clue.chat import ChatLayout, apply_layout, detect_layout, fold_system, plain_text, probe_layout
-from clue.schema import Message
+from clue.core.chat import ChatLayout, apply_layout, detect_layout, fold_system, plain_text, probe_layout
+from clue.core.records import Message
 from clue.tasks import BuildContext, Templates, get_task
 from clue.tasks.base import split_shots
-from clue.tasks.problem_summary import normalise_summary
-from clue.tokens import ApproxTokenizer
+from clue.tasks.problem_summary.task import normalise_summary
+from clue.core.tokens import ApproxTokenizer
 
 MESSAGES = [
     Message("system", "SYS"),
@@ -81,33 +81,33 @@ def test_fewshot_prompt_shape(task, shots, max_new, demo):
     requests = t.build(items, BuildContext(seed=42))
     assert len(requests) == len(items) - shots
     for r in requests:
-        roles = [m.role for m in r.messages]
+        roles = [m.role for m in r.request.messages]
         assert roles == ["system"] + ["user", "assistant"] * shots + ["user"]
-        assert r.decoding.max_new_tokens == max_new and r.decoding.temperature == 0.0
-        assert r.id == f"{task}/{r.item_id}"
+        assert r.request.decoding.max_new_tokens == max_new and r.request.decoding.temperature == 0.0
+        assert r.id == f"{task}/{r.reference.item_id}"
     # The demonstrations are the same for every request; the test turn differs.
-    assert len({tuple(r.messages[:-1]) for r in requests}) == 1
-    assert len({r.messages[-1].content for r in requests}) == len(requests)
-    assert len({r.prompt_hash() for r in requests}) == len(requests)
+    assert len({tuple(r.request.messages[:-1]) for r in requests}) == 1
+    assert len({r.request.messages[-1].content for r in requests}) == len(requests)
+    assert len({r.request.prompt_hash() for r in requests}) == len(requests)
 
 
 def test_task_specific_prompt_content(demo):
     nli = get_task("mednli")
     items = nli.load(demo("mednli"))
     r = nli.build(items, BuildContext(seed=42))[0]
-    assert r.messages[2].content in {"ENTAILMENT", "NEUTRAL", "CONTRADICTION"}  # demo answers upper-case
-    item = next(i for i in items if i.id == r.item_id)
-    assert item.inputs["sentence1"] in r.messages[-1].content and item.inputs["sentence2"] in r.messages[-1].content
+    assert r.request.messages[2].content in {"ENTAILMENT", "NEUTRAL", "CONTRADICTION"}  # demo answers upper-case
+    item = next(i for i in items if i.id == r.reference.item_id)
+    assert item.inputs["sentence1"] in r.request.messages[-1].content and item.inputs["sentence2"] in r.request.messages[-1].content
 
     code = get_task("medisumcode")
     req = code.build(code.load(demo("medisumcode")), BuildContext(seed=42))[0]
-    assert req.messages[2].content.startswith("ICD-10 Codes: ")
-    assert "." in req.messages[2].content  # codes shown in dotted form
+    assert req.request.messages[2].content.startswith("ICD-10 Codes: ")
+    assert "." in req.request.messages[2].content  # codes shown in dotted form
 
     ps = get_task("problem_summary")
     req = ps.build(ps.load(demo("problem_summary")), BuildContext(seed=42))[0]
-    assert "Subjective" in req.messages[-1].content and "Assessment" in req.messages[-1].content
-    assert ";" not in req.messages[2].content  # gold shown with ", " separators
+    assert "Subjective" in req.request.messages[-1].content and "Assessment" in req.request.messages[-1].content
+    assert ";" not in req.request.messages[2].content  # gold shown with ", " separators
 
 
 def test_normalise_summary():
@@ -121,7 +121,7 @@ def test_template_override_and_manifest(tmp_path, demo):
     templates = Templates(tmp_path)
     t = get_task("meqsum")
     r = t.build(t.load(demo("meqsum")), BuildContext(seed=42, templates=templates))[0]
-    assert r.messages[0].content == "CUSTOM SYSTEM PROMPT"
+    assert r.request.messages[0].content == "CUSTOM SYSTEM PROMPT"
     manifest = templates.manifest()
     assert manifest["meqsum.system"]["source"].endswith("meqsum.system.txt")
     assert manifest["meqsum.user"]["source"] == "builtin"
@@ -136,7 +136,7 @@ def test_template_with_dollar_and_braces_in_text(write):
                  '{"pairID": "4", "sentence1": "a", "sentence2": "b", "gold_label": "neutral"}\n'
                  '{"pairID": "5", "sentence1": "a", "sentence2": "b", "gold_label": "neutral"}\n')
     t = get_task("mednli")
-    text = " ".join(m.content for r in t.build(t.load(path), BuildContext(seed=1)) for m in r.messages)
+    text = " ".join(m.content for r in t.build(t.load(path), BuildContext(seed=1)) for m in r.request.messages)
     assert "cost $5 {x} 50%" in text
 
 
@@ -148,19 +148,19 @@ def test_long_document_is_shortened_keeping_instructions(demo):
     ctx = BuildContext(seed=42, context_length=1900, tokenizer=tok)
     short = t.build(items, ctx)
     assert [r.id for r in short] == [r.id for r in full]
-    cut = [r for r in short if r.truncated]
+    cut = [r for r in short if r.reference.truncated]
     assert cut, "a 1,900-token context must force truncation of these notes"
     for r in short:
-        used = sum(tok.count(m.content) for m in r.messages) + 64
-        if r.truncated:
-            assert used <= 1900 - r.decoding.max_new_tokens
+        used = sum(tok.count(m.content) for m in r.request.messages) + 64
+        if r.reference.truncated:
+            assert used <= 1900 - r.request.decoding.max_new_tokens
         # instructions and demonstrations stay whole
         original = next(f for f in full if f.id == r.id)
-        assert r.messages[:-1] == original.messages[:-1]
-        assert r.messages[-1].content.endswith(original.messages[-1].content.rsplit(">>>", 1)[1])
+        assert r.request.messages[:-1] == original.request.messages[:-1]
+        assert r.request.messages[-1].content.endswith(original.request.messages[-1].content.rsplit(">>>", 1)[1])
 
 
 def test_max_new_tokens_and_temperature_overrides(demo):
     t = get_task("meqsum")
     r = t.build(t.load(demo("meqsum")), BuildContext(seed=42, max_new_tokens=64, temperature=0.7))[0]
-    assert r.decoding.max_new_tokens == 64 and r.decoding.temperature == 0.7
+    assert r.request.decoding.max_new_tokens == 64 and r.request.decoding.temperature == 0.7

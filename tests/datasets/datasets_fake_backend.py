@@ -1,8 +1,8 @@
 """A deterministic stand-in for the generating model of the MeDiSumQA builder.
 
-It reads the structured payload the builder attaches to each request (never a
-real prompt): for "statements" it lists every non-empty instruction line as a
-bullet; for "questions" it writes, for fact k, a question that shares its
+It reads the builder's prompts as a model would: for "statements" it lists
+every non-empty line of the instructions (between the prompt's <<< >>>
+markers) as a bullet; for "questions" (the "- " lines after "Facts:") it writes, for fact k, a question that shares its
 first k words with the fact (so overlap grows with k), and for the last fact
 an answer that is *not* the fact (the builder must reject it). Each answered
 request id is appended to a log file (flushed) so tests can see which calls
@@ -15,8 +15,8 @@ import os
 import time
 from typing import Iterator, Sequence
 
-from clue.backends.base import Backend
-from clue.schema import Completion, Request
+from clue.models.base import Backend
+from clue.core.records import Completion, Request
 
 
 def fake_question(statement: str, k: int) -> str:
@@ -50,11 +50,13 @@ class FakeBackend(Backend):
 
     @staticmethod
     def answer(request: Request) -> str:
-        payload = request.payload
-        if payload["stage"] == "statements":
-            lines = [line.strip() for line in payload["instructions"].splitlines() if line.strip()]
+        prompt = request.messages[-1].content
+        if request.id.startswith("statements/"):
+            instructions = prompt.split("<<<", 1)[1].rsplit(">>>", 1)[0]
+            lines = [line.strip() for line in instructions.splitlines() if line.strip()]
             return "Here are the facts:\n" + "\n".join(f"- {line}" for line in lines)
-        statements = payload["statements"]
+        facts = prompt.split("Facts:", 1)[1]
+        statements = [line[2:] for line in facts.splitlines() if line.startswith("- ")]
         out = []
         for k, statement in enumerate(statements):
             answer = statement if k < len(statements) - 1 else statement + " Also something else."

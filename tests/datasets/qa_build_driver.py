@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets_fake_backend import FakeBackend  # noqa: E402
 
-from clue.datasets import build_medisumqa  # noqa: E402
+from clue.builders import build_medisumqa  # noqa: E402
 from clue.metrics import model  # noqa: E402
 
 

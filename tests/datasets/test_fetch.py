@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import hashlib
 import http.server
@@ -11,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from clue.datasets import fetch, physionet, releases
-from clue.datasets.locate import demo_path
-from clue.datasets.status import status
-from clue.errors import DataError, UsageError
+from clue.builders import fetch, physionet, releases
+from clue.tasks import get_task
+from clue.builders.status import status
+from clue.core.errors import DataError, UsageError
 
 MAX_REQUESTS = 100
 USER, PASSWORD = "tester", "s3cret-pass"
@@ -97,11 +99,11 @@ def server():
 
 
 def github_path(task: str) -> str:
-    return "/" + releases.RELEASES[task].url_path
+    return "/" + releases.release_of(task).url_path
 
 
 def test_public_fetch_checks_with_the_loader_when_no_hash_is_known(server, tmp_path):
-    body = demo_path("longhealth").read_bytes()
+    body = get_task("longhealth").demo_path().read_bytes()
     server.files[github_path("longhealth")] = body
     result = fetch.fetch_public("longhealth", tmp_path, base_url=server.base)
     dest = tmp_path / "benchmark_v5.json"
@@ -115,22 +117,22 @@ def test_public_fetch_checks_with_the_loader_when_no_hash_is_known(server, tmp_p
 
 def test_checksum_mismatch_leaves_nothing_in_place(server, tmp_path):
     # A MeQSum-format file that is not the release: its hash cannot match the known one.
-    server.files[github_path("meqsum")] = demo_path("meqsum").read_bytes()
+    server.files[github_path("meqsum")] = get_task("meqsum").demo_path().read_bytes()
     with pytest.raises(DataError, match="checksum mismatch") as err:
         fetch.fetch_public("meqsum", tmp_path, base_url=server.base)
-    assert releases.RELEASES["meqsum"].sha256 in str(err.value)
+    assert releases.release_of("meqsum").sha256 in str(err.value)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_known_hash_that_matches_is_installed(server, tmp_path, monkeypatch):
-    body = demo_path("meqsum").read_bytes()
+    body = get_task("meqsum").demo_path().read_bytes()
     digest = hashlib.sha256(body).hexdigest()
-    patched = dict(releases.RELEASES)
-    patched["meqsum"] = releases.Release(**{**releases.RELEASES["meqsum"].__dict__, "sha256": digest})
-    monkeypatch.setattr(fetch, "RELEASES", patched)
+    known = releases.release_of("meqsum")
+    patched = releases.TaskRelease(known.task, known.file, dataclasses.replace(known.release, sha256=digest))
+    monkeypatch.setattr(fetch, "release_of", lambda task: patched)
     server.files[github_path("meqsum")] = body
     result = fetch.fetch_public("meqsum", tmp_path, base_url=server.base)
-    assert result.hash_check.startswith("matches") and (tmp_path / releases.RELEASES["meqsum"].file).read_bytes() == body
+    assert result.hash_check.startswith("matches") and (tmp_path / releases.release_of("meqsum").file).read_bytes() == body
 
 
 def test_a_file_the_loader_rejects_is_not_installed(server, tmp_path):
@@ -141,7 +143,7 @@ def test_a_file_the_loader_rejects_is_not_installed(server, tmp_path):
 
 
 def test_interrupted_download_resumes_from_the_part_file(server, tmp_path):
-    body = demo_path("longhealth").read_bytes()
+    body = get_task("longhealth").demo_path().read_bytes()
     path = github_path("longhealth")
     server.files[path] = body
     server.cut_once.add(path)
@@ -177,7 +179,7 @@ def serve_physionet(server, project: str, files: dict[str, bytes], sums: bool = 
 
 
 def test_physionet_download_with_credentials_from_the_environment(server, tmp_path, monkeypatch):
-    body = demo_path("mednli").read_bytes()
+    body = get_task("mednli").demo_path().read_bytes()
     serve_physionet(server, "mednli/1.0.0", {"mli_test_v1.jsonl": body, "mli_train_v1.jsonl": b"{}\n"})
     monkeypatch.setenv(physionet.PASSWORD_ENV, PASSWORD)
     result = physionet.fetch_physionet("mednli", tmp_path, USER, base_url=server.base + "/physionet")
@@ -188,7 +190,7 @@ def test_physionet_download_with_credentials_from_the_environment(server, tmp_pa
 
 
 def test_physionet_wrong_password_and_corrupt_file(server, tmp_path, monkeypatch):
-    body = demo_path("mednli").read_bytes()
+    body = get_task("mednli").demo_path().read_bytes()
     serve_physionet(server, "mednli/1.0.0", {"mli_test_v1.jsonl": body})
     monkeypatch.setenv(physionet.PASSWORD_ENV, "wrong")
     with pytest.raises(fetch.FetchError, match="refused"):
@@ -201,7 +203,7 @@ def test_physionet_wrong_password_and_corrupt_file(server, tmp_path, monkeypatch
 
 
 def test_medisumqa_file_is_found_from_the_checksum_list(server, tmp_path, monkeypatch):
-    body = demo_path("medisumqa").read_bytes()
+    body = get_task("medisumqa").demo_path().read_bytes()
     serve_physionet(server, "medisumqa/1.0.0", {"MeDiSumQA.json": body, "README.txt": b"readme"})
     monkeypatch.setenv(physionet.PASSWORD_ENV, PASSWORD)
     result = physionet.fetch_physionet("medisumqa", tmp_path, USER, base_url=server.base + "/physionet")
@@ -237,7 +239,7 @@ def test_manual_steps_name_the_exact_file():
 
 
 def test_status_reports_presence_hash_and_next_step(tmp_path):
-    (tmp_path / releases.RELEASES["meqsum"].file).write_bytes(demo_path("meqsum").read_bytes())
+    (tmp_path / releases.release_of("meqsum").file).write_bytes(get_task("meqsum").demo_path().read_bytes())
     rows = {r.task: r for r in status(tmp_path)}
     assert rows["meqsum"].present and rows["meqsum"].release_match == "differs" and "--force" in rows["meqsum"].next_step
     assert not rows["longhealth"].present and rows["longhealth"].next_step.startswith("clue data fetch longhealth")

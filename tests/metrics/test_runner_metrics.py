@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from clue.backends import load_backend
-from clue.run.runner import RunConfig, evaluate
+from clue.models import load_backend
+from clue.pipeline.config import RunConfig
+from clue.pipeline.run import evaluate
 
 
 def run(tmp_path, metric_config):

@@ -7,7 +7,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from clue.metrics.stats import (
+from clue.stats.bootstrap import (
     contingency,
     draw_units,
     generator,
@@ -70,13 +70,13 @@ def test_cluster_resampling_keeps_patients_whole():
         for q in range(15):
             rows.append({"id": f"lh/{p}/{q}", "item_id": f"p{p}q{q // 5}", "group": f"patient_{p:02d}",
                          "subtask": "task1", "metrics": {"task1": float(p % 3 == 0)}})
-    table = unit_table(rows, ["task1"], lambda r: unit_of("longhealth", r))
+    table = unit_table(rows, ["task1"], unit_of)
     assert table.n_units == 20
     assert table.counts.sum() == 300
     means = resampled_means(generator(3, "lh"), table.sums, table.counts, 500)[:, 0]
     np.testing.assert_allclose(means * 20, np.round(means * 20), atol=1e-9)
     # the same rows resampled by item are not so constrained
-    items = unit_table(rows, ["task1"], lambda r: unit_of("mednli", r))
+    items = unit_table(rows, ["task1"], lambda r: str(r["item_id"]))
     assert items.n_units == 60
 
 

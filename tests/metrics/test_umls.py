@@ -27,7 +27,7 @@ def test_f1_of_concept_sets():
 
 
 def concepts(tiny_umls, texts, **overrides):
-    from clue.metrics.cache import MetricCache
+    from clue.store.metric_cache import MetricCache
     from clue.metrics.umls import UmlsConfig, UmlsF1, load_extractor
 
     config = UmlsConfig.from_options({**tiny_umls, **overrides})

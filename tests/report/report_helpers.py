@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from clue.metrics.aggregate import level_scores
-from clue.tasks import TASKS
+from clue.stats.aggregate import level_scores
+from clue.tasks import get_task, levels
 
 PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
 
@@ -50,16 +50,16 @@ def write_run(
             })
         (folder / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         means = {m: 100.0 * fmean(v) for m, v in metrics.items()}
-        expected = TASKS[task].metrics
+        expected = get_task(task).metrics
         tasks[task] = {
             "score": fmean(means.values()), "n": n, "metrics": means,
             "diagnostics": {"truncated_prompts": 0, "failed_requests": 0},
             "complete": set(means) == set(expected), "missing_metrics": [m for m in expected if m not in means],
         }
-        manifest_tasks[task] = {"access": TASKS[task].access, "items": n, "requests": n, "truncated": 0}
-    levels, complete = level_scores(tasks)
+        manifest_tasks[task] = {"access": get_task(task).access, "items": n, "requests": n, "truncated": 0}
+    level_values, complete = level_scores(tasks, levels())
     results = {"schema": "clue.results/1", "model": model, "backend": "handmade", "seed": 42, "tasks": tasks,
-               "levels": levels, "levels_complete": complete, "metric_settings": {}}
+               "levels": level_values, "levels_complete": complete, "metric_settings": {}}
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "manifest.json").write_text(json.dumps({"schema": "clue.manifest/1", "tasks": manifest_tasks,
                                                       "backend": {"chat_layout": "system"}, "limit": None}))
@@ -75,8 +75,8 @@ def level1_tasks(mednli_correct: int, n: int = 500) -> dict[str, dict[str, list[
     summary = [((i * 37) % 100) / 100 for i in range(60)]
     return {
         "mednli": {"accuracy": accuracy(n, mednli_correct)},
-        "meqsum": {m: summary for m in TASKS["meqsum"].metrics},
-        "problem_summary": {m: summary for m in TASKS["problem_summary"].metrics},
+        "meqsum": {m: summary for m in get_task("meqsum").metrics},
+        "problem_summary": {m: summary for m in get_task("problem_summary").metrics},
     }
 
 

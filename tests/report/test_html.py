@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.errors import UsageError
+from clue.core.errors import UsageError
 from clue.report.html import ReportOptions, build_report
 
 from report_helpers import PUBLISHED_CSV, level1_tasks, write_run

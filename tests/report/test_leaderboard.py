@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clue.errors import DataError
+from clue.core.errors import DataError
 from clue.report.leaderboard import diagnostics_row, leaderboard_markdown, load_run, sort_entries, write_leaderboard
 from clue.report.published import results_from_metrics
 from clue.report.leaderboard import Entry

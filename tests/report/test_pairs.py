@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clue.errors import UsageError
+from clue.core.errors import UsageError
 from clue.report.html import ReportOptions, build_report
 from clue.report.leaderboard import Entry, load_run, name_key
 from clue.report.pairs import find_entry, load_pairs, match_pairs, parse_pairs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clue.errors import DataError
+from clue.core.errors import DataError
 from clue.report.published import load_published, reproduced_table
 
 from report_helpers import PUBLISHED_CSV

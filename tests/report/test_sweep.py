@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from clue.errors import UsageError
-from clue.run.sweep import load_sweep, run_sweep
-from clue.run.store import RunStore
+from clue.core.errors import UsageError
+from clue.pipeline.sweep import load_sweep, run_sweep
+from clue.store.runs import RunStore
 
 from report_helpers import clue
 from report_stub import StubServer

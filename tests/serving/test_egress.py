@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from clue.backends.base import Backend
-from clue.backends.baseline import BaselineBackend
-from clue.backends.egress import EgressRefused, check_egress, classify, endpoint_of, read_approvals
-from clue.errors import UsageError
+from clue.models.base import Backend
+from clue.models.baseline import BaselineBackend
+from clue.pipeline.egress import EgressRefused, check_egress, classify, endpoint_of, read_approvals
+from clue.core.errors import UsageError
 from clue.tasks import get_task
 
 CREDENTIALED = [get_task("mednli"), get_task("meqsum")]
@@ -50,7 +50,7 @@ def openai(url: str) -> Backend:
 
 
 def test_remote_endpoint_with_credentialed_task_is_refused_before_any_request(serve):
-    from clue.backends.openai_backend import OpenAIBackend
+    from clue.models.openai import OpenAIBackend
 
     server = serve()
     # A public address and a local replica; the real backend, which must not have sent anything.

@@ -12,11 +12,11 @@ from serving_helpers import need_serving_packages
 
 need_serving_packages()
 
-from clue.backends import load_backend
-from clue.backends.openai_backend import OpenAIBackend, parse_retry_after, redact_url
-from clue.chat import plain_text
-from clue.errors import UsageError
-from clue.schema import Decoding, Message, Request
+from clue.models import load_backend
+from clue.models.openai import OpenAIBackend, parse_retry_after, redact_url
+from clue.core.chat import plain_text
+from clue.core.errors import UsageError
+from clue.core.records import Decoding, Message, Request
 from fakeserver import key_of_answer
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
@@ -26,11 +26,8 @@ def requests_for(n: int, *, max_new_tokens: int = 6, temperature: float = 0.0, s
     return [
         Request(
             id=f"req-{i}",
-            task="synthetic",
-            item_id=str(i),
             messages=[Message("system", "Answer briefly."), Message("user", f"Question about item-{i} please")],
             decoding=Decoding(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed),
-            gold=None,
         )
         for i in range(n)
     ]

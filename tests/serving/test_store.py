@@ -8,20 +8,14 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from clue.backends.base import Backend
-from clue.backends.openai_backend import OpenAIBackend
-from clue.chat import ChatLayout
-from clue.run.runner import RunConfig, evaluate
-from clue.run.store import (
-    RunStore,
-    StoreBackend,
-    load_completions,
-    model_identity,
-    model_key,
-    request_key,
-    stored_generate,
-)
-from clue.schema import Completion, Decoding, Message, Request
+from clue.models.base import Backend
+from clue.models.openai import OpenAIBackend
+from clue.core.chat import ChatLayout
+from clue.pipeline.config import RunConfig
+from clue.pipeline.generate import StoreBackend, stored_generate
+from clue.pipeline.run import evaluate
+from clue.store.runs import RunStore, load_completions, model_key, request_key
+from clue.core.records import Completion, Decoding, Message, Request
 from serving_helpers import write_mednli
 
 
@@ -52,7 +46,7 @@ class ScriptedBackend(Backend):
 
 def make_requests(n: int, temperature: float = 0.0) -> list[Request]:
     return [
-        Request(f"t/{i}", "t", str(i), [Message("user", f"q{i}")], Decoding(8, temperature=temperature), None)
+        Request(f"t/{i}", [Message("user", f"q{i}")], Decoding(8, temperature=temperature))
         for i in range(n)
     ]
 
@@ -94,7 +88,7 @@ def test_failures_are_recorded_retried_and_never_overwrite_an_answer(tmp_path):
         again = ScriptedBackend(fail={"t/0"}, version="c")
         out = {c.request_id: c for c in stored_generate(again, requests, store, refresh=True)}
         assert again.asked == ["t/0", "t/1", "t/2"]
-        key = model_key(model_identity(again))
+        key = model_key(again.identity())
         answers = store.answers(key)
         assert {row.text.split()[1] for row in answers.values()} == {"(a", "(c"}
         assert store.counts() == {"ok": 3, "failed": 0}
@@ -103,13 +97,13 @@ def test_failures_are_recorded_retried_and_never_overwrite_an_answer(tmp_path):
 def test_keys_follow_what_the_model_sees():
     a, b = make_requests(2)
     assert request_key(a, ChatLayout.SYSTEM) != request_key(a, ChatLayout.FOLD)
-    same_prompt_other_id = Request("other", "t", "x", a.messages, a.decoding, None)
+    same_prompt_other_id = Request("other", a.messages, a.decoding)
     assert request_key(a, "system") == request_key(same_prompt_other_id, "system")
-    longer = Request(a.id, "t", "0", a.messages, Decoding(9), None)
+    longer = Request(a.id, a.messages, Decoding(9))
     assert request_key(a, "system") != request_key(longer, "system")
     # Unseeded sampling: each request is its own draw.
     s1, s2 = make_requests(2, temperature=0.8)
-    s2 = Request("other", "t", "x", s1.messages, s1.decoding, None)
+    s2 = Request("other", s1.messages, s1.decoding)
     assert request_key(s1, "system") != request_key(s2, "system")
 
 
@@ -120,12 +114,12 @@ def test_model_key_ignores_where_the_model_runs_but_not_what_it_is(monkeypatch):
     there = OpenAIBackend("m", {"base_url": "http://10.0.0.5:9000/v1,http://10.0.0.6:9000/v1", "timeout": 5})
     folded = OpenAIBackend("m", {"base_url": "http://127.0.0.1:8000/v1", "chat_layout": "fold"})
     other = OpenAIBackend("m2", {"base_url": "http://127.0.0.1:8000/v1"})
-    keys = [model_key(model_identity(b)) for b in (here, there, folded, other)]
+    keys = [model_key(b.identity()) for b in (here, there, folded, other)]
     assert keys[0] == keys[1] and len(set(keys)) == 3
-    assert "sk-never" not in str(model_identity(here))
+    assert "sk-never" not in str(here.identity())
     # Backends without identity(): options that change answers count, placement and secrets do not.
     plain = ScriptedBackend(options={"dtype": "bfloat16", "tensor_parallel_size": 4, "hf_token": "x"})
-    assert model_identity(plain)["options"] == {"dtype": "bfloat16"}
+    assert plain.identity()["options"] == {"dtype": "bfloat16"}
 
 
 def test_rescoring_from_the_store_reproduces_the_run(tmp_path):

@@ -1,0 +1,128 @@
+"""Commands for model metrics and comparisons: ``clue compare``, ``clue metrics fetch|status``.
+
+Registered by ``clue.cli`` (``register(app)``); every command calls the library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from clue.cli.app import app
+from clue.cli.console import console, parse_options, say, warn
+from clue.core.errors import UsageError
+from clue.core.seeding import DEFAULT_SEED
+
+metrics_app = typer.Typer(no_args_is_help=True, help="Model-based metrics (BERTScore, UMLS-F1): what is installed, fetching weights.")
+app.add_typer(metrics_app, name="metrics")
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Path = typer.Argument(..., help="Run directory A (the reference, e.g. the base model)."),
+    run_b: Path = typer.Argument(..., help="Run directory B (e.g. the biomedical model)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the full comparison as JSON here."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the paired bootstrap."),
+    resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples."),
+) -> None:
+    """Compare two runs on their shared items: B - A per task and level, with 95% CIs and p-values."""
+    from clue.core.files import write_json
+    from clue.report.compare import compare_runs
+
+    result = compare_runs(run_a, run_b, seed=seed, n_resamples=resamples)
+    print_comparison(result)
+    if out:
+        write_json(out, result)
+        console.print(f"Comparison written to [bold]{out}[/bold]")
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def _p(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def print_comparison(result: dict[str, Any]) -> None:
+    a, b = result["a"]["label"], result["b"]["label"]
+    table = Table(title=f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)")
+    for col in ("", "paired", "A", "B", "B - A", "95% CI", "p", "McNemar p", "unpaired"):
+        table.add_column(col, justify="left" if col == "" else "right")
+    for name, t in result["tasks"].items():
+        mcnemar = ", ".join(f"{m} {_p(v['p_value'])}" for m, v in t.get("mcnemar", {}).items()) or "-"
+        unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
+        n = f"{t['n_paired']}" + (f" ({t['n_units']} {t['unit']}s)" if t["unit"] != "item" else "")
+        table.add_row(name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
+                      _p(t["p_value"]), mcnemar, str(unpaired) if unpaired else "")
+    for level, lv in result["levels"].items():
+        if not lv.get("available"):
+            table.add_row(f"[bold]{level}[/bold]", "", "", "", "-", "", "", "", "")
+            continue
+        table.add_row(f"[bold]{level}[/bold]", "", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
+                      _ci(lv["ci"]), _p(lv["p_value"]), "", "")
+    console.print(table)
+    for line in result["verdicts"]:
+        say(line)
+    for side, key in (("A", "tasks_only_in_a"), ("B", "tasks_only_in_b")):
+        if result[key]:
+            warn(f"tasks only in run {side}: {', '.join(result[key])}")
+    for line in result["warnings"]:
+        warn(line)
+
+
+@metrics_app.command("fetch")
+def fetch_cmd(
+    what: str = typer.Argument(..., help="bertscore or umls"),
+    model: str = typer.Option("scibert", "--model", help="BERTScore: preset (scibert, bioclinicalbert) or repo id."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="UMLS: download into this folder instead of scispaCy's cache."),
+) -> None:
+    """Download metric weights where there is a network (runs never download)."""
+    if what == "bertscore":
+        from clue.metrics.bertscore import fetch
+
+        path = fetch(model)
+        console.print(f"BERTScore model {model} is in {path}")
+    elif what == "umls":
+        from clue.metrics.umls import EN_CORE_SCI_SM_URL, fetch
+
+        paths = fetch(cache_dir)
+        console.print("UMLS linker files:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+        if cache_dir:
+            console.print("Point runs at them with --metric umls_linker_dir=... --metric umls_kb=... (see docs/metrics.md).")
+        console.print(f"The spaCy pipeline is not on PyPI; install it with:\n  pip install {EN_CORE_SCI_SM_URL}", highlight=False)
+    else:
+        raise UsageError(f"clue metrics fetch takes bertscore or umls, got {what!r}")
+
+
+@metrics_app.command("status")
+def status_cmd(
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, as for clue run (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Say whether BERTScore and UMLS-F1 can run here, and with what; loads no model."""
+    from clue.metrics.model import metric_status
+
+    rows = metric_status(parse_options(metric))
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title="Model metrics on this machine")
+    table.add_column("metric")
+    table.add_column("ready")
+    table.add_column("detail", overflow="fold")
+    for row in rows:
+        table.add_row(row["metric"], "yes" if row["ready"] else "[red]no[/red]", row["detail"])
+    console.print(table)

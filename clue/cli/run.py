@@ -1,0 +1,239 @@
+"""``clue tasks``, ``clue run``, ``clue score`` and ``clue prompts``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from clue.cli.app import app
+from clue.cli.console import console, fail, parse_options, say, warn, with_progress
+from clue.core.errors import UsageError
+from clue.core.seeding import DEFAULT_SEED
+
+
+@app.command("tasks")
+def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the tasks: level, metrics, access class and the file each expects."""
+    from clue.tasks.registry import all_tasks, plugin_errors, source_of
+
+    rows = [{**task.describe(), "source": source_of(name)} for name, task in all_tasks().items()]
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title="CLUE tasks")
+    for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["task"], str(r["level"] or "-"), r["access"], r["expected_file"], ", ".join(r["metrics"]),
+            str(r["shots"]), str(r["max_new_tokens"]),
+        )
+    console.print(table)
+    for problem in plugin_errors():
+        warn(problem)
+
+
+def _run_config(**kwargs: Any) -> Any:
+    from clue.pipeline.config import RunConfig
+
+    return RunConfig(command=["clue", *sys.argv[1:]], **kwargs)
+
+
+def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
+    return {} if longhealth_budget is None else {"longhealth_budget": longhealth_budget}
+
+
+@app.command("run")
+def run_cmd(
+    model: str = typer.Option("baseline", "--model", "-m", help="Model spec: baseline, openai:NAME, vllm:NAME, hf:PATH, llamacpp:GGUF, smollm2."),
+    tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2 or a comma-separated list."),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory [default: clue-runs/<model>]."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N items of each task."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection, LongHealth shuffles, bootstrap."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
+    longhealth_budget: Optional[int] = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: 8140]."),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
+    chat_layout: Optional[str] = typer.Option(None, "--chat-layout", help="auto, system, fold or plain (default: from the model's chat template)."),
+    approve_endpoint: Optional[List[str]] = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
+) -> None:
+    """Run tasks with a model and score them. With no data options: the bundled demo data.
+
+    Every completion is committed to <output>/store.sqlite as it arrives: re-running
+    the same command after a crash or kill resumes where it stopped.
+    """
+    from clue.pipeline.config import default_output
+    from clue.pipeline.data import parse_data_args
+    from clue.pipeline.run import run_model
+    from clue.tasks.registry import resolve_tasks
+
+    config = _run_config(
+        model=model,
+        tasks=resolve_tasks(tasks),
+        output=output or default_output(model),
+        data=parse_data_args(data),
+        data_dir=data_dir,
+        limit=limit,
+        seed=seed,
+        templates_dir=templates,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        task_options=_task_options(longhealth_budget),
+        metric_config=parse_options(metric),
+        bootstrap_resamples=bootstrap,
+    )
+    options = parse_options(option)
+    for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
+        if value is not None:
+            options[key] = value
+    results = with_progress(
+        lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+    )
+    print_results(results)
+    say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
+    failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
+    if failed:
+        fail(f"{failed} request(s) failed; re-run the same command to retry them.")
+        raise typer.Exit(1)
+
+
+@app.command("score")
+def score_cmd(
+    run_dir: Optional[Path] = typer.Argument(None, help="A run directory to score again from its store, without any model."),
+    task: Optional[str] = typer.Option(None, "--task", help="Task name (see `clue tasks`)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The task's dataset file."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
+    output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/ (with --predictions)."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="The seed the predictions were made with (decides the few-shot split)."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
+) -> None:
+    """Score without running a model: a predictions file against a dataset, or a run directory again.
+
+    \b
+    clue score --task mednli --data mli_test_v1.jsonl --predictions outputs.jsonl
+    clue score clue-runs/my-model          # re-score from its store.sqlite
+    """
+    if run_dir is not None:
+        if task or data or predictions:
+            raise UsageError("give either a run directory or --task/--data/--predictions, not both")
+        from clue.pipeline.generate import StoreBackend
+        from clue.pipeline.run import evaluate, rerun_config
+        from clue.store.runs import STORE_FILENAME
+
+        config = rerun_config(run_dir, parse_options(metric))
+        config.command = ["clue", *sys.argv[1:]]
+        backend = StoreBackend(run_dir / STORE_FILENAME)
+        try:
+            results = evaluate(config, backend)
+        finally:
+            backend.close()
+        print_results(results)
+        say(f"Re-scored {run_dir} from its store")
+        return
+    if not (task and data and predictions):
+        raise UsageError("clue score needs a run directory, or all of --task, --data and --predictions")
+    from clue.pipeline.predictions import score_predictions
+    from clue.tasks.registry import resolve_tasks
+
+    config = _run_config(
+        model=f"predictions:{predictions.name}",
+        tasks=resolve_tasks(task),
+        output=output,
+        data={task: data},
+        seed=seed,
+        templates_dir=templates,
+        metric_config=parse_options(metric),
+    )
+    results, matched = score_predictions(config, predictions)
+    print_results(results)
+    if matched.demonstrations:
+        say(f"{len(matched.demonstrations)} prediction id(s) are the few-shot demonstrations, which are not scored: "
+            f"{', '.join(matched.demonstrations[:5])}", err=True)
+    if matched.unmatched:
+        warn(f"{len(matched.unmatched)} prediction id(s) matched no item, e.g. {matched.unmatched[:3]}")
+    missing = sum(t["diagnostics"]["failed_requests"] for t in results["tasks"].values())
+    if missing:
+        fail(f"{missing} item(s) have no prediction; they are reported, not scored as zero.")
+        raise typer.Exit(1)
+    say(f"Results written to {output}")
+
+
+@app.command("prompts")
+def prompts_cmd(
+    tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s), level1, level2 or all."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each task."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection and LongHealth shuffles."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
+    longhealth_budget: Optional[int] = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: 8140]."),
+    chat_layout: str = typer.Option("system", "--chat-layout", help="system, fold or plain: the layout to show the messages in."),
+    context_length: Optional[int] = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
+) -> None:
+    """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
+    from clue.core.chat import parse_layout
+    from clue.core.tokens import ApproxTokenizer
+    from clue.pipeline.data import parse_data_args
+    from clue.pipeline.prompts import write_prompts
+    from clue.tasks.registry import resolve_tasks
+
+    layout = parse_layout(chat_layout)
+    if layout is None:
+        raise UsageError("clue prompts needs a definite --chat-layout: system, fold or plain")
+    config = _run_config(
+        model="prompts", tasks=resolve_tasks(tasks), output=output.parent, data=parse_data_args(data),
+        data_dir=data_dir, limit=limit, seed=seed, templates_dir=templates, max_new_tokens=max_new_tokens,
+        task_options=_task_options(longhealth_budget),
+    )
+    counts = write_prompts(config, output, layout, ApproxTokenizer(), context_length)
+    shown = ", ".join(f"{name} {n}" for name, n in counts.items())
+    say(f"Wrote {sum(counts.values())} requests ({shown}) to {output}")
+
+
+def fmt_ci(ci: list[float] | None) -> str:
+    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
+def fmt(value: float | None, complete: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" + ("" if complete else "*")
+
+
+def print_results(results: dict[str, Any]) -> None:
+    table = Table(title=f"CLUE results: {results['model']}")
+    table.add_column("task")
+    table.add_column("n", justify="right")
+    table.add_column("score [95% CI]", justify="right")
+    table.add_column("metrics")
+    incomplete = False
+    for name, t in results["tasks"].items():
+        incomplete |= not t["complete"]
+        metrics = ", ".join(f"{k} {v:.1f}" for k, v in t["metrics"].items())
+        if t["missing_metrics"]:
+            metrics += f"  (missing: {', '.join(t['missing_metrics'])})"
+        table.add_row(name, str(t["n"]), fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics)
+    levels_ci = results.get("levels_ci", {})
+    for level, value in results["levels"].items():
+        table.add_row(
+            f"[bold]{level}[/bold]", "", fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level)), ""
+        )
+    console.print(table)
+    if incomplete:
+        say("* incomplete: a metric could not be computed or requests failed (see results.json).")

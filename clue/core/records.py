@@ -1,0 +1,125 @@
+"""The typed records that flow through an evaluation.
+
+    Item --build--> Case (Request + Reference) --generate--> Completion --score--> Scored
+
+What a model is sent (``Request``: an id, the messages, the decoding
+settings) is a record of its own, apart from what the scorer needs
+(``Reference``: the gold answer, the item, its group, the structured inputs).
+A backend only ever receives requests, so no model can see an answer. Every
+record is a plain dataclass that serialises to JSON, so each stage can be
+stored and re-run from the one before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from clue.core.files import canonical_json, sha256_text
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass
+class Item:
+    """One record of a dataset file, as the task reads it."""
+
+    id: str
+    inputs: dict[str, Any]
+    gold: Any
+    # The unit that items cluster in (LongHealth: the patient); used by the
+    # bootstrap to resample clusters rather than items.
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Decoding:
+    max_new_tokens: int
+    temperature: float = 0.0  # greedy unless the user asks otherwise
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Request:
+    """What a model is sent: the canonical conversation and the decoding settings. Nothing else.
+
+    ``messages`` is layout-neutral (a system message, demonstration turns, the
+    test turn); the backend applies the chat layout (``clue.core.chat``) that
+    fits its model.
+    """
+
+    id: str
+    messages: list[Message]
+    decoding: Decoding
+
+    def prompt_hash(self) -> str:
+        """Hash of what the model sees (messages) and how it decodes."""
+        return sha256_text(
+            canonical_json(
+                {"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()}
+            )
+        )
+
+
+@dataclass
+class Reference:
+    """What scoring a request needs; never sent to a model.
+
+    ``inputs`` are the structured inputs the prompt was made from (document,
+    question, options, after any shortening); only the parameterless baseline
+    reads them, and the scorer where an answer is judged against them.
+    """
+
+    request_id: str
+    task: str
+    item_id: str
+    gold: Any
+    group: str | None = None
+    subtask: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    truncated: bool = False  # the document was shortened to fit the context
+
+
+@dataclass
+class Case:
+    """One planned request and what it is scored against."""
+
+    request: Request
+    reference: Reference
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+
+@dataclass
+class Completion:
+    request_id: str
+    text: str | None
+    error: str | None = None  # set when the backend gave up on this request
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+@dataclass
+class Scored:
+    """One request's parsed answer and per-item metric values (in [0, 1])."""
+
+    request_id: str
+    item_id: str
+    parsed: Any
+    metrics: dict[str, float]
+    diagnostics: dict[str, float] = field(default_factory=dict)

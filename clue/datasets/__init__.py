@@ -1,1 +1,0 @@
-"""Where datasets come from: readers for the distribution formats, bundled demo data."""

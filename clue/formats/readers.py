@@ -1,0 +1,153 @@
+"""Readers for the distribution formats (CSV, xlsx, JSON array, JSONL).
+
+Each reader validates as it goes and raises ``DataError`` naming the file,
+the record (line, row or index) and the field, so that a bad record stops the
+run instead of silently becoming a zero score.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from clue.core.errors import DataError
+from clue.core.files import read_jsonl
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if path.is_dir():
+        raise DataError(path, "is a directory, expected a file")
+    if path.stat().st_size == 0:
+        raise DataError(path, "file is empty")
+
+
+def read_table(
+    path: str | Path,
+    columns: Mapping[str, Sequence[str]],
+) -> list[tuple[str, dict[str, str]]]:
+    """Read a CSV or xlsx table.
+
+    ``columns`` maps each wanted name to the header names accepted for it
+    (e.g. ``{"subjective": ["Subjectives", "Subjective Sections"]}``). Returns
+    (row label, {wanted name: text}) pairs; row labels count the header as
+    row 1, as a spreadsheet does. Empty cells become "".
+    """
+    import pandas as pd
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(path, "not UTF-8 text; expected a CSV file") from None
+    except Exception as exc:  # pandas/openpyxl raise many types for unreadable files
+        kind = "an xlsx workbook" if path.suffix.lower().startswith(".xls") else "a CSV file"
+        raise DataError(path, f"cannot read as {kind} ({type(exc).__name__}: {exc})") from None
+    header = [str(c).strip() for c in frame.columns]
+    frame.columns = header
+    chosen: dict[str, str] = {}
+    for wanted, accepted in columns.items():
+        found = next((name for name in accepted if name in header), None)
+        if found is None:
+            raise DataError(
+                path,
+                f"missing column; expected one of {list(accepted)}, found {header}",
+                field=accepted[0],
+            )
+        chosen[wanted] = found
+    if frame.empty:
+        raise DataError(path, "table has a header but no rows")
+    rows = []
+    for index, record in enumerate(frame.to_dict(orient="records")):
+        rows.append((f"row {index + 2}", {w: str(record[c]) for w, c in chosen.items()}))
+    return rows
+
+
+def read_records(path: str | Path) -> list[tuple[str, Any]]:
+    """Read a JSON array or JSONL file; returns (record label, object) pairs."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(path, "not UTF-8 text; expected JSON or JSONL") from None
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataError(path, "file is empty")
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        records = [(f"record {i}", obj) for i, obj in enumerate(data)]
+    else:
+        records = [(f"line {n}", obj) for n, obj in read_jsonl(path)]
+    if not records:
+        raise DataError(path, "no records")
+    return records
+
+
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    _check_file(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(path, "not UTF-8 text; expected JSON") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise DataError(path, f"expected a JSON object at the top level, found {type(data).__name__}")
+    if not data:
+        raise DataError(path, "JSON object is empty")
+    return data
+
+
+def need_object(path: Path | str, label: str, record: Any) -> Mapping[str, Any]:
+    if not isinstance(record, Mapping):
+        raise DataError(path, f"expected a JSON object, found {type(record).__name__}", record=label)
+    return record
+
+
+def need_text(path: Path | str, label: str, record: Mapping[str, Any], *fields: str, allow_empty: bool = False) -> str:
+    """The first of ``fields`` present in ``record``, as a non-empty string."""
+    for name in fields:
+        if name in record:
+            value = record[name]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                raise DataError(path, f"expected text, found {type(value).__name__}", record=label, field=name)
+            if not allow_empty and not value.strip():
+                raise DataError(path, "is empty", record=label, field=name)
+            return value
+    shown = " or ".join(repr(f) for f in fields)
+    raise DataError(path, f"missing field {shown}", record=label, field=fields[0])
+
+
+def need_nonempty(path: Path | str, label: str, field: str, value: str) -> str:
+    if not value.strip():
+        raise DataError(path, "is empty", record=label, field=field)
+    return value
+
+
+class UniqueIds:
+    """Stops on the first id seen twice, naming both records."""
+
+    def __init__(self, path: Path | str, field: str):
+        self.path, self.field = path, field
+        self.seen: dict[str, str] = {}
+
+    def check(self, label: str, item_id: str) -> str:
+        if item_id in self.seen:
+            raise DataError(
+                self.path, f"duplicate id {item_id!r} (also in {self.seen[item_id]})", record=label, field=self.field
+            )
+        self.seen[item_id] = label
+        return item_id

@@ -1,0 +1,532 @@
+"""Any OpenAI-compatible server: vLLM serve, TGI, llama.cpp server, Ollama, hosted APIs.
+
+    clue run --model openai:MODEL -O base_url=http://127.0.0.1:8000/v1
+
+The client is asynchronous (``httpx``) with a fixed pool of workers, so at most
+``concurrency`` requests are in flight. ``generate`` is an ordinary iterator:
+an event loop runs in a background thread and each completion is handed over
+the moment it finishes, so the run store can commit it at once.
+
+Politeness and robustness:
+- 429, 408 and 5xx answers, timeouts, dropped connections and bodies that are
+  not the expected JSON are retried with exponential backoff and jitter, up to
+  ``max_retries`` times; a ``Retry-After`` header is honoured, and the replica
+  that sent it gets no new requests until then;
+- other 4xx answers (a prompt over the context, an unknown model) are final at
+  once: retrying them cannot help;
+- a request that still fails comes back as ``Completion(error=...)``: it is
+  reported as failed, never scored as an empty answer.
+
+Several comma-separated base URLs are replicas of one model (e.g. one vLLM
+server per GPU node): each request goes to the replica with the fewest
+requests in flight, and a retry prefers another replica.
+
+The API key is read from an environment variable (``api_key_env``, default
+OPENAI_API_KEY) and sent only in the Authorization header; it is never part of
+``info()``, the store's model identity, or any error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from clue.core.chat import ChatLayout, apply_layout, hf_renderer, parse_layout, probe_layout
+from clue.core.errors import UsageError, require
+from clue.core.records import Completion, Request
+from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
+from clue.models.base import Backend
+
+DEFAULT_CONCURRENCY = 32  # local engines batch well; hosted APIs usually want fewer
+RETRY_STATUS = frozenset({408, 409, 425, 429})
+# Jitter only spreads retries in time; it never touches what is generated, so
+# it has its own unseeded generator rather than one from clue.core.seeding.
+_JITTER = random.Random()
+# Keys servers use for the model's context in /v1/models (vLLM: max_model_len).
+CONTEXT_KEYS = ("max_model_len", "context_length", "context_window", "max_context_length")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """The backend's options, validated; built from ``-O KEY=VALUE`` pairs."""
+
+    base_urls: tuple[str, ...]
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = 600.0  # seconds per phase of one request (connect, send, wait for the answer)
+    max_retries: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+    context_length: int | None = None
+    chat_layout: ChatLayout | None = None  # None: auto
+    tokenizer: str | None = None
+    max_tokens_field: str = "max_tokens"  # some hosted APIs want max_completion_tokens
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    use_env_proxy: bool = False
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "ClientSettings":
+        known = set(cls.__dataclass_fields__) - {"base_urls"} | {"base_url"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise UsageError(f"openai backend: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raw = options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        if not raw:
+            raise UsageError("openai backend: give the server's URL, e.g. -O base_url=http://127.0.0.1:8000/v1")
+        urls = tuple(normalise_base_url(u) for u in str(raw).split(",") if u.strip())
+        extra = options.get("extra_body", {})
+        if not isinstance(extra, dict):
+            raise UsageError('openai backend: extra_body must be a JSON object, e.g. -O extra_body=\'{"top_k": 1}\'')
+        settings = cls(
+            base_urls=urls,
+            api_key_env=str(options.get("api_key_env", "OPENAI_API_KEY")),
+            concurrency=_number(options, "concurrency", int, DEFAULT_CONCURRENCY, minimum=1),
+            timeout=_number(options, "timeout", float, 600.0, minimum=0.001),
+            max_retries=_number(options, "max_retries", int, 6, minimum=0),
+            backoff_base=_number(options, "backoff_base", float, 0.5, minimum=0),
+            backoff_max=_number(options, "backoff_max", float, 30.0, minimum=0),
+            retry_after_max=_number(options, "retry_after_max", float, 300.0, minimum=0),
+            context_length=_number(options, "context_length", int, None, minimum=1),
+            chat_layout=parse_layout(options.get("chat_layout")),
+            tokenizer=str(options["tokenizer"]) if options.get("tokenizer") else None,
+            max_tokens_field=str(options.get("max_tokens_field", "max_tokens")),
+            extra_body=dict(extra),
+            use_env_proxy=bool(options.get("use_env_proxy", False)),
+        )
+        return settings
+
+
+def _number(options: Mapping[str, Any], key: str, kind: type, default: Any, minimum: float) -> Any:
+    if options.get(key) is None:
+        return default
+    try:
+        value = kind(options[key])
+    except (TypeError, ValueError):
+        raise UsageError(f"openai backend: {key} must be a number, got {options[key]!r}") from None
+    if value < minimum:
+        raise UsageError(f"openai backend: {key} must be at least {minimum}, got {value}")
+    return value
+
+
+def normalise_base_url(url: str) -> str:
+    """Strip spaces and a trailing slash; a URL with no path gets ``/v1`` (all the servers above use it)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"openai backend: base_url must be an http(s) URL, got {url!r}")
+    path = parts.path.rstrip("/") or "/v1"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def redact_url(url: str) -> str:
+    """The URL without user, password, query or fragment: what the manifest may record."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def endpoint_url(base: str, suffix: str) -> str:
+    parts = urlsplit(base)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path + suffix, parts.query, ""))
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Retry(Exception):
+    """A failed attempt that is worth repeating."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Final(Exception):
+    """A failed attempt that repeating cannot fix."""
+
+
+@dataclass
+class _Replica:
+    index: int
+    chat_url: str
+    completions_url: str
+    inflight: int = 0
+    sent: int = 0
+    not_before: float = 0.0  # loop time before which Retry-After asks us to wait
+
+
+class OpenAIBackend(Backend):
+    kind = "openai"
+
+    def __init__(self, target: str, options: Mapping[str, Any] | None = None):
+        super().__init__(target, options)
+        self.settings = ClientSettings.from_options(self.options)
+        _httpx()  # fail now, with the extra to install, rather than after the data is loaded
+        key = os.environ.get(self.settings.api_key_env)
+        if not key and "api_key_env" in self.options:
+            raise UsageError(f"openai backend: the environment variable {self.settings.api_key_env} (api_key_env) is not set")
+        # Kept on the instance only; never in options, info() or the store.
+        self._api_key = key or None
+        self._tokenizer: Tokenizer | None = None
+        self._hf_tokenizer: Any = None
+        self._layout: ChatLayout | None = None
+        self._context: tuple[int | None, str] | None = None  # (length, where it came from)
+        self._server_model: dict[str, Any] | None = None
+        # Nothing talks to the server before generate() or context_length is
+        # asked for, so the egress guard can refuse an endpoint first.
+
+    # -- what the harness asks before building prompts ------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
+    @property
+    def layout(self) -> ChatLayout:
+        if self._layout is None:
+            self._layout = self._choose_layout()
+        return self._layout
+
+    @property
+    def context_length(self) -> int | None:
+        if self._context is None:
+            if self.settings.context_length is not None:
+                self._context = (self.settings.context_length, "option")
+            else:
+                self._context = self._ask_server_context()
+        return self._context[0]
+
+    def endpoints(self) -> list[str]:
+        return list(self.settings.base_urls)
+
+    @classmethod
+    def spec_identity(cls, model_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A server's answers depend on the model name and any extra request fields; no URLs, no keys."""
+        ident: dict[str, Any] = {"kind": cls.kind, "model": model_id}
+        extra_body = ClientSettings.from_options(options).extra_body
+        if extra_body:
+            ident["extra_body"] = extra_body
+        return ident
+
+    def info(self) -> dict[str, Any]:
+        httpx = _httpx()
+        s = self.settings
+        info = super().info()
+        info.update(
+            {
+                "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
+                "base_urls": [redact_url(u) for u in s.base_urls],
+                "context_length_source": self._context[1] if self._context else "unknown",
+                "server_model": self._server_model,
+                "concurrency": s.concurrency,
+                "timeout_s": s.timeout,
+                "retries": {
+                    "max_retries": s.max_retries,
+                    "backoff_base_s": s.backoff_base,
+                    "backoff_max_s": s.backoff_max,
+                    "retry_after_max_s": s.retry_after_max,
+                },
+                "extra_body": s.extra_body,
+                "api_key_env": s.api_key_env,
+                "api_key_set": self._api_key is not None,
+                "client": f"httpx {httpx.__version__}",
+            }
+        )
+        return info
+
+    def _load_tokenizer(self) -> Tokenizer:
+        if not self.settings.tokenizer:
+            return ApproxTokenizer()
+        transformers = require("transformers", "hf", "Counting tokens with a local tokenizer (-O tokenizer=PATH)")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(self.settings.tokenizer, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"openai backend: cannot load the tokenizer at {self.settings.tokenizer!r}: {exc}") from None
+        self._hf_tokenizer = tok
+        return hf_tokenizer_counter(f"hf:{self.settings.tokenizer}", tok)
+
+    def _choose_layout(self) -> ChatLayout:
+        if self.settings.chat_layout is not None:
+            return self.settings.chat_layout
+        if self.settings.tokenizer:
+            # The user gave the model's tokenizer: its chat template decides, as in-process backends do.
+            self.tokenizer  # noqa: B018 - loads it
+            return probe_layout(hf_renderer(self._hf_tokenizer))
+        # A chat endpoint applies the server's own template; the system role is the default there.
+        return ChatLayout.SYSTEM
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _ask_server_context(self) -> tuple[int | None, str]:
+        """The context length from GET /models (vLLM reports max_model_len); None when absent."""
+        httpx = _httpx()
+
+        url = endpoint_url(self.settings.base_urls[0], "/models")
+        try:
+            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=self.settings.use_env_proxy) as client:
+                response = client.get(url, headers=self._headers())
+            entries = response.json().get("data", []) if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None, "unknown (the server's model list could not be read)"
+        entries = [e for e in entries if isinstance(e, dict)]
+        match = [e for e in entries if e.get("id") == self.target] or (entries if len(entries) == 1 else [])
+        if not match:
+            return None, "unknown (the server does not list this model)"
+        entry = match[0]
+        self._server_model = {k: entry[k] for k in ("id", "root", "owned_by", "parent") if k in entry}
+        for key in CONTEXT_KEYS:
+            value = entry.get(key)
+            if isinstance(value, int) and value > 0:
+                self._server_model[key] = value
+                return value, f"server ({key})"
+        return None, "unknown (the server does not report it; set -O context_length=N)"
+
+    # -- generation -------------------------------------------------------------------
+    def request_body(self, request: Request) -> bytes:
+        d = request.decoding
+        body: dict[str, Any] = {"model": self.target}
+        laid_out = apply_layout(request.messages, self.layout)
+        if isinstance(laid_out, str):
+            body["prompt"] = laid_out
+        else:
+            body["messages"] = [{"role": m.role, "content": m.content} for m in laid_out]
+        body[self.settings.max_tokens_field] = d.max_new_tokens
+        body["temperature"] = d.temperature
+        if d.top_p != 1.0:
+            body["top_p"] = d.top_p
+        if d.seed is not None:
+            body["seed"] = d.seed
+        body.update(self.settings.extra_body)
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        requests = list(requests)
+        if not requests:
+            return
+        self.layout  # noqa: B018 - decide (and maybe load the tokenizer) before the loop thread starts
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        done = object()
+        state: dict[str, Any] = {}
+        started = threading.Event()
+
+        def run_loop() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                state["loop"] = loop
+                state["task"] = loop.create_task(self._run(requests, results.put))
+                started.set()
+                loop.run_until_complete(state["task"])
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                results.put(_Crash(exc))
+            finally:
+                started.set()
+                loop.close()
+                results.put(done)
+
+        thread = threading.Thread(target=run_loop, name="clue-openai-client", daemon=True)
+        thread.start()
+        finished = False
+        try:
+            while True:
+                item = results.get()
+                if item is done:
+                    finished = True
+                    return
+                if isinstance(item, _Crash):
+                    if isinstance(item.exc, asyncio.CancelledError):
+                        continue
+                    raise item.exc
+                yield item
+        finally:
+            if not finished:
+                # The consumer stopped early (an error, Ctrl-C, a closed generator): cancel what is in flight.
+                started.wait()
+                loop, task = state.get("loop"), state.get("task")
+                if loop is not None and task is not None and not loop.is_closed():
+                    try:
+                        loop.call_soon_threadsafe(task.cancel)
+                    except RuntimeError:
+                        pass  # the loop closed in between
+            thread.join(timeout=30)
+
+    async def _run(self, requests: list[Request], emit: Callable[[Completion], None]) -> None:
+        httpx = _httpx()
+
+        s = self.settings
+        replicas = [
+            _Replica(i, endpoint_url(u, "/chat/completions"), endpoint_url(u, "/completions"))
+            for i, u in enumerate(s.base_urls)
+        ]
+        pending = list(reversed(requests))  # pop() from the end keeps the given order
+        # One small client per worker rather than one shared pool: httpcore
+        # scans its whole pool for every request, which at 32+ connections
+        # cost more CPU than everything else the harness does per request.
+        limits = httpx.Limits(max_connections=len(replicas), max_keepalive_connections=len(replicas))
+        timeout = httpx.Timeout(s.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
+        # Built once and shared: loading the CA store costs ~20 ms per client.
+        tls = httpx.create_ssl_context(trust_env=s.use_env_proxy)
+
+        async def worker() -> None:
+            async with httpx.AsyncClient(
+                limits=limits, timeout=timeout, headers=self._headers(), trust_env=s.use_env_proxy, verify=tls
+            ) as client:
+                while pending:
+                    request = pending.pop()
+                    emit(await self._complete(client, replicas, request))
+
+        await asyncio.gather(*(worker() for _ in range(min(s.concurrency, len(requests)))))
+
+    async def _complete(self, client: Any, replicas: list[_Replica], request: Request) -> Completion:
+        loop = asyncio.get_running_loop()
+        plain = self.layout is ChatLayout.PLAIN
+        try:
+            body = self.request_body(request)
+        except Exception as exc:  # a request we cannot even encode fails alone
+            return Completion(request.id, None, error=f"could not build the request body: {exc}")
+        last: _Replica | None = None
+        reason = ""
+        attempts = 0
+        while True:
+            attempts += 1
+            replica = self._pick(replicas, last, loop.time())
+            wait = replica.not_before - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            replica.inflight += 1
+            replica.sent += 1
+            try:
+                text, meta = await self._attempt(client, replica, body, plain)
+                meta.update(attempts=attempts, replica=replica.index)
+                return Completion(request.id, text, meta=meta)
+            except _Final as exc:
+                return Completion(request.id, None, error=self._clean(str(exc)), meta={"attempts": attempts})
+            except _Retry as exc:
+                reason = exc.reason
+                delay = self._delay(attempts, exc.retry_after)
+                if exc.retry_after is not None:
+                    replica.not_before = max(replica.not_before, loop.time() + delay)
+            finally:
+                replica.inflight -= 1
+            if attempts > self.settings.max_retries:
+                error = f"gave up after {attempts} attempts; last: {reason}"
+                return Completion(request.id, None, error=self._clean(error), meta={"attempts": attempts})
+            last = replica
+            await asyncio.sleep(delay)
+
+    async def _attempt(self, client: Any, replica: _Replica, body: bytes, plain: bool) -> tuple[str, dict[str, Any]]:
+        import httpx
+
+        url = replica.completions_url if plain else replica.chat_url
+        try:
+            response = await client.post(url, content=body)
+        except httpx.TimeoutException:
+            raise _Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
+        except httpx.TransportError as exc:  # refused, reset, dropped mid-answer
+            raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from None
+        status = response.status_code
+        if status != 200:
+            message = _server_message(response.content)
+            if status in RETRY_STATUS or status >= 500:
+                raise _Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
+            raise _Final(f"HTTP {status}: {message}")
+        try:
+            data = json.loads(response.content)
+            choice = data["choices"][0]
+            text = choice["text"] if plain else choice["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Retry("the server's answer was not the expected JSON") from None
+        if text is None:
+            text = ""  # the server answered, with no text (e.g. all tokens spent on reasoning)
+        if not isinstance(text, str):
+            raise _Retry("the server's answer had no text field")
+        meta: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            meta["prompt_tokens"] = usage.get("prompt_tokens")
+            meta["completion_tokens"] = usage.get("completion_tokens")
+        return text, meta
+
+    @staticmethod
+    def _pick(replicas: list[_Replica], avoid: _Replica | None, now: float) -> _Replica:
+        """The replica free soonest, then with the fewest requests in flight; a retry avoids the last one."""
+        if len(replicas) == 1:
+            return replicas[0]
+        others = [r for r in replicas if r is not avoid] or replicas
+        return min(others, key=lambda r: (max(0.0, r.not_before - now), r.inflight, r.sent))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        s = self.settings
+        if retry_after is not None:
+            # The server said when: wait that long (within reason), plus a
+            # little spread so the waiting workers do not return in one burst.
+            wait = min(retry_after, s.retry_after_max)
+            return wait + _JITTER.random() * min(1.0, wait / 10)
+        backoff = min(s.backoff_max, s.backoff_base * 2 ** (attempt - 1))
+        # Equal jitter: half the backoff is fixed, half random, so many workers
+        # that failed together do not come back together.
+        return backoff / 2 + _JITTER.random() * backoff / 2
+
+    def _clean(self, message: str) -> str:
+        if self._api_key:
+            message = message.replace(self._api_key, "***")
+        return message
+
+
+def _httpx() -> Any:
+    return require("httpx", "openai", "The openai: backend")
+
+
+@dataclass
+class _Crash:
+    exc: BaseException
+
+
+def _server_message(content: bytes, limit: int = 300) -> str:
+    """The error text a server sent, shortened (it is recorded with the failed item)."""
+    try:
+        data = json.loads(content)
+        error = data.get("error", data) if isinstance(data, dict) else data
+        message = error.get("message", error) if isinstance(error, dict) else error
+        text = message if isinstance(message, str) else json.dumps(message)
+    except (ValueError, AttributeError):
+        text = content.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")

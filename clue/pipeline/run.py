@@ -1,0 +1,192 @@
+"""One evaluation, start to finish: plan -> generate -> score -> results.
+
+``evaluate`` runs the stages for a backend that is already loaded;
+``run_model`` is ``clue run`` for one model spec (load the backend, check
+egress, evaluate through the run store), shared by ``clue run`` and
+``clue sweep``; ``rerun_config`` reads back what a run directory was made
+with, so ``clue score RUN_DIR`` can score it again without any model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from clue.core.errors import UsageError
+from clue.core.files import read_json_dict, sha256_file
+from clue.core.records import Completion, Request
+from clue.metrics.rouge import settings as rouge_settings
+from clue.models import load_backend
+from clue.models.base import Backend
+from clue.models.baseline import InputsBackend
+from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
+from clue.pipeline.egress import check_egress
+from clue.pipeline.generate import stored_generate
+from clue.pipeline.plan import PreparedTask, plan
+from clue.pipeline.results import assemble_results, manifest, write_predictions, write_run
+from clue.pipeline.score import score_task
+from clue.store.runs import STORE_FILENAME, RunStore
+from clue.tasks.base import DEFAULT_PROTOCOL, Templates
+from clue.tasks.registry import get_task
+
+Progress = Callable[[str, int, int], None]
+Generate = Callable[[Backend, list[Request]], Iterable[Completion]]
+
+
+def attach_inputs(backend: Backend, prepared: Sequence[PreparedTask]) -> None:
+    """Hand a backend that reads structured inputs (the baseline) one solver per request.
+
+    Only the inputs go to it, through each task's declared baseline; never a gold answer.
+    """
+    if not isinstance(backend, InputsBackend):
+        return
+    for p in prepared:
+        if not p.task.has_baseline:
+            raise UsageError(f"task {p.task.name!r} has no parameterless baseline; run it with a model (--model)")
+        backend.attach_solvers({c.id: partial(p.task.baseline, c.reference.inputs) for c in p.cases})
+
+
+def generate_all(
+    backend: Backend, prepared: Sequence[PreparedTask], generate: Generate | None, on_progress: Progress | None
+) -> dict[str, Completion]:
+    """Every planned request through ``generate`` (default: the backend itself), with progress per task."""
+    requests = [c.request for p in prepared for c in p.cases]
+    task_of = {c.id: p.task.name for p in prepared for c in p.cases}
+    totals = {p.task.name: len(p.cases) for p in prepared}
+    done = dict.fromkeys(totals, 0)
+    completions: dict[str, Completion] = {}
+    stream = generate(backend, requests) if generate else backend.generate(requests)
+    for completion in stream:
+        completions[completion.request_id] = completion
+        name = task_of[completion.request_id]
+        done[name] += 1
+        if on_progress:
+            on_progress(name, done[name], totals[name])
+    return completions
+
+
+def evaluate(
+    config: RunConfig,
+    backend: Backend,
+    on_progress: Progress | None = None,
+    generate: Generate | None = None,
+) -> dict[str, Any]:
+    """Run every task of ``config`` through ``backend``; write and return the results."""
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    templates = Templates(config.templates_dir)
+    prepared = plan(config, backend.tokenizer, backend.context_length, templates)
+    attach_inputs(backend, prepared)
+    completions = generate_all(backend, prepared, generate, on_progress)
+    generation_s = time.perf_counter() - t0
+    return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s)
+
+
+def score_and_write(
+    config: RunConfig,
+    backend: Backend,
+    prepared: Sequence[PreparedTask],
+    completions: Mapping[str, Completion],
+    templates: Templates,
+    started: datetime,
+    t0: float,
+    generation_s: float,
+) -> dict[str, Any]:
+    """Score every task, write predictions, results.json and manifest.json; return the results."""
+    out = Path(config.output)
+    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
+    tasks: dict[str, Any] = {}
+    rows_by_task: dict[str, list[dict[str, Any]]] = {}
+    metric_settings: dict[str, Any] = {"rouge": rouge_settings()}
+    for p in prepared:
+        summary, rows, settings = score_task(p, completions, metric_config)
+        tasks[p.task.name] = summary
+        rows_by_task[p.task.name] = rows
+        metric_settings.update(settings)
+        write_predictions(out, p.task.name, rows)
+    for p in prepared:
+        metric_settings.update(p.task.scoring_settings())
+    results = assemble_results(config, backend.model_id, backend.kind, prepared, tasks, rows_by_task, metric_settings)
+    timing = {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - t0, 3),
+        "generation_s": round(generation_s, 3),
+    }
+    reused = sum(1 for c in completions.values() if c.meta.get("stored"))
+    write_run(
+        out, results,
+        manifest(config, prepared, backend.info(), templates.manifest(), metric_settings, timing, reused),
+    )
+    return results
+
+
+def run_model(
+    config: RunConfig,
+    options: dict[str, Any] | None = None,
+    *,
+    approved: Sequence[str] = (),
+    refresh: bool = False,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``clue run`` for one model: load the backend, check egress, evaluate through the run store.
+
+    The egress guard runs before anything is sent anywhere (backends ask
+    nothing of a server before it). The store (``<output>/store.sqlite``) is
+    opened only once every task has loaded and built, so bad data leaves no
+    run directory behind; each completion is committed as it arrives, so a
+    re-run resumes where a killed one stopped.
+    """
+    backend = load_backend(config.model, options or {})
+    try:
+        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
+
+        def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
+            Path(config.output).mkdir(parents=True, exist_ok=True)
+            with RunStore(Path(config.output) / STORE_FILENAME) as store:
+                yield from stored_generate(b, requests, store, refresh=refresh)
+
+        return evaluate(config, backend, on_progress=on_progress, generate=through_store)
+    finally:
+        backend.close()
+
+
+def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:
+    """The configuration a run directory was made with, read back from its manifest.
+
+    Used to score a run again from its store (new metric settings, a fixed
+    scorer) without any model: same tasks, data files, seed, limit, decoding
+    and templates, so the same requests are rebuilt.
+    """
+    manifest_path = Path(run_dir) / "manifest.json"
+    if not manifest_path.is_file():
+        raise UsageError(f"{run_dir}: not a run directory (no manifest.json)")
+    recorded = read_json_dict(manifest_path, "the run's manifest")
+    data = {}
+    for name, info in recorded["tasks"].items():
+        path = Path(info["file"])
+        if not path.is_file():
+            raise UsageError(f"{run_dir}: the {name} data file {path} is gone; score with --task/--data/--predictions instead")
+        if sha256_file(path) != info["sha256"]:
+            raise UsageError(f"{run_dir}: {path} has changed since the run (sha256 differs)")
+        data[name] = path
+    decoding = recorded.get("decoding", {})
+    return RunConfig(
+        model=recorded["backend"].get("model", "unknown"),
+        tasks=list(recorded["tasks"]),
+        output=Path(run_dir),
+        data=data,
+        limit=recorded.get("limit"),
+        seed=recorded["seed"],
+        templates_dir=Path(recorded["templates_dir"]) if recorded.get("templates_dir") else None,
+        max_new_tokens=decoding.get("max_new_tokens_override"),
+        temperature=decoding.get("temperature", 0.0),
+        task_options=recorded.get("task_options", {}),
+        metric_config=dict(metric_config or {}),
+        bootstrap_resamples=recorded.get("bootstrap_resamples", DEFAULT_BOOTSTRAP),
+        protocol=recorded.get("protocol", DEFAULT_PROTOCOL),
+    )

@@ -1,0 +1,70 @@
+"""Score: parse and score each completion, add the model-based metrics, summarise a task.
+
+A request that failed (or got no completion) is counted, never scored as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.records import Case, Completion, Scored
+from clue.metrics import model as model_metrics
+from clue.pipeline.plan import PreparedTask
+from clue.stats.aggregate import task_summary
+
+
+def score_task(
+    prepared: PreparedTask, completions: Mapping[str, Completion], metric_config: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Score one task's completions; returns (summary, prediction rows, metric settings)."""
+    task = prepared.task
+    scored: list[Scored] = []
+    ok_cases: list[Case] = []
+    failed = 0
+    for case in prepared.cases:
+        completion = completions.get(case.id)
+        if completion is None or not completion.ok:
+            failed += 1
+            continue
+        ok_cases.append(case)
+        scored.append(task.score(case.reference, completion.text or ""))
+    extra = model_metrics.compute(
+        task.model_metrics,
+        [c.id for c in ok_cases],
+        [s.parsed if isinstance(s.parsed, str) else completions[s.request_id].text or "" for s in scored],
+        [str(c.reference.gold) for c in ok_cases],
+        metric_config,
+    )
+    for s in scored:
+        s.metrics.update(extra.values.get(s.request_id, {}))
+    by_id = {s.request_id: s for s in scored}
+    rows = [prediction_row(c, completions.get(c.id), by_id.get(c.id)) for c in prepared.cases]
+    summary = task_summary(
+        task.metrics,
+        scored,
+        missing_metrics=list(extra.missing),
+        failed=failed,
+        truncated=prepared.truncated,
+    )
+    if extra.missing:
+        summary["missing_reasons"] = dict(extra.missing)
+    return summary, rows, extra.settings
+
+
+def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> dict[str, Any]:
+    reference = case.reference
+    return {
+        "id": case.id,
+        "item_id": reference.item_id,
+        "subtask": reference.subtask,
+        "group": reference.group,
+        "prompt_hash": case.request.prompt_hash(),
+        "truncated": reference.truncated,
+        "output": completion.text if completion else None,
+        "error": (completion.error if completion else "no completion"),
+        "parsed": scored.parsed if scored else None,
+        "gold": reference.gold,
+        "metrics": scored.metrics if scored else None,
+        "diagnostics": scored.diagnostics if scored else None,
+    }

@@ -1,0 +1,320 @@
+"""``clue sweep CONFIG``: run a list of models one after another, one run directory each.
+
+A sweep file (YAML or TOML; relative paths are relative to the file)::
+
+    output: sweeps/june            # root: one run directory per model below it
+    tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list]
+    data_dir: ~/clue-data          # or data: {mednli: path, ...}; neither: demo data
+    seed: 42
+    limit: 50                      # optional: first N items of each task
+    max_new_tokens: 64             # optional decoding overrides
+    temperature: 0.0
+    longhealth_budget: 8140        # optional: LongHealth's document budget (default: the task's own)
+    metric: {bertscore_model: /models/scibert}
+    models:
+      - spec: openai:meta-llama/Meta-Llama-3-8B-Instruct
+        name: Meta-Llama-3-8B-Instruct        # run folder and leaderboard name
+        options: {base_url: "http://node1:8000/v1,http://node2:8000/v1"}
+      - spec: vllm:/models/Llama-2-70b-hf
+        name: Llama-2-70b
+        options: {tensor_parallel_size: 4}
+        tasks: level1                          # per-model: tasks, limit, max_new_tokens,
+                                               # temperature, approve_endpoints
+
+How it survives a crash: each model's completions go to ``<run>/store.sqlite``
+the moment they arrive (``clue.store.runs``), so re-running the same sweep
+sends only what is missing. A model whose run finished with nothing failed is
+marked done (``<run>/sweep.json`` holds the fingerprint of what it ran) and is
+skipped next time, unless its settings or data changed. A model that fails
+(cannot load, crashes, or ends with failed requests) is reported and the
+sweep goes on with the next; the sweep exits non-zero at the end if any did.
+``<output>/sweep-status.json`` records every model's outcome.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clue.core.errors import UsageError
+from clue.core.files import canonical_json, sha256_file, sha256_text, write_json
+from clue.core.seeding import DEFAULT_SEED
+from clue.formats.config import read_mapping
+from clue.models import spec_identity
+from clue.pipeline.config import RunConfig, default_output
+from clue.pipeline.data import locate
+from clue.pipeline.run import run_model as run_one
+from clue.tasks.registry import get_task, resolve_tasks
+
+SWEEP_KEYS = {
+    "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
+    "templates", "metric", "models", "approve_endpoints",
+}
+MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "approve_endpoints"}
+MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
+STATUS = "sweep-status.json"
+
+
+# -- the plan ---------------------------------------------------------------------------------
+@dataclass
+class ModelPlan:
+    name: str
+    spec: str
+    options: dict[str, Any]
+    tasks: list[str]
+    limit: int | None
+    max_new_tokens: int | None
+    temperature: float
+    approve_endpoints: list[str]
+    output: Path
+
+
+@dataclass
+class SweepPlan:
+    source: Path
+    output: Path
+    seed: int
+    data: dict[str, Path]
+    data_dir: Path | None
+    templates: Path | None
+    longhealth_budget: int | None
+    metric: dict[str, Any]
+    models: list[ModelPlan] = field(default_factory=list)
+
+
+def _path(base: Path, value: Any) -> Path:
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _tasks(value: Any, where: str) -> list[str]:
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    try:
+        return resolve_tasks(str(value))
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def _int(raw: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{where}: {key} must be a whole number, got {value!r}")
+    return value
+
+
+def load_sweep(path: str | Path) -> SweepPlan:
+    """Read and check a sweep file; nothing runs until the whole file is valid."""
+    path = Path(path)
+    raw = read_mapping(path, "sweep file")
+    where = str(path)
+    unknown = sorted(set(raw) - SWEEP_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
+    base = path.parent
+    models = raw.get("models")
+    if not isinstance(models, list) or not models:
+        raise UsageError(f"{where}: 'models' must list at least one model (each with a 'spec')")
+    data = raw.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise UsageError(f"{where}: 'data' maps task names to files")
+    metric = raw.get("metric") or {}
+    if not isinstance(metric, Mapping):
+        raise UsageError(f"{where}: 'metric' maps metric settings to values")
+    plan = SweepPlan(
+        source=path,
+        output=_path(base, raw.get("output", "clue-sweep")),
+        seed=_int(raw, "seed", where, DEFAULT_SEED),
+        data={str(k): _path(base, v) for k, v in data.items()},
+        data_dir=_path(base, raw["data_dir"]) if raw.get("data_dir") else None,
+        templates=_path(base, raw["templates"]) if raw.get("templates") else None,
+        longhealth_budget=_int(raw, "longhealth_budget", where),
+        metric=dict(metric),
+    )
+    default_tasks = _tasks(raw.get("tasks", "all"), where)
+    names: set[str] = set()
+    for i, m in enumerate(models, start=1):
+        at = f"{where}: models[{i}]"
+        if isinstance(m, str):
+            m = {"spec": m}
+        if not isinstance(m, Mapping) or not m.get("spec"):
+            raise UsageError(f"{at}: needs a 'spec' (e.g. baseline, openai:NAME, hf:PATH)")
+        extra = sorted(set(m) - MODEL_KEYS)
+        if extra:
+            raise UsageError(f"{at}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(MODEL_KEYS))}")
+        options = m.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise UsageError(f"{at}: 'options' maps backend options to values")
+        name = str(m.get("name") or m["spec"])
+        folder = default_output(name).name
+        if folder in names:
+            raise UsageError(f"{at}: two models would share the run folder {folder!r}; give them distinct names")
+        names.add(folder)
+        temperature = m.get("temperature", raw.get("temperature", 0.0))
+        plan.models.append(ModelPlan(
+            name=name,
+            spec=str(m["spec"]),
+            options=dict(options),
+            tasks=_tasks(m["tasks"], at) if "tasks" in m else default_tasks,
+            limit=_int(m, "limit", at, raw.get("limit")),
+            max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
+            temperature=float(temperature),
+            approve_endpoints=[str(u) for u in (m.get("approve_endpoints") or raw.get("approve_endpoints") or [])],
+            output=plan.output / folder,
+        ))
+    return plan
+
+
+# -- running ----------------------------------------------------------------------------------
+def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
+    """What decides a model's results: if it is unchanged, a finished run is not repeated.
+
+    The model's part is the backend's own spec identity (``clue.models.spec_identity``,
+    the same the run store's model key starts from), so options that only say
+    where or how fast a model runs (URLs, parallelism) are left out and a sweep
+    restarted against servers on new ports still skips what is done.
+    """
+    data = {}
+    for name in model.tasks:
+        path, _ = locate(get_task(name), plan.data, plan.data_dir)
+        data[name] = sha256_file(path) if path.is_file() else f"missing:{path}"
+    templates = None
+    if plan.templates is not None and plan.templates.is_dir():
+        templates = {p.name: sha256_file(p) for p in sorted(plan.templates.glob("*.txt"))}
+    material = {
+        "spec": model.spec, "model": spec_identity(model.spec, model.options), "tasks": model.tasks, "data": data, "seed": plan.seed,
+        "limit": model.limit, "max_new_tokens": model.max_new_tokens, "temperature": model.temperature,
+        "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": plan.metric,
+    }
+    return {"sha256": sha256_text(canonical_json(material)), "material": material}
+
+
+def _read_marker(run: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(plan: SweepPlan, model: ModelPlan) -> bool:
+    marker = _read_marker(model.output)
+    return bool(
+        marker
+        and marker.get("status") == "done"
+        and marker.get("fingerprint") == fingerprint(plan, model)["sha256"]
+        and (model.output / "results.json").is_file()
+    )
+
+
+@dataclass
+class Outcome:
+    name: str
+    run: Path
+    status: str  # "done" | "skipped" | "failed"
+    seconds: float = 0.0
+    error: str | None = None
+    failed_requests: int = 0
+
+
+def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
+    """One model of the sweep, through the run store; raises on a crash, counts failed requests."""
+    t0 = time.perf_counter()
+    fp = fingerprint(plan, model)
+    config = RunConfig(
+        model=model.spec,
+        tasks=model.tasks,
+        output=model.output,
+        data=plan.data,
+        data_dir=plan.data_dir,
+        limit=model.limit,
+        seed=plan.seed,
+        templates_dir=plan.templates,
+        max_new_tokens=model.max_new_tokens,
+        temperature=model.temperature,
+        task_options={} if plan.longhealth_budget is None else {"longhealth_budget": plan.longhealth_budget},
+        metric_config=dict(plan.metric),
+        command=["clue", "sweep", str(plan.source), "--only", model.name],
+    )
+    marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
+              "fingerprint": fp["sha256"], "settings": fp["material"]}
+    write_json(model.output / MARKER, marker)
+    try:
+        results = run_one(config, model.options, approved=model.approve_endpoints, on_progress=on_progress)
+    finally:
+        release_memory()
+    failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
+    status = "failed" if failed else "done"
+    write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
+    error = f"{failed} request(s) failed; run the sweep again to retry them" if failed else None
+    return Outcome(model.name, model.output, status, time.perf_counter() - t0, error, failed)
+
+
+def release_memory() -> None:
+    """Free one model's memory before the next loads (GPU memory above all)."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "cuda", None) is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    only: Sequence[str] = (),
+    force: bool = False,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    on_progress: Callable[[str, str, int, int], None] | None = None,
+) -> list[Outcome]:
+    """Run every model of ``plan`` in order; a failing model never stops the ones after it."""
+    wanted = [m for m in plan.models if not only or m.name in only]
+    missing = sorted(set(only) - {m.name for m in plan.models})
+    if missing:
+        raise UsageError(f"--only: no model named {', '.join(missing)} in {plan.source}")
+    outcomes: list[Outcome] = []
+    for i, model in enumerate(wanted, start=1):
+        head = f"[{i}/{len(wanted)}] {model.name}"
+        if not force and is_done(plan, model):
+            log(f"{head}: done before, skipped ({model.output})")
+            outcomes.append(Outcome(model.name, model.output, "skipped"))
+        else:
+            log(f"{head}: running {model.spec} -> {model.output}")
+            progress = (lambda task, done, total, n=model.name: on_progress(n, task, done, total)) if on_progress else None
+            try:
+                outcome = run_model(plan, model, progress)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # any failure of one model is reported, and the sweep goes on
+                message = f"{type(exc).__name__}: {exc}"
+                log(f"{head}: FAILED: {message}")
+                if not isinstance(exc, UsageError):
+                    log(traceback.format_exc(limit=6))
+                outcome = Outcome(model.name, model.output, "failed", error=message)
+            else:
+                log(f"{head}: {outcome.status} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
+            outcomes.append(outcome)
+        write_status(plan, outcomes, wanted)
+    return outcomes
+
+
+def write_status(plan: SweepPlan, outcomes: Sequence[Outcome], models: Sequence[ModelPlan]) -> None:
+    seen = {o.name: o for o in outcomes}
+    rows = []
+    for m in models:
+        o = seen.get(m.name)
+        rows.append({
+            "name": m.name, "spec": m.spec, "run": str(m.output),
+            "status": o.status if o else "pending",
+            "seconds": round(o.seconds, 3) if o else None,
+            "error": o.error if o else None,
+            "failed_requests": o.failed_requests if o else None,
+        })
+    write_json(plan.output / STATUS, {"schema": "clue.sweep/1", "config": str(plan.source), "models": rows})

@@ -1,0 +1,45 @@
+"""What the report needs to know about a task, read from its declaration.
+
+A run may hold a task this installation does not know (a task file the user
+ran, a plugin not installed here): its manifest records the declaration the
+run used, which is read instead. Nothing here names a task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.access import CREDENTIALED
+from clue.tasks.registry import all_tasks, find_task, levels
+
+LEVEL_TITLES = {"level1": "Level 1", "level2": "Level 2", "overall": "Overall"}
+
+
+def task_info(task: str, manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The task's declaration (``Declaration.describe``): registered, else as the run recorded it."""
+    known = find_task(task)
+    if known is not None:
+        return known.describe()
+    recorded = (((manifest or {}).get("tasks") or {}).get(task) or {}).get("declaration")
+    if isinstance(recorded, Mapping):
+        return dict(recorded)
+    return {"task": task, "title": task, "level": None, "access": CREDENTIALED, "metrics": [],
+            "paired_binary": [], "resampling_unit": "item"}
+
+
+def task_title(task: str, manifest: Mapping[str, Any] | None = None) -> str:
+    return str(task_info(task, manifest).get("title") or task)
+
+
+def task_order() -> tuple[str, ...]:
+    """Registered tasks in registry order (the CLUE tasks in the study's order first)."""
+    return tuple(all_tasks())
+
+
+def level_order() -> tuple[str, ...]:
+    return tuple(levels())
+
+
+def level_title(level: str) -> str:
+    return LEVEL_TITLES.get(level) or level.replace("level", "Level ")

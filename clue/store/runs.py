@@ -1,0 +1,203 @@
+"""The run store: every completion, committed the moment it arrives.
+
+One SQLite file (WAL journal) per run directory, ``<run dir>/store.sqlite``.
+A row is keyed by
+
+- ``model_key``: a hash of what decides the model's answers (backend kind,
+  model id, chat layout, engine options that change outputs), never of where
+  it runs (URLs, GPU counts, concurrency) and never of secrets;
+- ``request_key``: a hash of the request as the model sees it (messages and
+  decoding settings, ``Request.prompt_hash``) plus the chat layout. Sampling
+  with no seed cannot be reproduced, so there the request id is part of the
+  key too: two samples of one prompt stay two answers.
+
+``clue.pipeline.generate.stored_generate`` answers what the store already
+holds and sends only the rest to the backend, committing each completion
+before passing it on. A process killed at any moment therefore loses only the
+requests in flight, and a re-run of the same command picks up where it
+stopped. Failed
+completions are kept (with their error) for the record but are never reused
+as answers: a re-run retries them. A failure never overwrites a success.
+
+Durability: each completion is its own transaction; with WAL and
+``synchronous=NORMAL`` a committed row survives the process being killed
+(the operating system holds it); only a power cut can lose the last ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clue.core.chat import ChatLayout
+from clue.core.errors import UsageError
+from clue.core.files import canonical_json, sha256_text
+from clue.core.records import Completion, Request
+
+STORE_SCHEMA = 1
+STORE_FILENAME = "store.sqlite"
+
+def model_key(identity: Mapping[str, Any]) -> str:
+    return sha256_text(canonical_json(dict(identity)))
+
+
+def request_key(request: Request, layout: ChatLayout | str | None) -> str:
+    layout_name = layout.value if isinstance(layout, ChatLayout) else layout
+    material: dict[str, Any] = {"prompt": request.prompt_hash(), "layout": layout_name}
+    d = request.decoding
+    if d.temperature > 0 and d.seed is None:
+        material["request_id"] = request.id
+    return sha256_text(canonical_json(material))
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    request_id: str
+    ok: bool
+    text: str | None
+    error: str | None
+    meta: dict[str, Any]
+    tries: int
+
+    def completion(self, request_id: str | None = None) -> Completion:
+        return Completion(request_id or self.request_id, self.text, self.error, {**self.meta, "stored": True})
+
+
+class RunStore:
+    """An SQLite file of completions; safe to read while another process writes it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: every statement commits on its own, which
+            # is exactly the "one completion, one commit" rule.
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path}: not a usable clue run store ({exc})") from None
+
+    def _create(self) -> None:
+        db = self._db
+        db.execute("CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM store_info WHERE key = 'schema'").fetchone()
+        if row is None:
+            db.execute("INSERT INTO store_info VALUES ('schema', ?)", (str(STORE_SCHEMA),))
+        elif row[0] != str(STORE_SCHEMA):
+            raise UsageError(f"{self.path}: run store schema {row[0]}, this clue reads schema {STORE_SCHEMA}")
+        db.execute(
+            """CREATE TABLE IF NOT EXISTS models (
+                model_key TEXT PRIMARY KEY,
+                identity TEXT NOT NULL,   -- JSON: what decides the answers
+                described TEXT NOT NULL,  -- JSON: what a re-score needs (context, tokenizer, layout)
+                first_seen REAL NOT NULL,
+                last_seen REAL NOT NULL)"""
+        )
+        db.execute(
+            """CREATE TABLE IF NOT EXISTS completions (
+                model_key TEXT NOT NULL,
+                request_key TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                ok INTEGER NOT NULL,
+                text TEXT,
+                error TEXT,
+                meta TEXT NOT NULL,
+                tries INTEGER NOT NULL DEFAULT 1,
+                updated REAL NOT NULL,
+                PRIMARY KEY (model_key, request_key))"""
+        )
+        db.execute("CREATE INDEX IF NOT EXISTS completions_by_id ON completions (model_key, request_id)")
+
+    # -- models ---------------------------------------------------------------------
+    def register_model(self, key: str, identity: Mapping[str, Any], described: Mapping[str, Any]) -> None:
+        now = time.time()
+        self._db.execute(
+            """INSERT INTO models VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (model_key) DO UPDATE SET described = excluded.described, last_seen = excluded.last_seen""",
+            (key, canonical_json(dict(identity)), canonical_json(dict(described)), now, now),
+        )
+
+    def models(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            """SELECT m.model_key, m.identity, m.described,
+                      (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 1),
+                      (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 0)
+               FROM models m ORDER BY m.first_seen"""
+        ).fetchall()
+        return [
+            {"model_key": k, "identity": json.loads(i), "described": json.loads(d), "ok": ok, "failed": failed}
+            for k, i, d, ok, failed in rows
+        ]
+
+    def only_model(self) -> str:
+        """The key of the store's one model; a store with several needs the caller to choose."""
+        models = self.models()
+        if len(models) != 1:
+            names = ", ".join(f"{m['model_key'][:12]} ({m['identity'].get('model')})" for m in models) or "none"
+            raise UsageError(f"{self.path}: holds {len(models)} models ({names}); name one by its key")
+        return models[0]["model_key"]
+
+    # -- completions ----------------------------------------------------------------
+    def put(self, model: str, key: str, request_id: str, completion: Completion) -> None:
+        ok = 1 if completion.ok else 0
+        self._db.execute(
+            """INSERT INTO completions (model_key, request_key, request_id, ok, text, error, meta, tries, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+               ON CONFLICT (model_key, request_key) DO UPDATE SET
+                   request_id = excluded.request_id, ok = excluded.ok, text = excluded.text,
+                   error = excluded.error, meta = excluded.meta, tries = completions.tries + 1,
+                   updated = excluded.updated
+               WHERE excluded.ok = 1 OR completions.ok = 0""",
+            (model, key, request_id, ok, completion.text if ok else None, completion.error,
+             json.dumps(completion.meta, default=str, ensure_ascii=False), time.time()),
+        )
+
+    def answers(self, model: str) -> dict[str, StoredRow]:
+        """Successful rows of a model, by request key."""
+        return dict(self._rows(model, "AND ok = 1"))
+
+    def rows(self, model: str) -> dict[str, StoredRow]:
+        """All rows of a model (successes and failures), by request key."""
+        return dict(self._rows(model, ""))
+
+    def _rows(self, model: str, where: str) -> Iterator[tuple[str, StoredRow]]:
+        cursor = self._db.execute(
+            f"SELECT request_key, request_id, ok, text, error, meta, tries FROM completions WHERE model_key = ? {where}",
+            (model,),
+        )
+        for key, rid, ok, text, error, meta, tries in cursor:
+            yield key, StoredRow(rid, bool(ok), text, error, json.loads(meta), tries)
+
+    def counts(self, model: str | None = None) -> dict[str, int]:
+        where, args = ("WHERE model_key = ?", (model,)) if model else ("", ())
+        ok, failed = self._db.execute(
+            f"SELECT COALESCE(SUM(ok), 0), COALESCE(SUM(1 - ok), 0) FROM completions {where}", args
+        ).fetchone()
+        return {"ok": int(ok), "failed": int(failed)}
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_completions(path: str | Path, model: str | None = None) -> dict[str, Completion]:
+    """Every stored completion of one model by request id (a success wins over a failure)."""
+    with RunStore(path) as store:
+        mkey = model or store.only_model()
+        out: dict[str, Completion] = {}
+        for row in store.rows(mkey).values():
+            if row.ok or row.request_id not in out:
+                out[row.request_id] = row.completion()
+        return out

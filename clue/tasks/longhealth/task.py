@@ -1,0 +1,270 @@
+"""LongHealth (level 2): five-option questions about long records of 20 fictional patients.
+
+File: ``benchmark_v5.json`` (public, Apache-2.0): ``patient_01`` ... each with
+``texts`` {text_0: str, ...} and ``questions`` [{question, answer_a..answer_e,
+correct (the option's text), answer_location {text id: {start, end}}}].
+Zero-shot; 50 new tokens. Three sub-tasks, all seeded:
+
+- task 1 (information extraction): the patient's own texts, evidence texts
+  first; 5 prompts per question, each with a fresh shuffle.
+- tasks 2 and 3: 10 runs per question, each with 10 texts drawn from *other*
+  patients as distractors and a sixth option F ("cannot be answered"). Odd
+  runs (1, 3, ...) add the evidence texts: task 2, gold is the right letter.
+  Even runs (0, 2, ...) do not: task 3, gold is F (the hallucination test).
+
+Documents are packed into a token budget (default 8,140 tokens minus the
+system prompt, the same for all three tasks, counted with the model's
+tokenizer): whole documents in order while they fit, the first that does not
+fit cut to what is left, then the chosen ones shuffled. A model whose context
+cannot hold that budget gets a smaller one, so the question is never cut.
+
+The gold letter is the option whose text *equals* ``correct`` (the public
+code takes the first option containing it, which can pick a wrong one).
+Score: mean of task 1, 2 and 3 accuracy, each by the reference parse (the
+first "The correct answer is X:"). Diagnostics: lenient-parse accuracy and
+the unparseable rate per sub-task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from clue.core.access import PUBLIC
+from clue.core.errors import DataError
+from clue.core.records import Case, Item, Message, Reference, Request, Scored
+from clue.core.seeding import rng
+from clue.core.tokens import Tokenizer
+from clue.formats.readers import need_object, need_text, read_json_object
+from clue.metrics.choice import lenient_letter, reference_letter
+from clue.tasks.base import (
+    BuildContext,
+    DataFiles,
+    Declaration,
+    DiagnosticColumn,
+    Release,
+    Settings,
+    Task,
+    Templates,
+    prompt_tokens,
+)
+from clue.tasks.longhealth import baseline
+
+LETTERS = ("A", "B", "C", "D", "E")
+UNANSWERABLE = "F"
+TASK1_RUNS = 5
+TASK23_RUNS = 10
+DISTRACTORS = 10
+
+
+def pack_documents(
+    first: Sequence[str], then: Sequence[str], budget: int, tokenizer: Tokenizer, separator: str, shuffle
+) -> tuple[list[str], bool]:
+    """Fill ``budget`` tokens with whole documents, ``first`` before ``then``.
+
+    The first document that does not fit is cut to the remaining budget and
+    packing stops. Separators between documents count toward the budget.
+    Returns the chosen documents (shuffled with ``shuffle``) and whether one
+    was cut.
+    """
+    chosen: list[str] = []
+    used = 0
+    cut = False
+    sep_cost = tokenizer.count(f"\n{separator}\n")
+    for doc in [*first, *then]:
+        cost = tokenizer.count(doc) + (sep_cost if chosen else 0)
+        if used + cost <= budget:
+            chosen.append(doc)
+            used += cost
+            continue
+        remaining = budget - used - (sep_cost if chosen else 0)
+        if remaining > 0:
+            piece = tokenizer.truncate(doc, remaining)
+            if piece:
+                chosen.append(piece)
+                cut = True
+        break
+    shuffle(chosen)
+    return chosen, cut
+
+
+DECLARATION = Declaration(
+    name="longhealth",
+    title="LongHealth",
+    level=2,
+    access=PUBLIC,
+    metrics=("task1", "task2", "task3"),
+    paired_binary=("task1", "task2", "task3"),
+    # A patient's questions (and their 15 prompts each) are not independent.
+    resampling_unit="patient",
+    files=DataFiles(
+        expected="benchmark_v5.json",
+        format="JSON object: patient_XX -> texts {text_N}, questions [question, answer_a..e, correct, answer_location]",
+        demo="benchmark_v5.json",
+    ),
+    # budget: document tokens per prompt, before the system prompt is taken off.
+    protocols={"clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140})},
+    # Follows the default branch (HEAD): the file is checked by the loader.
+    release=Release(
+        kind="public",
+        source="GitHub kbressem/LongHealth",
+        url_path="kbressem/LongHealth/HEAD/data/benchmark_v5.json",
+        sha256=None,  # could not be obtained on the machine this was written on
+        records=400,  # questions (20 patients x 20)
+        license="Apache-2.0",
+        page="https://github.com/kbressem/LongHealth",
+    ),
+    diagnostics=(
+        DiagnosticColumn("longhealth_task1_unparsed", "LongHealth t1 unparsed (%)", "diagnostics.task1_unparsed_rate"),
+        DiagnosticColumn("longhealth_task2_unparsed", "LongHealth t2 unparsed (%)", "diagnostics.task2_unparsed_rate"),
+        DiagnosticColumn("longhealth_task3_unparsed", "LongHealth t3 unparsed (%)", "diagnostics.task3_unparsed_rate"),
+        DiagnosticColumn("longhealth_task3", "LongHealth t3 abstention (%)", "metrics.task3"),
+        DiagnosticColumn("longhealth_task3_answered_f", "LongHealth t3 chose F (%)", "diagnostics.task3_answered_f_rate"),
+    ),
+)
+
+
+class LongHealth(Task):
+    declaration = DECLARATION
+
+    # -- load -----------------------------------------------------------
+    def load(self, path: str | Path) -> list[Item]:
+        data = read_json_object(path)
+        items: list[Item] = []
+        for patient_id, raw_patient in data.items():
+            patient = need_object(path, patient_id, raw_patient)
+            texts_raw = patient.get("texts")
+            if not isinstance(texts_raw, dict) or not texts_raw:
+                raise DataError(path, "missing, empty or not an object", record=patient_id, field="texts")
+            texts = {tid: need_text(path, f"{patient_id}, texts", texts_raw, tid) for tid in texts_raw}
+            questions = patient.get("questions")
+            if not isinstance(questions, list) or not questions:
+                raise DataError(path, "missing, empty or not a list", record=patient_id, field="questions")
+            for qn, raw_q in enumerate(questions):
+                where = f"{patient_id}, questions[{qn}]"
+                q = need_object(path, where, raw_q)
+                options = {L: need_text(path, where, q, f"answer_{L.lower()}").strip() for L in LETTERS}
+                correct = need_text(path, where, q, "correct").strip()
+                matches = [L for L, text in options.items() if text == correct]
+                if len(matches) != 1:
+                    problem = "equals no option's text" if not matches else f"equals options {matches}"
+                    raise DataError(path, f"{correct!r} {problem}", record=where, field="correct")
+                location = q.get("answer_location") or {}
+                if not isinstance(location, dict):
+                    raise DataError(path, "not an object", record=where, field="answer_location")
+                unknown = [tid for tid in location if tid not in texts]
+                if unknown:
+                    raise DataError(path, f"names texts {unknown} the patient does not have", record=where, field="answer_location")
+                items.append(
+                    Item(
+                        id=f"{patient_id}/q{qn:02d}",
+                        inputs={
+                            "patient": patient_id,
+                            "question": need_text(path, where, q, "question").strip(),
+                            "options": options,
+                            "evidence": list(location),
+                            # One dict per patient, shared by its questions (not copied).
+                            "texts": texts,
+                        },
+                        gold=matches[0],
+                        group=patient_id,
+                    )
+                )
+        return items
+
+    # -- build ----------------------------------------------------------
+    def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
+        templates = ctx.templates or Templates()
+        # Distractors come from every other patient in the file.
+        texts = {item.inputs["patient"]: item.inputs["texts"] for item in items}
+        system = self.template(templates, "system").fill()
+        separator = self.template(templates, "separator").fill()
+        unanswerable = self.template(templates, "unanswerable").fill()
+        decoding = self.decoding(ctx)
+        budget_option = int(self.option(ctx, "budget"))
+        cases: list[Case] = []
+        for item in items:
+            patient = item.inputs["patient"]
+            own = texts[patient]
+            evidence = [own[t] for t in item.inputs["evidence"]]
+            rest_own = [own[t] for t in own if t not in item.inputs["evidence"]]
+            pool = [doc for p, docs in texts.items() if p != patient for doc in docs.values()]
+            runs: list[tuple[str, int, bool]] = [("task1", r, True) for r in range(TASK1_RUNS)]
+            runs += [("task2" if r % 2 else "task3", r, bool(r % 2)) for r in range(TASK23_RUNS)]
+            for subtask, run, with_evidence in runs:
+                options = dict(item.inputs["options"])
+                if subtask != "task1":
+                    options[UNANSWERABLE] = unanswerable
+                render = self._renderer(templates, system, separator, item.inputs["question"], options)
+                budget = self._budget(budget_option, system, render, ctx, decoding.max_new_tokens)
+                draw = rng(ctx.seed, "longhealth", item.id, subtask, run)
+                if subtask == "task1":
+                    first, then = evidence, rest_own
+                else:
+                    distractors = draw.sample(pool, min(DISTRACTORS, len(pool)))
+                    first, then = (evidence if with_evidence else []), distractors
+                docs, cut = pack_documents(first, then, budget, ctx.tokenizer, separator, draw.shuffle)
+                gold = item.gold if with_evidence else UNANSWERABLE
+                request = Request(id=f"longhealth/{item.id}/{subtask}/{run}", messages=render(docs), decoding=decoding)
+                reference = Reference(
+                    request_id=request.id,
+                    task=self.name,
+                    item_id=item.id,
+                    gold=gold,
+                    group=item.group,
+                    subtask=subtask,
+                    inputs={"documents": docs, "question": item.inputs["question"], "options": options},
+                    truncated=cut,
+                )
+                cases.append(Case(request, reference))
+        return cases
+
+    def _renderer(
+        self, templates: Templates, system: str, separator: str, question: str, options: dict[str, str]
+    ) -> Callable[[Sequence[str]], list[Message]]:
+        option_lines = "\n".join(f"{letter}: {text}" for letter, text in options.items())
+        user_template = self.template(templates, "user")
+
+        def render(docs: Sequence[str]) -> list[Message]:
+            user = user_template.fill(
+                documents=f"\n{separator}\n".join(docs), question=question, options=option_lines
+            )
+            return [Message("system", system), Message("user", user)]
+
+        return render
+
+    @staticmethod
+    def _budget(
+        option: int, system: str, render: Callable[[Sequence[str]], list[Message]], ctx: BuildContext, max_new_tokens: int
+    ) -> int:
+        budget = option - ctx.tokenizer.count(system)
+        if ctx.context_length is not None:
+            room = ctx.context_length - max_new_tokens - prompt_tokens(render([]), ctx.tokenizer)
+            budget = min(budget, room)
+        return max(budget, 0)
+
+    # -- score ----------------------------------------------------------
+    def score(self, reference: Reference, output: str) -> Scored:
+        strict = reference_letter(output)
+        lenient = lenient_letter(output, reference.inputs.get("options", {}))
+        sub = reference.subtask or "task1"
+        return Scored(
+            request_id=reference.request_id,
+            item_id=reference.item_id,
+            parsed=strict,
+            metrics={sub: float(strict == reference.gold)},
+            diagnostics={
+                f"{sub}_lenient": float(lenient == reference.gold),
+                f"{sub}_unparsed_rate": float(strict is None),
+                f"{sub}_answered_f_rate": float(lenient == UNANSWERABLE),
+            },
+        )
+
+    def describe(self, protocol: str = "clue") -> dict[str, Any]:
+        info = super().describe(protocol)
+        info["prompts_per_question"] = {"task1": TASK1_RUNS, "task2": TASK23_RUNS // 2, "task3": TASK23_RUNS // 2}
+        return info
+
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        return baseline.answer(inputs)

@@ -1,0 +1,112 @@
+"""MeDiSumCode (level 2): assign ICD-10-CM codes to an admission from its discharge summary.
+
+File: built by ``clue data build medisumcode`` from MIMIC-IV (credentialed):
+a JSON array or JSONL of ``{hadm_id, text, icd_codes: [{code, description}]}``
+with codes stored without dots. 1 seeded demonstration, whose answer is
+"ICD-10 Codes: " and the codes; 512 new tokens.
+Score: mean of exact-match F1, approximate (3-character category) F1 and the
+valid-code rate, each by the reference rules in ``clue.metrics.icd``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from clue.core.access import CREDENTIALED
+from clue.core.errors import DataError
+from clue.core.records import Item, Reference, Scored
+from clue.formats.readers import UniqueIds, need_object, need_text, read_records
+from clue.metrics import icd
+from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.medisumcode import baseline
+
+_CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
+
+
+DECLARATION = Declaration(
+    name="medisumcode",
+    title="MeDiSumCode",
+    level=2,
+    access=CREDENTIALED,
+    metrics=("em_f1", "ap_f1", "valid"),
+    files=DataFiles(
+        expected="medisumcode.json",
+        format="JSON array or JSONL: hadm_id, text, icd_codes [{code (no dot), description}]",
+        alternatives=("medisumcode.jsonl", "MeDiSumCode.json", "MeDiSumCode.jsonl"),
+        demo="medisumcode_demo.json",
+    ),
+    protocols={"clue": Settings(shots=1, max_new_tokens=512, document_field="text")},
+    release=Release(
+        kind="build",
+        source="built locally from MIMIC-IV v2.2 (hosp diagnoses_icd) and MIMIC-IV-Note (discharge)",
+        records=500,
+        license="PhysioNet Credentialed Health Data License 1.5.0 (inputs)",
+        page="https://physionet.org/content/mimic-iv-note/2.2/",
+    ),
+    diagnostics=(DiagnosticColumn("medisumcode_invalid", "invalid ICD codes (%)", "invert:metrics.valid"),),
+)
+
+
+class MeDiSumCode(Task):
+    declaration = DECLARATION
+
+    def load(self, path: str | Path) -> list[Item]:
+        ids = UniqueIds(path, "hadm_id")
+        items = []
+        for label, raw in read_records(path):
+            record = need_object(path, label, raw)
+            hadm_id = ids.check(label, need_text(path, label, record, "hadm_id").strip())
+            text = need_text(path, label, record, "text")
+            codes_raw = record.get("icd_codes")
+            if not isinstance(codes_raw, list):
+                raise DataError(path, "missing or not a list", record=label, field="icd_codes")
+            codes = []
+            for n, entry in enumerate(codes_raw):
+                where = f"{label}, icd_codes[{n}]"
+                entry = need_object(path, where, entry)
+                code = need_text(path, where, entry, "code").strip().replace(".", "").upper()
+                if not _CODE_SHAPE.match(code):
+                    raise DataError(path, f"{code!r} is not an ICD-10 code", record=where, field="code")
+                codes.append(code)
+            items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes))
+        return items
+
+    def render_answer(self, item: Item, templates: Templates) -> str:
+        return self.template(templates, "answer").fill(codes=", ".join(icd.add_dot(c) for c in item.gold))
+
+    def score(self, reference: Reference, output: str) -> Scored:
+        gold = list(reference.gold)
+        predicted = icd.extract_codes(output)
+        _, _, em_f1 = icd.exact_match_list(predicted, gold)
+        _, _, ap_f1 = icd.set_match(icd.categories(predicted), icd.categories(gold))
+        fixed = icd.extract_codes_fixed(output)
+        _, _, fixed_em = icd.set_match(fixed, gold)
+        _, _, fixed_ap = icd.set_match(icd.categories(fixed), icd.categories(gold))
+        diagnostics = {
+            "codes_predicted": float(len(predicted)),
+            "duplicate_codes_rate": float(len(predicted) != len(set(predicted))),
+            "no_code_rate": float(not predicted),
+            "fixed_pattern_em_f1": fixed_em,
+            "fixed_pattern_ap_f1": fixed_ap,
+            "fixed_pattern_valid": sum(map(icd.is_valid, fixed)) / len(fixed) if fixed else 0.0,
+            "billable_rate": sum(map(icd.is_billable, predicted)) / len(predicted) if predicted else 0.0,
+        }
+        if gold:
+            # Excluding admissions without gold codes: reported, never scored.
+            diagnostics["em_f1_gold_only"] = em_f1
+        return Scored(
+            request_id=reference.request_id,
+            item_id=reference.item_id,
+            parsed=predicted,
+            metrics={"em_f1": em_f1, "ap_f1": ap_f1, "valid": icd.valid_rate(predicted)},
+            diagnostics=diagnostics,
+        )
+
+    def scoring_settings(self) -> dict[str, Any]:
+        return {"icd10cm": icd.edition()}
+
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        return baseline.answer(inputs)

@@ -1,0 +1,74 @@
+"""MeDiSumQA (level 2): answer a patient's question about their stay from the discharge letter.
+
+File: the released JSON (PhysioNet, credentialed; 416 pairs) or one built by
+``clue data build medisumqa``: a JSON array or JSONL of objects with
+``discharge_summary`` (or ``without_discharge_summary``), ``Question`` and
+``Answer``. 1 seeded demonstration; 512 new tokens. Records have no id in the
+file; an ``id`` field is used when present, otherwise a hash of the letter and
+question (stable when the file is re-ordered; a repeated pair is an error).
+Score: mean of ROUGE-1/2/L, BERTScore-F1 and UMLS-F1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.access import CREDENTIALED
+from clue.core.files import sha256_text
+from clue.core.records import Item
+from clue.formats.readers import UniqueIds, need_object, need_text, read_records
+from clue.tasks.base import DataFiles, Declaration, Release, Settings
+from clue.tasks.medisumqa import baseline
+from clue.tasks.summaries import SummaryTask
+
+DECLARATION = Declaration(
+    name="medisumqa",
+    title="MeDiSumQA",
+    level=2,
+    access=CREDENTIALED,
+    metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
+    model_metrics=("bertscore", "umls_f1"),
+    files=DataFiles(
+        expected="medisumqa.json",
+        format="JSON array or JSONL: discharge_summary (or without_discharge_summary), Question, Answer",
+        alternatives=("medisumqa.jsonl", "MeDiSumQA.json", "MeDiSumQA.jsonl"),
+        demo="medisumqa_demo.json",
+    ),
+    protocols={"clue": Settings(shots=1, max_new_tokens=512, document_field="letter")},
+    release=Release(
+        kind="physionet",
+        source="PhysioNet MeDiSumQA 1.0.0 (credentialed, 2025), or `clue data build medisumqa`",
+        # The file's name inside the release is not known here: the download
+        # reads the project's SHA256SUMS.txt and takes its JSON/JSONL file.
+        url_path=None,
+        records=416,
+        license="PhysioNet Credentialed Health Data License 1.5.0",
+        page="https://physionet.org/content/medisumqa/1.0.0/",
+        physionet_project="medisumqa/1.0.0",
+    ),
+)
+
+
+class MeDiSumQA(SummaryTask):
+    declaration = DECLARATION
+
+    def load(self, path: str | Path) -> list[Item]:
+        ids = UniqueIds(path, "id")
+        items = []
+        for label, raw in read_records(path):
+            record = need_object(path, label, raw)
+            letter = need_text(path, label, record, "discharge_summary", "without_discharge_summary")
+            question = need_text(path, label, record, "Question")
+            answer = need_text(path, label, record, "Answer")
+            given = record.get("id")
+            item_id = str(given) if given not in (None, "") else sha256_text(f"{letter}\n{question}")[:12]
+            items.append(
+                Item(id=ids.check(label, item_id), inputs={"letter": letter, "question": question}, gold=answer.strip())
+            )
+        return items
+
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        return baseline.answer(inputs)

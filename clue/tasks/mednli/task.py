@@ -1,0 +1,101 @@
+"""MedNLI (level 1): natural language inference on sentence pairs from MIMIC-III notes.
+
+File: ``mli_test_v1.jsonl`` (PhysioNet, credentialed). 1,422 pairs; 3 seeded
+demonstrations from the file itself; up to 20 new tokens.
+Score: accuracy, by the reference rule (the gold label occurs exactly once in
+the upper-cased output). Diagnostics: first-label accuracy, share of outputs
+naming no label, share naming more than one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.access import CREDENTIALED
+from clue.core.errors import DataError
+from clue.core.records import Item, Reference, Scored
+from clue.formats.readers import UniqueIds, need_object, need_text, read_records
+from clue.metrics.labels import NLI_LABELS, first_label, reference_correct
+from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.mednli import baseline
+
+DECLARATION = Declaration(
+    name="mednli",
+    title="MedNLI",
+    level=1,
+    access=CREDENTIALED,
+    metrics=("accuracy",),
+    paired_binary=("accuracy",),
+    files=DataFiles(
+        expected="mli_test_v1.jsonl",
+        format="JSONL: pairID, sentence1, sentence2, gold_label",
+        demo="mli_test_v1.jsonl",
+    ),
+    # Two sentences never need shortening: no document field.
+    protocols={"clue": Settings(shots=3, max_new_tokens=20)},
+    release=Release(
+        kind="physionet",
+        source="PhysioNet MedNLI 1.0.0 (credentialed)",
+        url_path="mednli/1.0.0/mli_test_v1.jsonl",
+        records=1422,
+        license="PhysioNet Credentialed Health Data License 1.5.0",
+        page="https://physionet.org/content/mednli/1.0.0/",
+        physionet_project="mednli/1.0.0",
+    ),
+    diagnostics=(
+        DiagnosticColumn("mednli_no_label", "MedNLI no label (%)", "diagnostics.no_label_rate"),
+        DiagnosticColumn("mednli_several_labels", "MedNLI several labels (%)", "diagnostics.several_labels_rate"),
+    ),
+)
+
+
+class MedNLI(Task):
+    declaration = DECLARATION
+
+    def load(self, path: str | Path) -> list[Item]:
+        items = []
+        ids = UniqueIds(path, "pairID")
+        for label, raw in read_records(path):
+            record = need_object(path, label, raw)
+            pair_id = ids.check(label, need_text(path, label, record, "pairID"))
+            gold = need_text(path, label, record, "gold_label").strip().lower()
+            if gold.upper() not in NLI_LABELS:
+                raise DataError(
+                    path, f"unknown label {gold!r}; expected entailment, neutral or contradiction",
+                    record=label, field="gold_label",
+                )
+            items.append(
+                Item(
+                    id=pair_id,
+                    inputs={
+                        "sentence1": need_text(path, label, record, "sentence1"),
+                        "sentence2": need_text(path, label, record, "sentence2"),
+                    },
+                    gold=gold,
+                )
+            )
+        return items
+
+    def render_answer(self, item: Item, templates: Templates) -> str:
+        return str(item.gold).upper()
+
+    def score(self, reference: Reference, output: str) -> Scored:
+        found = first_label(output)
+        named = sum(1 for lab in NLI_LABELS if lab in output.upper())
+        return Scored(
+            request_id=reference.request_id,
+            item_id=reference.item_id,
+            parsed=found,
+            metrics={"accuracy": float(reference_correct(output, reference.gold))},
+            diagnostics={
+                "first_label_accuracy": float(found == str(reference.gold).upper()),
+                "no_label_rate": float(named == 0),
+                "several_labels_rate": float(named > 1),
+            },
+        )
+
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        return baseline.answer(inputs)

@@ -1,0 +1,68 @@
+"""MeQSum (level 1): summarise a consumer health question into one short question.
+
+File: ``MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx`` (public, CC BY 4.0),
+one sheet with columns File, CHQ, Summary; 1,000 rows. 3 seeded
+demonstrations from the file itself, so 997 items are scored; 512 new tokens.
+Score: mean of ROUGE-1, ROUGE-2, ROUGE-L and BERTScore-F1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.access import PUBLIC
+from clue.core.records import Item
+from clue.formats.readers import UniqueIds, need_nonempty, read_table
+from clue.tasks.base import DataFiles, Declaration, Release, Settings
+from clue.tasks.meqsum import baseline
+from clue.tasks.summaries import SummaryTask
+
+DECLARATION = Declaration(
+    name="meqsum",
+    title="MeQSum",
+    level=1,
+    access=PUBLIC,
+    metrics=("rouge1", "rouge2", "rougeL", "bertscore"),
+    model_metrics=("bertscore",),
+    files=DataFiles(
+        expected="MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx",
+        format="xlsx, one sheet: File, CHQ, Summary",
+        demo="MeQSum_demo.xlsx",
+    ),
+    protocols={"clue": Settings(shots=3, max_new_tokens=512, document_field="chq")},
+    # Pinned to the commit its hash was taken from.
+    release=Release(
+        kind="public",
+        source="GitHub abachaa/MeQSum",
+        url_path="abachaa/MeQSum/51e36cf65c12602333b6fdc3ae8ecf10430529f7/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx",
+        sha256="abedd939d5014306ca576522416bf69103e85dc8fcf1668a4099e8b84a39eeea",
+        records=1000,
+        license="CC BY 4.0",
+        page="https://github.com/abachaa/MeQSum",
+    ),
+)
+
+
+class MeQSum(SummaryTask):
+    declaration = DECLARATION
+
+    def load(self, path: str | Path) -> list[Item]:
+        rows = read_table(path, {"file": ["File"], "chq": ["CHQ"], "summary": ["Summary"]})
+        ids = UniqueIds(path, "File")
+        items = []
+        for label, row in rows:
+            item_id = ids.check(label, need_nonempty(path, label, "File", row["file"]).strip())
+            items.append(
+                Item(
+                    id=item_id,
+                    inputs={"chq": need_nonempty(path, label, "CHQ", row["chq"])},
+                    gold=need_nonempty(path, label, "Summary", row["summary"]).strip(),
+                )
+            )
+        return items
+
+    def baseline(self, inputs: Mapping[str, Any]) -> str:
+        return baseline.answer(inputs)

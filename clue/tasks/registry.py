@@ -1,0 +1,164 @@
+"""The task registry: the built-in tasks, tasks from installed packages, and tasks users register.
+
+Adding a built-in task is one line in ``BUILTIN`` (and its folder). A package
+adds tasks through the entry-point group ``clue.tasks``: each entry point
+names a ``Task`` subclass, a ``Task`` instance, or a callable returning one or
+a list of them.
+
+Levels are read from the declarations: ``level1`` is every task declaring
+level 1, ``overall`` every task with a level. ``all`` means the tasks with a
+level (the CLUE suite, in the study's order, and any task declared into it);
+tasks outside the levels are run by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from clue.core.errors import UsageError
+from clue.tasks.base import Task
+
+# In the study's order: level 1, then level 2.
+BUILTIN: tuple[str, ...] = (
+    "clue.tasks.mednli.task:MedNLI",
+    "clue.tasks.meqsum.task:MeQSum",
+    "clue.tasks.problem_summary.task:ProblemSummary",
+    "clue.tasks.medisumqa.task:MeDiSumQA",
+    "clue.tasks.medisumcode.task:MeDiSumCode",
+    "clue.tasks.longhealth.task:LongHealth",
+)
+ENTRY_POINT_GROUP = "clue.tasks"
+
+_tasks: dict[str, Task] = {}
+_sources: dict[str, str] = {}
+_loaded = False
+_plugin_errors: list[str] = []
+
+
+def _load_object(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _as_tasks(obj: Any, where: str) -> list[Task]:
+    """A Task subclass, a Task, or a callable returning Task(s), as a list of Task objects."""
+    if isinstance(obj, type) and issubclass(obj, Task):
+        return [obj()]
+    if isinstance(obj, Task):
+        return [obj]
+    if callable(obj):
+        made = obj()
+        found = list(made) if isinstance(made, (list, tuple)) else [made]
+        if all(isinstance(t, Task) for t in found):
+            return found
+    raise UsageError(f"{where}: is not a clue Task, a Task class or a function returning tasks")
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for path in BUILTIN:
+        _add(_as_tasks(_load_object(path), path)[0], "builtin")
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        where = f"entry point {ep.name!r} ({ep.value})"
+        try:
+            for task in _as_tasks(ep.load(), where):
+                _add(task, f"package {ep.dist.name if ep.dist else ep.value}")
+        except Exception as exc:  # a broken plugin must not stop clue for every other task
+            message = f"{where} could not be loaded: {type(exc).__name__}: {exc}"
+            _plugin_errors.append(message)
+            warnings.warn(message, stacklevel=2)
+
+
+def _add(task: Task, source: str) -> None:
+    name = task.name
+    if name in _tasks and _sources[name] != source:
+        raise UsageError(f"task {name!r} from {source} clashes with the one from {_sources[name]}")
+    _tasks[name] = task
+    _sources[name] = source
+
+
+def register(task: Task | type[Task], source: str = "registered") -> Task:
+    """Add a task (or Task class) to the registry; returns the task object."""
+    _ensure_loaded()
+    obj = task() if isinstance(task, type) else task
+    _add(obj, source)
+    return obj
+
+
+def unregister(name: str) -> None:
+    """Remove a task added with ``register`` (tests use it to clean up)."""
+    _tasks.pop(name, None)
+    _sources.pop(name, None)
+
+
+def all_tasks() -> dict[str, Task]:
+    _ensure_loaded()
+    return dict(_tasks)
+
+
+def source_of(name: str) -> str:
+    _ensure_loaded()
+    return _sources.get(name, "unknown")
+
+
+def plugin_errors() -> list[str]:
+    _ensure_loaded()
+    return list(_plugin_errors)
+
+
+def get_task(name: str) -> Task:
+    tasks = all_tasks()
+    try:
+        return tasks[name]
+    except KeyError:
+        raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(tasks)}") from None
+
+
+def find_task(name: str) -> Task | None:
+    return all_tasks().get(name)
+
+
+def levels() -> dict[str, tuple[str, ...]]:
+    """``level1``, ``level2``, ... and ``overall`` from the declared levels, in registry order."""
+    by_level: dict[int, list[str]] = {}
+    for name, task in all_tasks().items():
+        if task.level is not None:
+            by_level.setdefault(task.level, []).append(name)
+    out = {f"level{n}": tuple(by_level[n]) for n in sorted(by_level)}
+    out["overall"] = tuple(name for n in sorted(by_level) for name in by_level[n])
+    return out
+
+
+def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
+    """'all', 'levelN' and task names (comma-separated or a list) -> task names."""
+    parts = [spec] if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    known_levels = levels()
+    for part in parts:
+        for piece in (p.strip() for p in str(part).split(",")):
+            if not piece:
+                continue
+            if piece == "all":
+                names += known_levels["overall"]
+            elif piece in known_levels and piece != "overall":
+                names += known_levels[piece]
+            else:
+                names.append(get_task(piece).name)
+    if not names:
+        raise UsageError("no tasks given")
+    return list(dict.fromkeys(names))
+
+
+def _reset_for_tests() -> None:  # pragma: no cover - used by tests only
+    global _loaded
+    _tasks.clear()
+    _sources.clear()
+    _plugin_errors.clear()
+    _loaded = False
