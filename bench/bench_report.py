@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from clue.stats.aggregate import level_scores, task_summary
-from clue.report.pairs import load_pairs
 from clue.core.records import Scored
+from clue.report.pairs import load_pairs
+from clue.stats.aggregate import level_scores, task_summary
 from clue.tasks import get_task, levels
 
 SIZES = {"mednli": 1422, "meqsum": 1000, "problem_summary": 237, "medisumqa": 416, "medisumcode": 500, "longhealth": 6000}

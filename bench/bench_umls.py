@@ -48,8 +48,8 @@ def main() -> None:
 
     import spacy
 
-    from clue.store.metric_cache import MetricCache
     from clue.metrics.umls import UmlsConfig, UmlsF1, build_linker_index, load_extractor
+    from clue.store.metric_cache import MetricCache
 
     gen = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:

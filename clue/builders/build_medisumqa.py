@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from clue.builders.mimic import Note, iter_notes, select_notes
 from clue.core.errors import DataError, UsageError
@@ -65,7 +66,8 @@ class Letter:
 def split_note(text: str) -> tuple[str, str] | None:
     """(letter, instructions), or None when the note has no usable instructions."""
     paragraphs = [p for p in PARAGRAPH_BREAK.split(text) if p.strip()]
-    instructions, rest = [], []
+    instructions: list[str] = []
+    rest: list[str] = []
     for paragraph in paragraphs:
         (instructions if paragraph.lstrip().startswith(INSTRUCTIONS_HEADER) else rest).append(paragraph)
     if not instructions or not rest:
@@ -88,7 +90,7 @@ def letter_of(note: Note) -> Letter | None:
 
 # -- 2. prompts and parsing ------------------------------------------------------
 def template(name: str) -> Template:
-    text = resources.files("clue.builders").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
+    text = (resources.files("clue.builders") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
     return Template(name, text, "builtin")
 
 
@@ -244,7 +246,8 @@ def build(
             f"no patient letter found (a note containing {PATIENT_MARK!r} with a "
             f"{INSTRUCTIONS_HEADER!r} paragraph after two blank lines) among {note_counts['notes_read']} notes",
         )
-    chosen = [letter_of(note) for note in chosen_notes]
+    # select_notes kept only notes that make a letter.
+    chosen = [letter for letter in map(letter_of, chosen_notes) if letter is not None]
     counts["letters"] = len(chosen)
 
     say(f"listing facts in {len(chosen)} letters")

@@ -19,13 +19,13 @@ import http.client
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from clue.builders.releases import GITHUB_RAW, TaskRelease, fetchable, release_of
 from clue.core.errors import ClueError, DataError, UsageError
 from clue.core.files import sha256_file
-from clue.builders.releases import GITHUB_RAW, TaskRelease, fetchable, release_of
 from clue.tasks.registry import get_task
 
 CHUNK = 1 << 16
@@ -69,7 +69,7 @@ def download(
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if auth is not None:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
         request.add_header("Authorization", f"Basic {token}")
     if have:
         request.add_header("Range", f"bytes={have}-")

@@ -22,9 +22,9 @@ import io
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 from clue.core.errors import DataError
 from clue.core.seeding import derive
@@ -81,12 +81,12 @@ class _Source:
                 )
                 raw = self.child.stdout
             else:
-                raw = io.BufferedReader(gzip.open(path, "rb"), 1 << 20)  # type: ignore[arg-type]
+                raw = io.BufferedReader(gzip.open(path, "rb"), 1 << 20)
         elif path.suffix == ".gz":
             raise DataError(path, "named .gz but is not gzip-compressed")
         else:
             raw = open(path, "rb", buffering=1 << 20)
-        self.text = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # type: ignore[arg-type]
+        self.text = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # type: ignore[type-var]
 
     def finish(self) -> None:
         """After reading to the end: a failed decompression (truncated, corrupt) is an error."""
@@ -237,7 +237,7 @@ def select_notes(
 class _Desc(str):
     """A string whose ordering is reversed, so a min-heap of it acts as a max-heap."""
 
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return str.__gt__(self, other)
 
 

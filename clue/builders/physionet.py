@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from clue.core.errors import UsageError
-from clue.builders.fetch import FetchError, Fetched, check_present, download, fetch_url
+from clue.builders.fetch import Fetched, FetchError, check_present, download, fetch_url
 from clue.builders.releases import PHYSIONET_FILES, TaskRelease, fetchable, release_of
+from clue.core.errors import UsageError
 
 USERNAME_ENV = "PHYSIONET_USERNAME"
 PASSWORD_ENV = "PHYSIONET_PASSWORD"

@@ -20,7 +20,7 @@ from typing import Any
 
 from clue.core.errors import DataError, UsageError
 from clue.core.files import atomic_writer, sha256_file, write_json
-from clue.formats.readers import read_records
+from clue.formats.readers import read_records, read_table
 
 COLUMNS = ("id", "letter_excerpt", "question", "answer", "verdict", "edited_question", "edited_answer", "comment")
 VERDICTS = ("keep", "edit", "drop")
@@ -126,8 +126,6 @@ class Verdict:
 
 
 def read_review(path: Path) -> dict[str, Verdict]:
-    from clue.formats.readers import read_table
-
     table = read_table(path, {c: [c] for c in COLUMNS if c != "letter_excerpt"})
     verdicts: dict[str, Verdict] = {}
     problems: list[str] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -59,9 +58,9 @@ def status_cmd(
 def fetch_cmd(
     task: str = typer.Argument(..., help="meqsum, longhealth, all (the public ones), or mednli, problem_summary, medisumqa (PhysioNet)."),
     data_dir: Path = typer.Option(DATA_DIR, "--data-dir", help="Where to put the files."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Override the host (GitHub raw or PhysioNet files)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Override the host (GitHub raw or PhysioNet files)."),
     force: bool = typer.Option(False, "--force", help="Download again even if the file is present."),
-    username: Optional[str] = typer.Option(None, "--username", help="PhysioNet username [env PHYSIONET_USERNAME]; the password is asked for or read from PHYSIONET_PASSWORD."),
+    username: str | None = typer.Option(None, "--username", help="PhysioNet username [env PHYSIONET_USERNAME]; the password is asked for or read from PHYSIONET_PASSWORD."),
     print_steps: bool = typer.Option(False, "--print-steps", help="PhysioNet: print the manual steps instead of downloading."),
 ) -> None:
     """Download a dataset, verify it (sha256 and the task's loader) and move it into place."""
@@ -128,10 +127,10 @@ def build_medisumqa_cmd(
     n: int = typer.Option(416, "-n", help="Question-answer pairs to keep."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the letter selection."),
     out: Path = typer.Option(DATA_DIR / "medisumqa.json", "--out", help="Output JSON array (manifest and run store beside it)."),
-    letters: Optional[int] = typer.Option(None, "--letters", help="Letters to generate from [default: 2 x n]."),
+    letters: int | None = typer.Option(None, "--letters", help="Letters to generate from [default: 2 x n]."),
     per_letter: int = typer.Option(1, "--per-letter", help="At most this many pairs from one letter (0: no limit)."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE for BERTScore (repeatable)."),
+    option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE for BERTScore (repeatable)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ask the model again instead of reusing stored answers."),
 ) -> None:
     """Build MeDiSumQA candidates with a model; re-running resumes from the run store beside the output."""

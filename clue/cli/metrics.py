@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -25,7 +25,7 @@ app.add_typer(metrics_app, name="metrics")
 def compare_cmd(
     run_a: Path = typer.Argument(..., help="Run directory A (the reference, e.g. the base model)."),
     run_b: Path = typer.Argument(..., help="Run directory B (e.g. the biomedical model)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the full comparison as JSON here."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the full comparison as JSON here."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the paired bootstrap."),
     resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples."),
 ) -> None:
@@ -87,29 +87,27 @@ def print_comparison(result: dict[str, Any]) -> None:
 def fetch_cmd(
     what: str = typer.Argument(..., help="bertscore or umls"),
     model: str = typer.Option("scibert", "--model", help="BERTScore: preset (scibert, bioclinicalbert) or repo id."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="UMLS: download into this folder instead of scispaCy's cache."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="UMLS: download into this folder instead of scispaCy's cache."),
 ) -> None:
     """Download metric weights where there is a network (runs never download)."""
+    from clue.metrics import bertscore, umls
+
     if what == "bertscore":
-        from clue.metrics.bertscore import fetch
-
-        path = fetch(model)
-        console.print(f"BERTScore model {model} is in {path}")
+        path = bertscore.fetch(model)
+        say(f"BERTScore model {model} is in {path}")
     elif what == "umls":
-        from clue.metrics.umls import EN_CORE_SCI_SM_URL, fetch
-
-        paths = fetch(cache_dir)
-        console.print("UMLS linker files:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+        paths = umls.fetch(cache_dir)
+        say("UMLS linker files:\n" + "\n".join(f"  {p}" for p in paths))
         if cache_dir:
-            console.print("Point runs at them with --metric umls_linker_dir=... --metric umls_kb=... (see docs/metrics.md).")
-        console.print(f"The spaCy pipeline is not on PyPI; install it with:\n  pip install {EN_CORE_SCI_SM_URL}", highlight=False)
+            say("Point runs at them with --metric umls_linker_dir=... --metric umls_kb=... (see docs/metrics.md).")
+        say(f"The spaCy pipeline is not on PyPI; install it with:\n  pip install {umls.EN_CORE_SCI_SM_URL}")
     else:
         raise UsageError(f"clue metrics fetch takes bertscore or umls, got {what!r}")
 
 
 @metrics_app.command("status")
 def status_cmd(
-    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, as for clue run (repeatable)."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, as for clue run (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Say whether BERTScore and UMLS-F1 can run here, and with what; loads no model."""

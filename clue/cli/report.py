@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -15,7 +14,7 @@ from clue.core.seeding import DEFAULT_SEED
 @app.command("sweep")
 def sweep_cmd(
     config: Path = typer.Argument(..., help="Sweep file (YAML or TOML): models, tasks, data, seed, limit, output."),
-    only: Optional[List[str]] = typer.Option(None, "--only", help="Run only the model with this name (repeatable)."),
+    only: list[str] | None = typer.Option(None, "--only", help="Run only the model with this name (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Run models again even when their run is done (stored answers are still reused)."),
 ) -> None:
     """Run several models one after another: one run directory each; done ones are skipped; a crash resumes."""
@@ -43,10 +42,10 @@ def sweep_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dirs: Optional[List[Path]] = typer.Argument(None, help="Run directories (from clue run or clue sweep)."),
+    run_dirs: list[Path] | None = typer.Argument(None, help="Run directories (from clue run or clue sweep)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the report files."),
-    pairs: Optional[str] = typer.Option(None, "--pairs", help="Pairs file (TOML/YAML), or 'clue' for the study's 12 pairs."),
-    published: Optional[Path] = typer.Option(None, "--published", help="Published results CSV to show beside the runs (e.g. clue-2024-06.csv)."),
+    pairs: str | None = typer.Option(None, "--pairs", help="Pairs file (TOML/YAML), or 'clue' for the study's 12 pairs."),
+    published: Path | None = typer.Option(None, "--published", help="Published results CSV to show beside the runs (e.g. clue-2024-06.csv)."),
     show_items: bool = typer.Option(False, "--show-items", help="Include per-item outputs of public tasks in the HTML page."),
     allow_credentialed_items: bool = typer.Option(
         False, "--allow-credentialed-items",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -52,22 +52,22 @@ def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
 def run_cmd(
     model: str = typer.Option("baseline", "--model", "-m", help="Model spec: baseline, openai:NAME, vllm:NAME, hf:PATH, llamacpp:GGUF, smollm2."),
     tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2 or a comma-separated list."),
-    data: Optional[List[str]] = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory [default: clue-runs/<model>]."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N items of each task."),
+    data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: clue-runs/<model>]."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N items of each task."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection, LongHealth shuffles, bootstrap."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
+    templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
-    longhealth_budget: Optional[int] = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: 8140]."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
-    chat_layout: Optional[str] = typer.Option(None, "--chat-layout", help="auto, system, fold or plain (default: from the model's chat template)."),
-    approve_endpoint: Optional[List[str]] = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: 8140]."),
+    option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
+    chat_layout: str | None = typer.Option(None, "--chat-layout", help="auto, system, fold or plain (default: from the model's chat template)."),
+    approve_endpoint: list[str] | None = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
@@ -112,14 +112,14 @@ def run_cmd(
 
 @app.command("score")
 def score_cmd(
-    run_dir: Optional[Path] = typer.Argument(None, help="A run directory to score again from its store, without any model."),
-    task: Optional[str] = typer.Option(None, "--task", help="Task name (see `clue tasks`)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="The task's dataset file."),
-    predictions: Optional[Path] = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
+    run_dir: Path | None = typer.Argument(None, help="A run directory to score again from its store, without any model."),
+    task: str | None = typer.Option(None, "--task", help="Task name (see `clue tasks`)."),
+    data: Path | None = typer.Option(None, "--data", help="The task's dataset file."),
+    predictions: Path | None = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
     output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/ (with --predictions)."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="The seed the predictions were made with (decides the few-shot split)."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
+    templates: Path | None = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
 ) -> None:
     """Score without running a model: a predictions file against a dataset, or a run directory again.
 
@@ -176,15 +176,15 @@ def score_cmd(
 def prompts_cmd(
     tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s), level1, level2 or all."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
-    data: Optional[List[str]] = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each task."),
+    data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items of each task."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection and LongHealth shuffles."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
-    longhealth_budget: Optional[int] = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: 8140]."),
+    templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: 8140]."),
     chat_layout: str = typer.Option("system", "--chat-layout", help="system, fold or plain: the layout to show the messages in."),
-    context_length: Optional[int] = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
+    context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
 ) -> None:
     """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
     from clue.core.chat import parse_layout

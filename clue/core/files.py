@@ -7,8 +7,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+
+from clue.core.errors import DataError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -73,8 +76,6 @@ def read_jsonl(path: str | os.PathLike) -> list[tuple[int, Any]]:
 
     Raises ``DataError`` naming the line on malformed JSON.
     """
-    from clue.core.errors import DataError
-
     rows: list[tuple[int, Any]] = []
     try:
         fh = open(path, encoding="utf-8")
@@ -99,8 +100,6 @@ def read_json_dict(path: str | os.PathLike, what: str) -> dict[str, Any]:
 
     Raises ``DataError`` saying which file and what it was expected to be.
     """
-    from clue.core.errors import DataError
-
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

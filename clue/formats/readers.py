@@ -8,8 +8,9 @@ run instead of silently becoming a zero score.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from clue.core.errors import DataError
 from clue.core.files import read_jsonl

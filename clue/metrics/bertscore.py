@@ -28,15 +28,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from clue.core.errors import UsageError
 from clue.core.files import sha256_text
-from clue.store.metric_cache import MetricCache
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
+from clue.store.metric_cache import MetricCache
 
 OPTION_KEYS = {
     "bertscore_model": "preset (scibert, bioclinicalbert), Hugging Face repo id in the local cache, or a local folder",
@@ -80,7 +80,7 @@ class BertScoreConfig:
     baseline: str | None = None
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> "BertScoreConfig":
+    def from_options(cls, options: Mapping[str, Any]) -> BertScoreConfig:
         layer = options.get("bertscore_layer")
         baseline = options.get("bertscore_baseline")
         return cls(

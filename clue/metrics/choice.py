@@ -10,7 +10,7 @@ failures from wrong knowledge and is reported only as a diagnostic.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 _REFERENCE = re.compile(r"The correct answer is (\w):")
 _LENIENT = (

@@ -25,9 +25,9 @@ from __future__ import annotations
 import importlib.metadata as md
 import importlib.util
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
 # Fixed: any letter first (U codes), a digit or letter third (C7A, M1A),

@@ -15,8 +15,9 @@ and a model is loaded only when something is missing from the cache.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from clue.core.errors import UsageError
 from clue.metrics import bertscore, umls

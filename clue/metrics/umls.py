@@ -27,13 +27,15 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from clue.store.metric_cache import MetricCache
+from clue.core.errors import UsageError
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
+from clue.store.metric_cache import MetricCache
 
 OPTION_KEYS = {
     "umls_pipeline": "spaCy pipeline: installed package name or folder (default en_core_sci_sm)",
@@ -69,8 +71,6 @@ LINKER_FILES = {
 
 
 def _as_float(value: Any, key: str) -> float:
-    from clue.core.errors import UsageError
-
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -91,7 +91,7 @@ class UmlsConfig:
     batch_size: int = 64
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> "UmlsConfig":
+    def from_options(cls, options: Mapping[str, Any]) -> UmlsConfig:
         base = cls()
         get = options.get
         return cls(
@@ -172,6 +172,7 @@ class LinkerFiles:
 def locate_linker(config: UmlsConfig) -> LinkerFiles:
     """The linker's files from the settings, else from scispaCy's download cache."""
     where = []
+    index: dict[str, Path | None]
     if config.linker_dir:
         folder = Path(config.linker_dir).expanduser()
         index = {key: folder / name for key, name in LINKER_FILES.items()}

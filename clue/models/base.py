@@ -119,5 +119,5 @@ class Backend(ABC):
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         """Yield one completion per request, as each finishes."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
         """Release engines, sessions and files."""

@@ -23,8 +23,9 @@ batched only with requests of the same decoding settings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from itertools import groupby
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from clue.core.errors import UsageError, require
 from clue.core.records import Completion

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from clue.core.errors import ClueError, UsageError, require
 from clue.core.records import Completion

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from clue.core.chat import ChatLayout, Renderer, apply_layout, hf_renderer, parse_layout, probe_layout
 from clue.core.errors import UsageError

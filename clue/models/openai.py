@@ -36,8 +36,9 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from clue.core.chat import ChatLayout, apply_layout, hf_renderer, parse_layout, probe_layout
@@ -75,7 +76,7 @@ class ClientSettings:
     use_env_proxy: bool = False
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> "ClientSettings":
+    def from_options(cls, options: Mapping[str, Any]) -> ClientSettings:
         known = set(cls.__dataclass_fields__) - {"base_urls"} | {"base_url"}
         unknown = sorted(set(options) - known)
         if unknown:

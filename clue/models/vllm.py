@@ -29,7 +29,8 @@ reproducible anyway. Pass ``-O seed=N`` to seed the engine instead.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from clue.core.errors import UsageError, require
 from clue.core.records import Completion

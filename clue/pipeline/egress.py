@@ -39,9 +39,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from clue.core.access import is_credentialed
@@ -98,7 +99,7 @@ def is_local_address(address: str) -> bool:
 
 def system_resolver(host: str) -> list[str]:
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def classify(url: str, approved: Iterable[str], resolver: Resolver = system_resolver) -> Verdict:

@@ -101,13 +101,13 @@ class StoreBackend(Backend):
                 by_id[row.request_id] = row
         layout = self.layout
         for request in requests:
-            row = rows.get(request_key(request, layout))
-            if row is None or not row.ok:
-                row = by_id.get(request.id, row)
-            if row is None:
+            found = rows.get(request_key(request, layout))
+            if found is None or not found.ok:
+                found = by_id.get(request.id, found)
+            if found is None:
                 yield Completion(request.id, None, error="not in the run store")
             else:
-                yield row.completion(request.id)  # a failure keeps its recorded error, word for word
+                yield found.completion(request.id)  # a failure keeps its recorded error, word for word
 
     def close(self) -> None:
         self.store.close()

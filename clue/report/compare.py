@@ -33,8 +33,9 @@ interval excludes 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -222,9 +223,9 @@ def compare_task(
             for i in paired
             if rows_a[i]["metrics"].get(name) is not None and rows_b[i]["metrics"].get(name) is not None
         ]
-        table = contingency([a >= 0.5 for a, _ in pairs], [b >= 0.5 for _, b in pairs])
-        table["p_value"] = mcnemar_exact(table["only_a_correct"], table["only_b_correct"])
-        out["mcnemar"][name] = table
+        counts = contingency([a >= 0.5 for a, _ in pairs], [b >= 0.5 for _, b in pairs])
+        p_value = mcnemar_exact(counts["only_a_correct"], counts["only_b_correct"])
+        out["mcnemar"][name] = {**counts, "p_value": p_value}
     out["verdict"] = verdict(*labels_ab, title, out["delta"], ci, p)
     return out, deltas
 

@@ -11,13 +11,14 @@ Files are reproducible: no timestamps, a fixed SVG id salt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from clue.core.errors import require
 from clue.report.leaderboard import Entry, tasks_present
-from clue.report.taskinfo import level_order, level_title, task_title
 from clue.report.pairs import PairResult
+from clue.report.taskinfo import level_order, level_title, task_title
 
 PALETTE = ("#1f5f8b", "#d9822b", "#3a8a4f", "#b03a48", "#6c4f9c", "#7a6a53", "#c45ca2", "#5f6b73", "#9aa33b", "#2b9aa3")
 BELOW, ABOVE, NEUTRAL = "#b03a48", "#3a8a4f", "#8a8f94"

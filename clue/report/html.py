@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from clue import __version__
 from clue.core.errors import UsageError, require
 from clue.core.seeding import DEFAULT_SEED
+from clue.report.figures import write_figures
 from clue.report.leaderboard import (
     Entry,
     diagnostic_columns,
@@ -38,7 +40,6 @@ from clue.report.leaderboard import (
     write_leaderboard,
     write_text,
 )
-from clue.report.figures import write_figures
 from clue.report.pairs import PairResult, PairSet, compare_pairs, fmt_delta, fmt_p, headline, load_pairs, pair_rows, write_pairs
 from clue.report.published import load_published
 from clue.report.taskinfo import level_order, level_title, task_title
@@ -136,7 +137,7 @@ def render_html(
     report: Report,
 ) -> str:
     jinja2 = require("jinja2", "report", "Writing the HTML report")
-    template_text = resources.files("clue.report").joinpath("templates", "report.html.j2").read_text(encoding="utf-8")
+    template_text = (resources.files("clue.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag)
     tasks = tasks_present(entries)

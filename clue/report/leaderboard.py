@@ -17,9 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from clue.core.access import CREDENTIALED
 from clue.core.files import atomic_writer, read_json_dict, read_jsonl, write_json
@@ -200,7 +201,7 @@ def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
 
 def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
     lo, hi = row.get(f"{col}_ci_low"), row.get(f"{col}_ci_high")
-    return None if lo is None else [lo, hi]
+    return None if lo is None or hi is None else [lo, hi]
 
 
 def leaderboard_csv(entries: Sequence[Entry]) -> str:

@@ -23,10 +23,11 @@ significantly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from clue.core.errors import UsageError
 from clue.core.files import write_json
@@ -66,7 +67,7 @@ class PairSet:
 def load_pairs(spec: str | Path) -> PairSet:
     """A pairs file, or the name of a shipped preset (``clue``)."""
     if str(spec) in PRESETS:
-        text = resources.files("clue.report").joinpath("presets", PRESETS[str(spec)]).read_text(encoding="utf-8")
+        text = (resources.files("clue.report") / "presets" / PRESETS[str(spec)]).read_text(encoding="utf-8")
         data, where = parse_mapping(text, "toml", f"preset {spec!r}"), f"preset {spec!r}"
     else:
         path = Path(spec)

@@ -96,6 +96,6 @@ def reproduced_table(entries: list[Entry]) -> list[dict[str, Any]]:
     """(model, level 1, level 2, overall) rounded as published: what the report's note shows."""
     out = []
     for e in entries:
-        out.append({"model": e.name, **{lv: (None if e.level(lv) is None else round(e.level(lv), 2))
-                                        for lv in ("level1", "level2", "overall")}})
+        levels = {lv: e.level(lv) for lv in ("level1", "level2", "overall")}
+        out.append({"model": e.name, **{lv: None if v is None else round(v, 2) for lv, v in levels.items()}})
     return out

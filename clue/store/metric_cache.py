@@ -21,8 +21,9 @@ import hashlib
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from clue.core.files import canonical_json, sha256_file, sha256_text
 
@@ -161,7 +162,7 @@ class MetricCache:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "MetricCache":
+    def __enter__(self) -> MetricCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -255,7 +255,7 @@ class Task:
 
     def demo_path(self) -> Path | None:
         demo = self.declaration.files.demo
-        return Path(str(self.folder().joinpath("demo", demo))) if demo else None
+        return Path(str(self.folder() / "demo" / demo)) if demo else None
 
     def template(self, templates: Templates, part: str) -> Template:
         return templates.get(f"{self.name}.{part}", self.prompts_dir())

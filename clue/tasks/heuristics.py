@@ -102,7 +102,7 @@ def find_diagnoses(text: str) -> list[tuple[str, str]]:
             if code and code not in found:
                 found[code] = phrase.capitalize()
                 taken[i : i + n] = [True] * n
-    for i, word in enumerate(words):
+    for i, _word in enumerate(words):
         for n in (3, 2, 1):
             phrase = " ".join(words[i : i + n])
             if phrase in ABBREVIATIONS and not any(taken[i : i + n]):

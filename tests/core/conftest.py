@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from clue.tasks import get_task
-from clue.core.records import Item
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from clue.core.records import Scored
 from clue.stats.aggregate import level_scores, task_summary
 from clue.tasks import levels as declared_levels
-from clue.core.records import Scored
 
 
 def s(i, **metrics):

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
+from clue.core.tokens import ApproxTokenizer
 from clue.tasks import BuildContext, get_task
 from clue.tasks.longhealth.task import pack_documents
-from clue.core.tokens import ApproxTokenizer
 
 SEP = "----- next document -----"
 

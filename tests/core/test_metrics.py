@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from rouge_score import rouge_scorer
 
+from clue.core.records import Reference
 from clue.metrics import icd
 from clue.metrics.choice import lenient_letter, reference_letter
 from clue.metrics.labels import first_label, reference_correct
 from clue.metrics.rouge import rouge
-from clue.core.records import Reference
 from clue.tasks import get_task
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from clue.models.base import Backend
 from clue.core.records import Completion, Request
+from clue.models.base import Backend
 
 
 def fake_question(statement: str, k: int) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import base64
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -14,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from clue.builders import fetch, physionet, releases
-from clue.tasks import get_task
 from clue.builders.status import status
 from clue.core.errors import DataError, UsageError
+from clue.tasks import get_task
 
 MAX_REQUESTS = 100
 USER, PASSWORD = "tester", "s3cret-pass"

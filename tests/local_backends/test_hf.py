@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("torch", reason="the hf: backend needs torch (pip install torch==2.13.0 for the CPU wheel)")
 pytest.importorskip("transformers", reason="the hf: backend needs transformers (pip install 'clue-eval[hf]')")
 
-from clue.models import load_backend  # noqa: E402
 from clue.core.chat import ChatLayout  # noqa: E402
+from clue.core.records import Decoding, Message, Request  # noqa: E402
+from clue.models import load_backend  # noqa: E402
 from clue.pipeline.config import RunConfig
 from clue.pipeline.run import evaluate  # noqa: E402
-from clue.core.records import Decoding, Message, Request  # noqa: E402
 
 WORDS = "patient admitted with chest pain fever cough and elevated troponin denies dyspnea".split()
 

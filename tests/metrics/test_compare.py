@@ -21,7 +21,7 @@ def test_identical_runs_differ_by_zero_with_p_one(tmp_path):
         assert t["ci"] == pytest.approx([0.0, 0.0], abs=1e-9)
         assert t["p_value"] == 1.0
         assert not t["significant"]
-        for name, m in t["mcnemar"].items():
+        for _name, m in t["mcnemar"].items():
             assert m["p_value"] == 1.0 and m["only_a_correct"] == m["only_b_correct"] == 0
     for level in ("level1", "level2", "overall"):
         lv = out["levels"][level]

@@ -27,8 +27,8 @@ def test_f1_of_concept_sets():
 
 
 def concepts(tiny_umls, texts, **overrides):
-    from clue.store.metric_cache import MetricCache
     from clue.metrics.umls import UmlsConfig, UmlsF1, load_extractor
+    from clue.store.metric_cache import MetricCache
 
     config = UmlsConfig.from_options({**tiny_umls, **overrides})
     metric = UmlsF1(config, MetricCache(None))

@@ -157,7 +157,7 @@ class DevTools:
                 msg = json.loads(self.ws.recv())
                 if "method" in msg:
                     self.events.append(msg)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             pass
 
 

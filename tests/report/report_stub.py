@@ -98,7 +98,7 @@ class StubServer:
         with self._lock:
             return sum(self.prompts.values())
 
-    def start(self) -> "StubServer":
+    def start(self) -> StubServer:
         self._thread.start()
         self._timer.start()
         return self

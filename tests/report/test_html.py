@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from report_browser import find_chromium, inspect_page
+from report_helpers import PUBLISHED_CSV, level1_tasks, write_run
 
 from clue.core.errors import UsageError
 from clue.report.html import ReportOptions, build_report
 
-from report_helpers import PUBLISHED_CSV, level1_tasks, write_run
-from report_browser import find_chromium, inspect_page
 
 # Longhealth rows cluster by patient (group); MeQSum is public too, MedNLI is credentialed.
 def mixed_run(folder: Path, model: str, mednli_correct: int) -> Path:

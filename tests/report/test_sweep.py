@@ -13,13 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from report_helpers import clue
+from report_stub import StubServer
 
 from clue.core.errors import UsageError
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
-
-from report_helpers import clue
-from report_stub import StubServer
 
 LOCAL_BACKEND_FIXTURES = Path(__file__).resolve().parents[1] / "local_backends" / "conftest.py"
 

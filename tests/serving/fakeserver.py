@@ -88,7 +88,7 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self, port: int = 0) -> "FakeServer":
+    def start(self, port: int = 0) -> FakeServer:
         self._thread = threading.Thread(target=self._serve_thread, args=(port,), daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -104,7 +104,7 @@ class FakeServer:
         if self._thread:
             self._thread.join(10)
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

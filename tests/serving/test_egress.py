@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clue.core.errors import UsageError
 from clue.models.base import Backend
 from clue.models.baseline import BaselineBackend
 from clue.pipeline.egress import EgressRefused, check_egress, classify, endpoint_of, read_approvals
-from clue.core.errors import UsageError
 from clue.tasks import get_task
 
 CREDENTIALED = [get_task("mednli"), get_task("meqsum")]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from serving_helpers import need_serving_packages, write_mednli
 
 need_serving_packages()

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
+from serving_helpers import write_mednli
 
+from clue.core.chat import ChatLayout
+from clue.core.records import Completion, Decoding, Message, Request
 from clue.models.base import Backend
 from clue.models.openai import OpenAIBackend
-from clue.core.chat import ChatLayout
 from clue.pipeline.config import RunConfig
 from clue.pipeline.generate import StoreBackend, stored_generate
 from clue.pipeline.run import evaluate
 from clue.store.runs import RunStore, load_completions, model_key, request_key
-from clue.core.records import Completion, Decoding, Message, Request
-from serving_helpers import write_mednli
 
 
 class ScriptedBackend(Backend):

@@ -9,9 +9,8 @@ naming no label, share naming more than one.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clue.core.access import CREDENTIALED

@@ -8,9 +8,8 @@ Score: mean of ROUGE-1, ROUGE-2, ROUGE-L and BERTScore-F1.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clue.core.access import PUBLIC

@@ -11,9 +11,8 @@ Score: mean of ROUGE-1/2/L, BERTScore-F1 and UMLS-F1.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clue.core.access import CREDENTIALED
