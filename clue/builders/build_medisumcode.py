@@ -32,6 +32,7 @@ from typing import Any
 from clue.builders.mimic import Diagnosis, iter_diagnoses, iter_notes, select_notes
 from clue.core.errors import DataError, UsageError, require
 from clue.core.files import sha256_file, write_json
+from clue.core.seeding import DEFAULT_SEED
 from clue.core.versions import version_of
 from clue.metrics import icd
 
@@ -125,7 +126,7 @@ def build(
     notes: Path,
     diagnoses: Path,
     n: int = 500,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     edition: str = "installed",
     icd9_rule: str = "package",
     on_stage: Callable[[str], None] | None = None,

@@ -36,6 +36,7 @@ from clue.builders.mimic import Note, iter_notes, select_notes
 from clue.core.errors import DataError, UsageError
 from clue.core.files import sha256_file, write_json
 from clue.core.records import Completion, Decoding, Message, Request
+from clue.core.seeding import DEFAULT_SEED
 from clue.metrics import model as model_metrics
 from clue.metrics import rouge
 from clue.models.base import Backend
@@ -222,7 +223,7 @@ def build(
     backend,
     store_path: Path,
     n: int = 416,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     letters: int | None = None,
     per_letter: int | None = 1,
     metric_config: dict[str, Any] | None = None,

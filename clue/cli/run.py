@@ -60,7 +60,7 @@ def run_cmd(
     templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: 8140]."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: the task's declared budget]."),
     option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
@@ -182,7 +182,7 @@ def prompts_cmd(
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection and LongHealth shuffles."),
     templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: 8140]."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: the task's declared budget]."),
     chat_layout: str = typer.Option("system", "--chat-layout", help="system, fold or plain: the layout to show the messages in."),
     context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
 ) -> None:

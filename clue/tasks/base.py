@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -382,9 +382,3 @@ def fit_to_context(
     shortened[document_field] = ctx.tokenizer.truncate(document, max(keep, 0))
     return render(shortened), True
 
-
-def with_settings(declaration: Declaration, protocol: str, **changes: Any) -> Declaration:
-    """A copy of ``declaration`` whose settings for ``protocol`` have ``changes`` applied."""
-    protocols = dict(declaration.protocols)
-    protocols[protocol] = replace(declaration.settings(protocol), **changes)
-    return replace(declaration, protocols=protocols)
