@@ -85,6 +85,8 @@ def check_host(host: str, shown: str) -> str:
     if not host.isascii():
         raise UsageError(f"not an endpoint URL (the host is not ASCII; give its xn-- form): {shown!r}")
     if ":" in host:  # urlsplit keeps brackets out: an IPv6 literal
+        if "%" in host:
+            raise UsageError(f"not an endpoint URL (an IPv6 zone id): {shown!r}")
         try:
             return str(ipaddress.IPv6Address(host))
         except ValueError:
