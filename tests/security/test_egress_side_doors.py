@@ -206,3 +206,64 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
     keep = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "OPENAI_BASE_URL"}
     return {**keep, "CLUE_APPROVED_ENDPOINTS": str(tmp_path / "no-approvals.toml")}
+
+
+def test_a_checked_local_proxy_carries_the_requests(serve, listener):
+    # The fake server answers absolute-form requests, as a forward proxy would relay them.
+    proxy = serve()
+    target = f"http://model.invalid:{listener.port}/v1"
+    backend = openai_backend(target, proxy=f"http://127.0.0.1:{proxy.port}", max_retries=0, context_length=4096)
+    verdicts = check_egress(backend, MEDNLI, resolver=dns({"model.invalid": ["127.0.0.2"]}))
+    assert [v.endpoint for v in verdicts] == [f"http://model.invalid:{listener.port}", f"http://127.0.0.1:{proxy.port}"]
+    [completion] = backend.generate(_requests(1))
+    assert completion.ok, completion.error
+    assert proxy.requests == 1 and listener.connections == 0
+
+
+def test_a_pinned_https_connection_keeps_the_name_for_sni_the_certificate_and_host(tmp_path):
+    import shutil
+    import socket
+    import ssl
+    import threading
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a test certificate")
+    need_serving_packages()
+    import httpx
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=model.invalid", "-addext", "subjectAltName=DNS:model.invalid"],
+                   check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    seen: dict[str, object] = {}
+
+    def note_sni(sock, name, ctx) -> None:
+        seen["sni"] = name
+
+    server_tls.sni_callback = note_sni
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    sock.settimeout(10)
+    port = sock.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = sock.accept()
+        with server_tls.wrap_socket(conn, server_side=True) as tls:
+            seen["request"] = tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    backend = openai_backend(f"https://model.invalid:{port}/v1")
+    backend.pin({"model.invalid": ("127.0.0.1",)})  # what the guard hands over for a checked name
+    transport = backend._transport(backend.settings.base_urls[0], sync=True,
+                                   verify=ssl.create_default_context(cafile=str(cert)))
+    with httpx.Client(transport=transport, trust_env=False) as client:
+        response = client.get(f"https://model.invalid:{port}/v1/models")
+    thread.join(5)
+    sock.close()
+    assert response.status_code == 200 and seen["sni"] == "model.invalid"
+    assert f"Host: model.invalid:{port}".encode() in seen["request"]
