@@ -348,6 +348,8 @@ class OpenAIBackend(Backend):
             {
                 "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
                 "base_urls": [redact_url(u) for u in s.base_urls],
+                "proxies": [redact_url(p) for p in self.proxies()],
+                "pinned": self._pins is not None,  # connections held to the addresses the egress guard checked
                 "context_length_source": self._context[1] if self._context else "unknown",
                 "server_model": self._server_model,
                 "concurrency": s.concurrency,

@@ -212,12 +212,15 @@ def test_a_checked_local_proxy_carries_the_requests(serve, listener):
     # The fake server answers absolute-form requests, as a forward proxy would relay them.
     proxy = serve()
     target = f"http://model.invalid:{listener.port}/v1"
-    backend = openai_backend(target, proxy=f"http://127.0.0.1:{proxy.port}", max_retries=0, context_length=4096)
+    backend = openai_backend(target, proxy=f"http://u:sk-PROXY-SECRET@127.0.0.1:{proxy.port}", max_retries=0,
+                             context_length=4096)
     verdicts = check_egress(backend, MEDNLI, resolver=dns({"model.invalid": ["127.0.0.2"]}))
     assert [v.endpoint for v in verdicts] == [f"http://model.invalid:{listener.port}", f"http://127.0.0.1:{proxy.port}"]
     [completion] = backend.generate(_requests(1))
     assert completion.ok, completion.error
     assert proxy.requests == 1 and listener.connections == 0
+    info = backend.info()
+    assert info["proxies"] == [f"http://127.0.0.1:{proxy.port}"] and info["pinned"] is True
 
 
 def test_a_pinned_https_connection_keeps_the_name_for_sni_the_certificate_and_host(tmp_path):
