@@ -16,6 +16,10 @@ def sweep_cmd(
     config: Path = typer.Argument(..., help="Sweep file (YAML or TOML): models, tasks, data, seed, limit, output."),
     only: list[str] | None = typer.Option(None, "--only", help="Run only the model with this name (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Run models again even when their run is done (stored answers are still reused)."),
+    approve_endpoint: list[str] | None = typer.Option(
+        None, "--approve-endpoint",
+        help="Allow credentialed tasks to go to this exact endpoint, for every model (see docs/security.md). "
+             "A sweep file cannot approve endpoints."),
 ) -> None:
     """Run several models one after another: one run directory each; done ones are skipped; a crash resumes."""
     from clue.pipeline.sweep import load_sweep, run_sweep
@@ -26,7 +30,7 @@ def sweep_cmd(
         say(line, err=True)
 
     def work(progress):
-        return run_sweep(plan, only=only or (), force=force, log=log,
+        return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [],
                          on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
 
     outcomes = with_progress(work)

@@ -26,7 +26,7 @@ from clue.core.tokens import ApproxTokenizer, Tokenizer
 NOT_IDENTITY = frozenset(
     {
         "base_url", "api_key_env", "concurrency", "timeout", "max_retries", "backoff_base", "backoff_max",
-        "retry_after_max", "use_env_proxy", "max_tokens_field", "tokenizer", "context_length", "max_model_len",
+        "retry_after_max", "use_env_proxy", "proxy", "max_tokens_field", "tokenizer", "context_length", "max_model_len",
         "batch_size", "max_num_seqs", "gpu_memory_utilization", "tensor_parallel_size", "pipeline_parallel_size",
         "distributed_executor_backend", "enable_prefix_caching", "n_threads", "n_gpu_layers", "device",
         "device_map", "swap_space", "verbose", "chat_layout", "hash_weights", "chunk_size", "n_ctx",
@@ -102,8 +102,19 @@ class Backend(ABC):
         }
 
     def endpoints(self) -> list[str]:
-        """URLs that requests will be sent to (empty for in-process backends)."""
+        """URLs the backend will connect to: servers and any proxy in between (empty for in-process backends)."""
         return []
+
+    def proxies(self) -> list[str]:
+        """Those of ``endpoints()`` that are proxies (the egress guard names them so)."""
+        return []
+
+    def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:  # noqa: B027 - nothing to pin in-process
+        """Connect only to these addresses, which the egress guard checked (host -> addresses).
+
+        ``None`` for a host: the user approved it by name, so the client resolves it.
+        A backend with endpoints must then refuse to connect to any other host.
+        """
 
     def info(self) -> dict[str, Any]:
         """What the manifest records about the model and engine (never secrets)."""

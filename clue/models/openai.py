@@ -23,7 +23,26 @@ requests in flight, and a retry prefers another replica.
 
 The API key is read from an environment variable (``api_key_env``, default
 OPENAI_API_KEY) and sent only in the Authorization header; it is never part of
-``info()``, the store's model identity, or any error message.
+``info()``, the store's model identity, or any error message: error texts are
+masked (the key, any prefix of it, URL credentials; ``clue.core.redact``)
+before they are shortened.
+
+Where it connects: to the base URLs, or through a proxy when one is given
+(``-O proxy=URL``) or, with ``-O use_env_proxy=true``, through the proxy the
+environment names (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``). Proxies are
+endpoints like the servers (``endpoints()``), so the egress guard checks them;
+clue decides the proxy itself and the client reads no other settings from the
+environment. Once the guard has checked the addresses (``pin``), the client
+connects to those addresses and no others.
+
+Answers: an HTTP 200 whose message has no text (``"content": null``) or that
+has no choices is a failed attempt, retried like a 500. A reasoning model's
+reasoning (``reasoning_content``/``reasoning``, or a ``<think>...</think>``
+block at the start of the text) is kept apart from the answer, in the
+completion's meta with the reasoning tokens the server counted; only the
+answer is scored. When the token limit ends inside the reasoning, the answer
+is empty and the completion is marked ``reasoning_unfinished`` (counted per
+task in the diagnostics).
 """
 
 from __future__ import annotations
@@ -36,6 +55,7 @@ import queue
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +64,9 @@ from urllib.parse import urlsplit, urlunsplit
 from clue.core.chat import ChatLayout, apply_layout, hf_renderer, parse_layout, probe_layout
 from clue.core.errors import UsageError, require
 from clue.core.records import Completion, Request
+from clue.core.redact import redact, shorten
 from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
+from clue.core.urls import parse_endpoint
 from clue.models.base import Backend
 
 DEFAULT_CONCURRENCY = 32  # local engines batch well; hosted APIs usually want fewer
@@ -54,6 +76,9 @@ RETRY_STATUS = frozenset({408, 409, 425, 429})
 _JITTER = random.Random()
 # Keys servers use for the model's context in /v1/models (vLLM: max_model_len).
 CONTEXT_KEYS = ("max_model_len", "context_length", "context_window", "max_context_length")
+ERROR_TEXT_LIMIT = 300  # characters of a server's error text kept with a failed item (after masking)
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,7 @@ class ClientSettings:
     max_tokens_field: str = "max_tokens"  # some hosted APIs want max_completion_tokens
     extra_body: dict[str, Any] = field(default_factory=dict)
     use_env_proxy: bool = False
+    proxy: str | None = None  # one proxy for every base URL (else the environment's, with use_env_proxy)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ClientSettings:
@@ -102,9 +128,42 @@ class ClientSettings:
             tokenizer=str(options["tokenizer"]) if options.get("tokenizer") else None,
             max_tokens_field=str(options.get("max_tokens_field", "max_tokens")),
             extra_body=dict(extra),
-            use_env_proxy=bool(options.get("use_env_proxy", False)),
+            use_env_proxy=_flag(options.get("use_env_proxy", False)),
+            proxy=normalise_proxy(str(options["proxy"])) if options.get("proxy") else None,
         )
         return settings
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy requests to ``url`` go through: the option, else the environment's (with use_env_proxy)."""
+        if self.proxy:
+            return self.proxy
+        if not self.use_env_proxy:
+            return None
+        proxies = urllib.request.getproxies_environment()
+        host = urlsplit(url).hostname or ""
+        if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+            return None
+        found = proxies.get(urlsplit(url).scheme) or proxies.get("all")
+        return normalise_proxy(found) if found else None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+            raise UsageError(f"openai backend: use_env_proxy must be true or false, got {value!r}")
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def normalise_proxy(url: str) -> str:
+    """A proxy URL with its scheme (``http://`` when none is given, as clients assume); checked like a base URL."""
+    url = url.strip()
+    if "://" not in url:
+        url = f"http://{url}"
+    endpoint = parse_endpoint(url)
+    if endpoint.scheme not in PROXY_SCHEMES:
+        raise UsageError(f"openai backend: a proxy must be {', '.join(PROXY_SCHEMES)}, got {redact(url)!r}")
+    return url
 
 
 def _number(options: Mapping[str, Any], key: str, kind: type, default: Any, minimum: float) -> Any:
@@ -124,7 +183,8 @@ def normalise_base_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"openai backend: base_url must be an http(s) URL, got {url!r}")
+        raise UsageError(f"openai backend: base_url must be an http(s) URL, got {redact(url)!r}")
+    parse_endpoint(url)  # refuses hosts that clients could read differently
     path = parts.path.rstrip("/") or "/v1"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
@@ -201,6 +261,13 @@ class OpenAIBackend(Backend):
             raise UsageError(f"openai backend: the environment variable {self.settings.api_key_env} (api_key_env) is not set")
         # Kept on the instance only; never in options, info() or the store.
         self._api_key = key or None
+        self._proxies = {u: self.settings.proxy_for(u) for u in self.settings.base_urls}
+        for url in [*self.settings.base_urls, *(p for p in self._proxies.values() if p)]:
+            _same_for_the_client(url)
+        if any(p and p.startswith("socks") for p in self._proxies.values()):
+            require("socksio", "openai", "A SOCKS proxy")
+        # host -> the addresses the egress guard checked (None: approved by name); None: not pinned.
+        self._pins: dict[str, tuple[str, ...] | None] | None = None
         self._tokenizer: Tokenizer | None = None
         self._hf_tokenizer: Any = None
         self._layout: ChatLayout | None = None
@@ -232,7 +299,37 @@ class OpenAIBackend(Backend):
         return self._context[0]
 
     def endpoints(self) -> list[str]:
-        return list(self.settings.base_urls)
+        return [*self.settings.base_urls, *self.proxies()]
+
+    def proxies(self) -> list[str]:
+        return list(dict.fromkeys(p for p in self._proxies.values() if p))
+
+    def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:
+        self._pins = {host.lower(): (tuple(a) if a is not None else None) for host, a in addresses.items()}
+
+    def _transport(self, url: str, sync: bool = False, **settings: Any) -> Any:
+        """The client's transport for requests to ``url``: its proxy, and the pinned addresses when checked."""
+        httpx = _httpx()
+        kind = httpx.HTTPTransport if sync else httpx.AsyncHTTPTransport
+        transport = kind(proxy=self._proxies.get(url), **settings)
+        if self._pins is not None:
+            pool = getattr(transport, "_pool", None)
+            if pool is None or not hasattr(pool, "_network_backend"):
+                raise UsageError(f"openai backend: httpx {httpx.__version__} cannot be held to the checked addresses")
+            pinned = _PinnedNetwork if sync else _AsyncPinnedNetwork
+            pool._network_backend = pinned(pool._network_backend, self._pins)
+        return transport
+
+    def _client_routes(self, sync: bool = False, **settings: Any) -> dict[str, Any]:
+        """``transport`` (and ``mounts`` when replicas differ in proxy) for an httpx client."""
+        urls = list(self.settings.base_urls)
+        if len({self._proxies.get(u) for u in urls}) == 1:
+            return {"transport": self._transport(urls[0], sync, **settings)}
+        mounts = {}
+        for u in urls:
+            e = parse_endpoint(u)
+            mounts[f"{e.scheme}://{f'[{e.host}]' if ':' in e.host else e.host}:{e.port}"] = self._transport(u, sync, **settings)
+        return {"transport": self._transport(urls[0], sync, **settings), "mounts": mounts}
 
     @classmethod
     def spec_identity(cls, model_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,6 +348,8 @@ class OpenAIBackend(Backend):
             {
                 "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
                 "base_urls": [redact_url(u) for u in s.base_urls],
+                "proxies": [redact_url(p) for p in self.proxies()],
+                "pinned": self._pins is not None,  # connections held to the addresses the egress guard checked
                 "context_length_source": self._context[1] if self._context else "unknown",
                 "server_model": self._server_model,
                 "concurrency": s.concurrency,
@@ -302,7 +401,8 @@ class OpenAIBackend(Backend):
 
         url = endpoint_url(self.settings.base_urls[0], "/models")
         try:
-            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=self.settings.use_env_proxy) as client:
+            routes = self._client_routes(sync=True)
+            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=False, **routes) as client:
                 response = client.get(url, headers=self._headers())
             entries = response.json().get("data", []) if response.status_code == 200 else []
         except (httpx.HTTPError, ValueError, AttributeError):
@@ -406,8 +506,9 @@ class OpenAIBackend(Backend):
         tls = httpx.create_ssl_context(trust_env=s.use_env_proxy)
 
         async def worker() -> None:
+            routes = self._client_routes(limits=limits, verify=tls)
             async with httpx.AsyncClient(
-                limits=limits, timeout=timeout, headers=self._headers(), trust_env=s.use_env_proxy, verify=tls
+                limits=limits, timeout=timeout, headers=self._headers(), trust_env=False, **routes
             ) as client:
                 while pending:
                     request = pending.pop()
@@ -461,28 +562,52 @@ class OpenAIBackend(Backend):
         except httpx.TimeoutException:
             raise _Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
         except httpx.TransportError as exc:  # refused, reset, dropped mid-answer
-            raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from None
+            raise _Retry(self._clean(f"connection failed ({type(exc).__name__}: {exc})")) from None
         status = response.status_code
         if status != 200:
-            message = _server_message(response.content)
+            message = self._clean(_server_message(response.content), ERROR_TEXT_LIMIT)
             if status in RETRY_STATUS or status >= 500:
                 raise _Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
             raise _Final(f"HTTP {status}: {message}")
         try:
             data = json.loads(response.content)
-            choice = data["choices"][0]
-            text = choice["text"] if plain else choice["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            choices = data["choices"]
+        except (ValueError, KeyError, TypeError):
             raise _Retry("the server's answer was not the expected JSON") from None
-        if text is None:
-            text = ""  # the server answered, with no text (e.g. all tokens spent on reasoning)
-        if not isinstance(text, str):
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise _Retry("HTTP 200 with no choices: the server sent no answer")
+        choice = choices[0]
+        answer = choice if plain else choice.get("message")
+        if not isinstance(answer, dict):
+            raise _Retry("the server's answer was not the expected JSON")
+        text = answer.get("text" if plain else "content")
+        reasoning = None if plain else answer.get("reasoning_content") or answer.get("reasoning")
+        if text is not None and not isinstance(text, str):
             raise _Retry("the server's answer had no text field")
-        meta: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
+        if reasoning is not None and not isinstance(reasoning, str):
+            reasoning = json.dumps(reasoning)
+        finish = choice.get("finish_reason")
+        unfinished = False
+        if text is None:
+            if not (reasoning and finish == "length"):
+                raise _Retry(f"HTTP 200 with no text ({'text' if plain else 'content'}: null): the server sent no answer")
+            text, unfinished = "", True  # the token limit ended inside the reasoning: no answer was given
+        else:
+            text, thought, unclosed = split_reasoning(text)
+            if thought is not None:
+                reasoning = f"{reasoning}\n{thought}" if reasoning else thought
+            unfinished = unclosed
+        meta: dict[str, Any] = {"finish_reason": finish}
         usage = data.get("usage")
         if isinstance(usage, dict):
             meta["prompt_tokens"] = usage.get("prompt_tokens")
             meta["completion_tokens"] = usage.get("completion_tokens")
+            details = usage.get("completion_tokens_details")
+            if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+                meta["reasoning_tokens"] = details["reasoning_tokens"]
+        if reasoning is not None:
+            meta["reasoning"] = reasoning
+            meta["reasoning_unfinished"] = unfinished
         return text, meta
 
     @staticmethod
@@ -505,10 +630,10 @@ class OpenAIBackend(Backend):
         # that failed together do not come back together.
         return backoff / 2 + _JITTER.random() * backoff / 2
 
-    def _clean(self, message: str) -> str:
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return message
+    def _clean(self, message: str, limit: int | None = None) -> str:
+        """An error text as it may be stored: the key (and its prefixes) and URL secrets masked, then shortened."""
+        message = redact(message, [self._api_key])
+        return shorten(message, limit) if limit is not None else message
 
 
 def _httpx() -> Any:
@@ -520,8 +645,8 @@ class _Crash:
     exc: BaseException
 
 
-def _server_message(content: bytes, limit: int = 300) -> str:
-    """The error text a server sent, shortened (it is recorded with the failed item)."""
+def _server_message(content: bytes) -> str:
+    """The error text a server sent, whole: mask it (``_clean``) before shortening it."""
     try:
         data = json.loads(content)
         error = data.get("error", data) if isinstance(data, dict) else data
@@ -529,5 +654,107 @@ def _server_message(content: bytes, limit: int = 300) -> str:
         text = message if isinstance(message, str) else json.dumps(message)
     except (ValueError, AttributeError):
         text = content.decode("utf-8", "replace")
-    text = " ".join(text.split())
-    return text[:limit] + ("..." if len(text) > limit else "")
+    return " ".join(text.split())
+
+
+def split_reasoning(text: str) -> tuple[str, str | None, bool]:
+    """``(answer, reasoning, unfinished)`` of a text that may start with a ``<think>`` block.
+
+    ``<think>R</think>A`` gives ``(A, R, False)``; ``<think>R`` with no end
+    (the token limit came first) gives ``("", R, True)``; ``R</think>A`` (the
+    chat template opened the block in the prompt) gives ``(A, R, False)``; a
+    text with no block is all answer.
+    """
+    stripped = text.lstrip()
+    if stripped.startswith(THINK_OPEN):
+        inner = stripped[len(THINK_OPEN):]
+        if THINK_CLOSE not in inner:
+            return "", inner.strip(), True
+        thought, _, answer = inner.partition(THINK_CLOSE)
+        return answer.strip(), thought.strip(), False
+    if THINK_CLOSE in text and THINK_OPEN not in text:
+        thought, _, answer = text.partition(THINK_CLOSE)
+        return answer.strip(), thought.strip(), False
+    return text, None, False
+
+
+def _same_for_the_client(url: str) -> None:
+    """Refuse a URL that httpx would read with another host or port than clue's checks did."""
+    httpx = _httpx()
+    ours = parse_endpoint(url)
+    try:
+        theirs = httpx.URL(url)
+        port = theirs.port or {"http": 80, "https": 443}.get(theirs.scheme)
+        host = theirs.host.lower()
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise UsageError(f"openai backend: not a URL the client can use ({exc.__class__.__name__}): {redact(url)!r}") from None
+    if host != ours.host or port != ours.port:
+        raise UsageError(f"openai backend: the client would read {redact(url)!r} as another address; refusing it")
+
+
+class _PinnedNetwork:
+    """httpcore's network backend held to the addresses the egress guard checked (DNS is not asked again).
+
+    TLS still checks the certificate against the host name (httpcore sends it as
+    SNI), and the Host header keeps the name; only the TCP connection is pinned.
+    A host the guard did not check is refused.
+    """
+
+    def __init__(self, inner: Any, pins: Mapping[str, tuple[str, ...] | None]):
+        self.inner = inner
+        self.pins = pins
+
+    def _addresses(self, host: str) -> tuple[str, ...]:
+        import httpcore
+
+        key = host.lower().strip("[]")
+        if key not in self.pins:
+            raise httpcore.ConnectError(f"egress guard: {host} was not checked; not connecting to it")
+        return self.pins[key] or (host,)
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        last: Exception | None = None
+        for address in self._addresses(host):
+            try:
+                return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                              socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        raise httpcore.ConnectError("egress guard: no Unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class _AsyncPinnedNetwork(_PinnedNetwork):
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        last: Exception | None = None
+        for address in self._addresses(host):
+            try:
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> Any:
+        import httpcore
+
+        raise httpcore.ConnectError("egress guard: no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        await self.inner.sleep(seconds)

@@ -5,25 +5,30 @@ PhysioNet, whose credentialed data use agreement forbids sharing the data
 with anyone, including a third-party service that may keep, review or train
 on what it is sent; PhysioNet's 2025 guidance on LLMs spells this out for
 hosted model APIs. So before a single request is sent, every endpoint a
-backend will talk to must be, for any credentialed task in the run:
+backend will connect to (its servers and any proxy in between) must be, for
+any credentialed task in the run:
 
-- a loopback address (127.0.0.0/8, ::1) or the name ``localhost`` (and
-  ``*.localhost``), or
-- a private address (10/8, 172.16/12, 192.168/16, IPv6 fc00::/7), or a host
-  name that resolves *only* to loopback or private addresses, or
+- a loopback or private address (127.0.0.0/8, 10/8, 172.16/12, 192.168/16,
+  ::1, fc00::/7), or a host name whose addresses are *all* such addresses, or
 - approved by the user, endpoint by endpoint (scheme, host and port exactly),
-  on the command line or in the approvals file.
+  on the command line (``--approve-endpoint``) or in the user's own approvals
+  file; never in a sweep file or anything else a project folder carries.
 
-Host names are resolved with the system resolver (``getaddrinfo``): a name
-such as ``gpu-node-3`` on a cluster passes when all its addresses are
-private; a name that does not resolve is refused, since nothing can be said
-about where it leads. The check runs once, before the run; it is a guard
-against mistakes, not against a resolver that lies (DNS rebinding).
+Host names are resolved once, with the system resolver (``getaddrinfo``),
+``localhost`` included; a name that does not resolve is refused. The
+addresses that were checked are handed to the backend (``Backend.pin``),
+which connects to those addresses only, so a second, different answer from
+DNS (rebinding) cannot redirect the run. URLs that clients could read
+differently (``0177.0.0.1``, ``127.1``, a second ``@``) are refused as
+malformed (``clue.core.urls``). docs/security.md states what this stops and
+what it cannot.
 
 Approvals file (TOML), read from ``$CLUE_APPROVED_ENDPOINTS`` when set, else
 ``$XDG_CONFIG_HOME/clue/approved-endpoints.toml`` (``~/.config/clue/...``).
-It lives in the user's own configuration, never in a project folder, so a
-cloned repository cannot approve an endpoint on its user's behalf::
+Both count only as absolute paths: a relative ``XDG_CONFIG_HOME`` is ignored
+(as the XDG specification says), a relative ``CLUE_APPROVED_ENDPOINTS`` stops
+the run, since either would make the current folder (say, a cloned
+repository) the place approvals come from::
 
     # Endpoints my data use agreement covers for credentialed data.
     [[endpoint]]
@@ -43,15 +48,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from clue.core.access import is_credentialed
 from clue.core.errors import ClueError, UsageError
+from clue.core.urls import parse_endpoint
 from clue.formats.config import read_mapping
 from clue.models.base import Backend
 
 ENV_APPROVALS = "CLUE_APPROVED_ENDPOINTS"
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 LOCAL_NETWORKS = tuple(
     ipaddress.ip_network(n)
@@ -72,21 +76,15 @@ class Verdict:
     endpoint: str  # scheme://host:port
     allowed: bool
     reason: str
+    host: str = ""
+    # The addresses checked, which the backend must connect to; empty for an
+    # approved endpoint (the user approved the name, wherever it leads).
+    addresses: tuple[str, ...] = ()
 
 
 def endpoint_of(url: str) -> str:
     """``scheme://host:port`` of a URL, lower-cased, with the scheme's default port filled in."""
-    parts = urlsplit(url.strip() if "://" in url else f"https://{url.strip()}")
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise UsageError(f"not an endpoint URL: {url!r}")
-    try:
-        port = parts.port or DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        raise UsageError(f"not an endpoint URL (bad port): {url!r}") from None
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}" if port else f"{scheme}://{shown}"
+    return str(parse_endpoint(url))
 
 
 def is_local_address(address: str) -> bool:
@@ -98,39 +96,50 @@ def is_local_address(address: str) -> bool:
 
 
 def system_resolver(host: str) -> list[str]:
+    """Every address ``getaddrinfo`` gives for ``host``, in its order, each once."""
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def classify(url: str, approved: Iterable[str], resolver: Resolver = system_resolver) -> Verdict:
-    endpoint = endpoint_of(url)
+def classify(url: str, approved: Iterable[str], resolver: Resolver | None = None) -> Verdict:
+    """Whether ``url`` may receive credentialed data, decided by every address it leads to."""
+    parsed = parse_endpoint(url)
+    endpoint, host = str(parsed), parsed.host
     if endpoint in {endpoint_of(a) for a in approved}:
-        return Verdict(endpoint, True, "approved by the user")
-    host = (urlsplit(url).hostname or "").lower()
-    try:
+        return Verdict(endpoint, True, "approved by the user", host)
+    if parsed.is_ip:
         local = is_local_address(host)
-        return Verdict(endpoint, local, "loopback or private address" if local else "public address")
-    except ValueError:
-        pass  # a name, not an address
-    if host == "localhost" or host.endswith(".localhost"):
-        return Verdict(endpoint, True, "localhost")
+        reason = "loopback or private address" if local else "not a loopback or private address"
+        return Verdict(endpoint, local, reason, host, (host,))
     try:
-        addresses = resolver(host)
+        addresses = (resolver or system_resolver)(host)
     except (OSError, UnicodeError) as exc:
-        return Verdict(endpoint, False, f"host name does not resolve ({exc})")
+        return Verdict(endpoint, False, f"host name does not resolve ({exc})", host)
     if not addresses:
-        return Verdict(endpoint, False, "host name resolves to no address")
-    public = [a for a in addresses if not is_local_address(a)]
-    if public:
-        return Verdict(endpoint, False, f"resolves to public address {public[0]}")
-    return Verdict(endpoint, True, "resolves only to loopback or private addresses")
+        return Verdict(endpoint, False, "host name resolves to no address", host)
+    try:
+        outside = [a for a in addresses if not is_local_address(a)]
+    except ValueError as exc:
+        return Verdict(endpoint, False, f"the resolver gave something that is not an address ({exc})", host)
+    if outside:
+        return Verdict(endpoint, False, f"resolves to {outside[0]}, not a loopback or private address", host)
+    return Verdict(endpoint, True, "resolves only to loopback or private addresses", host, tuple(addresses))
 
 
 def approvals_path() -> Path:
-    if os.environ.get(ENV_APPROVALS):
-        return Path(os.environ[ENV_APPROVALS]).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "clue" / "approved-endpoints.toml"
+    """Where the user's approvals file is; only absolute locations count (see the module's docstring)."""
+    explicit = os.environ.get(ENV_APPROVALS)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_absolute():
+            raise UsageError(
+                f"{ENV_APPROVALS}={explicit!r} is a relative path: it would read approvals from whatever folder "
+                "clue runs in (a cloned repository, say). Give an absolute path."
+            )
+        return path
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
+    return base / "clue" / "approved-endpoints.toml"
 
 
 def read_approvals(path: Path) -> list[str]:
@@ -143,7 +152,10 @@ def read_approvals(path: Path) -> list[str]:
     for n, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise UsageError(f"{path}: endpoint entry {n} needs url = \"scheme://host:port\"")
-        endpoint_of(entry["url"])  # validates
+        try:
+            endpoint_of(entry["url"])  # validates
+        except UsageError as exc:
+            raise UsageError(f"{path}: endpoint entry {n}: {exc}") from None
         urls.append(entry["url"])
     return urls
 
@@ -153,34 +165,44 @@ def check_egress(
     tasks: Sequence[Any],
     approved: Sequence[str] = (),
     config_path: Path | None = None,
-    resolver: Resolver = system_resolver,
+    resolver: Resolver | None = None,
 ) -> list[Verdict]:
     """Refuse (``EgressRefused``) before any request if a credentialed task would leave the user's network.
 
     ``tasks`` are Task objects (only ``name`` and ``access`` are read);
     ``approved`` are endpoint URLs from the command line; ``config_path``
     overrides where the approvals file is read (default: ``approvals_path()``,
-    read when it exists). Returns the verdict for each endpoint.
+    read when it exists); ``resolver`` replaces the system resolver (tests).
+    When every endpoint passes, the backend is pinned to the addresses that
+    were checked (``Backend.pin``). Returns the verdict for each endpoint.
     """
     credentialed = [t.name for t in tasks if is_credentialed(getattr(t, "access", None))]
     urls = backend.endpoints()
     if not credentialed or not urls:
         return []
     allowed = list(approved)
+    for url in allowed:
+        try:
+            endpoint_of(url)
+        except UsageError as exc:
+            raise UsageError(f"--approve-endpoint: {exc}") from None
     path = config_path or approvals_path()
     if config_path is not None or path.is_file():
         allowed += read_approvals(path)
     verdicts = [classify(u, allowed, resolver) for u in urls]
     refused = [v for v in verdicts if not v.allowed]
     if refused:
-        raise EgressRefused(refusal_message(refused, credentialed, path))
+        proxies = {endpoint_of(p) for p in backend.proxies()}
+        raise EgressRefused(refusal_message(refused, credentialed, path, proxies))
+    backend.pin({v.host: v.addresses or None for v in verdicts})
     return verdicts
 
 
-def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path) -> str:
+def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = ()) -> str:
+    proxies = set(proxies)
     lines = [
         f"refusing to send credentialed data ({', '.join(tasks)}) to "
-        + ", ".join(f"{v.endpoint} ({v.reason})" for v in refused)
+        + ", ".join(f"{'the proxy ' if v.endpoint in proxies else ''}{v.endpoint} ({v.reason})" for v in refused)
         + ". Nothing was sent.",
         "",
         "These tasks use MIMIC data from PhysioNet. Its credentialed data use agreement forbids sharing",

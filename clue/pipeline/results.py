@@ -16,6 +16,7 @@ from typing import Any
 
 from clue import __version__
 from clue.core.files import write_json, write_jsonl
+from clue.core.redact import redact_command
 from clue.core.versions import installed_versions
 from clue.pipeline.config import MANIFEST_SCHEMA, RESULTS_SCHEMA, RunConfig
 from clue.pipeline.plan import PreparedTask
@@ -71,7 +72,7 @@ def manifest(
     return {
         "schema": MANIFEST_SCHEMA,
         "clue_version": __version__,
-        "command": config.command,
+        "command": redact_command(config.command),  # a URL on the command line may carry a password or key
         **timing,
         "python": platform.python_version(),
         "platform": platform.platform(),

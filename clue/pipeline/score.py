@@ -1,6 +1,9 @@
 """Score: parse and score each completion, add the model-based metrics, summarise a task.
 
 A request that failed (or got no completion) is counted, never scored as zero.
+A reasoning model's answer is scored without its reasoning (the backend keeps
+the two apart); an answer lost because the token limit ended inside the
+reasoning is counted in the diagnostics (``reasoning_unfinished``).
 """
 
 from __future__ import annotations
@@ -46,10 +49,22 @@ def score_task(
         missing_metrics=list(extra.missing),
         failed=failed,
         truncated=prepared.truncated,
+        extra_diagnostics=reasoning_diagnostics([completions[c.id] for c in ok_cases]),
     )
     if extra.missing:
         summary["missing_reasons"] = dict(extra.missing)
     return summary, rows, extra.settings
+
+
+def reasoning_diagnostics(completions: list[Completion]) -> dict[str, int]:
+    """For a reasoning model (its completions carry ``reasoning`` in their meta): answers lost to it.
+
+    ``reasoning_unfinished`` counts completions whose token limit ended inside
+    the reasoning, so their answer is empty (scored, as the model's answer).
+    """
+    if not any("reasoning" in c.meta for c in completions):
+        return {}
+    return {"reasoning_unfinished": sum(1 for c in completions if c.meta.get("reasoning_unfinished"))}
 
 
 def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> dict[str, Any]:

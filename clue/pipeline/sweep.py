@@ -19,7 +19,12 @@ A sweep file (YAML or TOML; relative paths are relative to the file)::
         name: Llama-2-70b
         options: {tensor_parallel_size: 4}
         tasks: level1                          # per-model: tasks, limit, max_new_tokens,
-                                               # temperature, approve_endpoints
+                                               # temperature
+
+A sweep file cannot approve an endpoint for credentialed data: it travels
+with a project, and approval is the user's alone (``clue sweep
+--approve-endpoint URL`` or the user's approvals file; ``clue.pipeline.egress``).
+A file that carries ``approve_endpoints`` is refused.
 
 How it survives a crash: each model's completions go to ``<run>/store.sqlite``
 the moment they arrive (``clue.store.runs``), so re-running the same sweep
@@ -55,9 +60,14 @@ from clue.tasks.registry import get_task, resolve_tasks
 
 SWEEP_KEYS = {
     "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
-    "templates", "metric", "models", "approve_endpoints",
+    "templates", "metric", "models",
 }
-MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "approve_endpoints"}
+MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature"}
+REFUSED_KEYS = {
+    "approve_endpoints": "a sweep file cannot approve endpoints: it may come with a cloned project, and only you can "
+    "approve where credentialed data goes. Use `clue sweep --approve-endpoint URL` or your own approvals file "
+    "(docs/security.md)",
+}
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
 STATUS = "sweep-status.json"
 
@@ -72,7 +82,6 @@ class ModelPlan:
     limit: int | None
     max_new_tokens: int | None
     temperature: float
-    approve_endpoints: list[str]
     output: Path
 
 
@@ -117,6 +126,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
     path = Path(path)
     raw = read_mapping(path, "sweep file")
     where = str(path)
+    _refuse_keys(raw, where)
     unknown = sorted(set(raw) - SWEEP_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
@@ -148,6 +158,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
             m = {"spec": m}
         if not isinstance(m, Mapping) or not m.get("spec"):
             raise UsageError(f"{at}: needs a 'spec' (e.g. baseline, openai:NAME, hf:PATH)")
+        _refuse_keys(m, at)
         extra = sorted(set(m) - MODEL_KEYS)
         if extra:
             raise UsageError(f"{at}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(MODEL_KEYS))}")
@@ -168,10 +179,14 @@ def load_sweep(path: str | Path) -> SweepPlan:
             limit=_int(m, "limit", at, raw.get("limit")),
             max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
             temperature=float(temperature),
-            approve_endpoints=[str(u) for u in (m.get("approve_endpoints") or raw.get("approve_endpoints") or [])],
             output=plan.output / folder,
         ))
     return plan
+
+
+def _refuse_keys(raw: Mapping[str, Any], where: str) -> None:
+    for key in sorted(set(raw) & set(REFUSED_KEYS)):
+        raise UsageError(f"{where}: '{key}' is refused: {REFUSED_KEYS[key]}")
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -225,7 +240,12 @@ class Outcome:
     failed_requests: int = 0
 
 
-def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
+def run_model(
+    plan: SweepPlan,
+    model: ModelPlan,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    approved: Sequence[str] = (),
+) -> Outcome:
     """One model of the sweep, through the run store; raises on a crash, counts failed requests."""
     t0 = time.perf_counter()
     fp = fingerprint(plan, model)
@@ -248,7 +268,7 @@ def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int
               "fingerprint": fp["sha256"], "settings": fp["material"]}
     write_json(model.output / MARKER, marker)
     try:
-        results = run_one(config, model.options, approved=model.approve_endpoints, on_progress=on_progress)
+        results = run_one(config, model.options, approved=approved, on_progress=on_progress)
     finally:
         release_memory()
     failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
@@ -273,6 +293,7 @@ def run_sweep(
     force: bool = False,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     on_progress: Callable[[str, str, int, int], None] | None = None,
+    approved: Sequence[str] = (),
 ) -> list[Outcome]:
     """Run every model of ``plan`` in order; a failing model never stops the ones after it."""
     wanted = [m for m in plan.models if not only or m.name in only]
@@ -289,7 +310,7 @@ def run_sweep(
             log(f"{head}: running {model.spec} -> {model.output}")
             progress = (lambda task, done, total, n=model.name: on_progress(n, task, done, total)) if on_progress else None
             try:
-                outcome = run_model(plan, model, progress)
+                outcome = run_model(plan, model, progress, approved)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # any failure of one model is reported, and the sweep goes on

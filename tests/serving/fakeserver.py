@@ -18,6 +18,14 @@ last message) to the outcome of each successive attempt at that prompt, e.g.
     hang        wait ``hang_s`` seconds (past the client's timeout), then answer
     drop        close the connection without a response
     badjson     200 with a body that is not valid JSON
+    null        200 whose message has ``"content": null`` (``"text": null``)
+    nochoices   200 with ``"choices": []``
+    think       200 whose text starts with a closed ``<think>...</think>`` block
+    unclosed    200 whose text is an unclosed ``<think>`` block (finish_reason "length")
+    reasoning   200 with ``reasoning_content`` beside the answer, and reasoning tokens in usage
+    thinkcut    200 with ``reasoning_content``, ``"content": null`` and finish_reason "length"
+
+``error_text``, when set, is the message of every 400 and 500 answer.
 
 Attempts beyond the plan are answered normally. The server is bounded: it
 answers 503 after ``max_requests`` requests and stops itself after
@@ -69,6 +77,7 @@ class FakeServer:
     model: str = "fake-model"
     max_model_len: int | None = 4096
     api_key: str | None = None  # when set, requests must carry "Bearer <api_key>"
+    error_text: str | None = None  # the message of 400 and 500 answers
     keep_log: bool = True
 
     def __post_init__(self) -> None:
@@ -189,9 +198,9 @@ class FakeServer:
             wait = outcome.partition(":")[2] or "1"
             return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": wait})
         if outcome == "500":
-            return web.json_response({"error": {"message": "engine fell over"}}, status=500)
+            return web.json_response({"error": {"message": self.error_text or "engine fell over"}}, status=500)
         if outcome == "400":
-            return web.json_response({"error": {"message": "prompt is longer than the context"}}, status=400)
+            return web.json_response({"error": {"message": self.error_text or "prompt is longer than the context"}}, status=400)
         if outcome == "drop":
             assert request.transport is not None
             request.transport.abort()
@@ -212,18 +221,35 @@ class FakeServer:
         if outcome == "badjson":
             return web.Response(text='{"choices": [{"message": ', content_type="application/json")
         choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if n < self.tokens else "stop"}
+        content: str | None = text
+        reasoning: str | None = None
+        if outcome == "think":
+            content = f"<think>pondering {key}</think> {text}"
+        elif outcome == "unclosed":
+            content, choice["finish_reason"] = f"<think>pondering {key} and more", "length"
+        elif outcome in ("reasoning", "thinkcut"):
+            reasoning = f"pondering {key}"
+            if outcome == "thinkcut":
+                content, choice["finish_reason"] = None, "length"
+        elif outcome == "null":
+            content = None
         if endpoint == "chat":
-            choice["message"] = {"role": "assistant", "content": text}
+            choice["message"] = {"role": "assistant", "content": content}
+            if reasoning is not None:
+                choice["message"]["reasoning_content"] = reasoning
         else:
-            choice["text"] = text
+            choice["text"] = content
+        usage: dict[str, Any] = {"prompt_tokens": len(prompt.split()), "completion_tokens": n, "total_tokens": len(prompt.split()) + n}
+        if reasoning is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": 2}
         return web.json_response(
             {
                 "id": f"cmpl-{key}-{attempt}",
                 "object": "chat.completion" if endpoint == "chat" else "text_completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [choice],
-                "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": n, "total_tokens": len(prompt.split()) + n},
+                "choices": [] if outcome == "nochoices" else [choice],
+                "usage": usage,
             }
         )
 

@@ -69,7 +69,6 @@ def test_remote_endpoint_with_credentialed_task_is_refused_before_any_request(se
     "url",
     [
         "http://127.0.0.1:8000/v1",
-        "http://localhost:11434/v1",
         "http://[::1]:8080/v1",
         "http://10.1.2.3:8000/v1",
         "http://172.20.0.9/v1",
@@ -83,8 +82,9 @@ def test_loopback_and_private_addresses_pass(url):
 
 
 def test_host_names_pass_only_when_every_address_is_private():
-    dns = fake_dns({"gpu-node-3": ["10.0.0.3"], "mixed.example": ["10.0.0.4", "93.184.216.34"]})
+    dns = fake_dns({"gpu-node-3": ["10.0.0.3"], "mixed.example": ["10.0.0.4", "93.184.216.34"], "localhost": ["127.0.0.1"]})
     assert classify("http://gpu-node-3:8000/v1", [], dns).allowed
+    assert classify("http://localhost:11434/v1", [], dns).addresses == ("127.0.0.1",)  # resolved like any name
     mixed = classify("http://mixed.example/v1", [], dns)
     assert not mixed.allowed and "93.184.216.34" in mixed.reason
     unknown = classify("http://nowhere.invalid/v1", [], dns)
