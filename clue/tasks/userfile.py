@@ -219,7 +219,7 @@ def read_spec(path: str | Path) -> Spec:
         raise check.fail("metrics", f"mixes metric families ({', '.join(sorted(families))}); a task's gold fits one")
     family = families.pop()
 
-    document_field = raw.get("document_field")
+    document_field = check.text("document_field") if raw.get("document_field") is not None else None
     if document_field is not None and document_field not in fields.inputs:
         raise check.fail("document_field", f"{document_field!r} is not one of the inputs ({', '.join(fields.inputs)})")
 
@@ -237,7 +237,7 @@ def read_spec(path: str | Path) -> Spec:
         sha256=sha256_file(path),
         name=name,
         title=check.text("title", name),
-        description=str(raw.get("description") or ""),
+        description=check.text("description") if raw.get("description") is not None else "",
         level=check.integer("level", None, 1),
         access=access,
         data=data,
