@@ -363,6 +363,15 @@ def test_predictions_are_scored_against_a_task_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "2 prediction id(s) are the few-shot demonstrations" in proc.stderr
     assert json.loads((tmp_path / "scored" / "results.json").read_text())["tasks"]["smoking"]["score"] == 100.0
+    # compared with the baseline in a fresh process: paired by request, McNemar on the paired-binary accuracy
+    base = clue("run", "--tasks", str(path), "--output", "base", "--bootstrap", "0", cwd=tmp_path)
+    assert base.returncode == 0, base.stderr
+    compared = clue("compare", "base", "scored", "--out", "cmp.json", "--resamples", "200", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    smoking = json.loads((tmp_path / "cmp.json").read_text())["tasks"]["smoking"]
+    assert smoking["n_paired"] == len(SMOKING_ROWS) - 2 and smoking["unit"] == "item"
+    base_score = json.loads((tmp_path / "base" / "results.json").read_text())["tasks"]["smoking"]["score"]
+    assert smoking["delta"] == pytest.approx(100.0 - base_score) and "accuracy" in smoking["mcnemar"]
 
 
 def test_the_example_task_file_runs_with_no_model(tmp_path):
