@@ -17,21 +17,27 @@ from clue.core.seeding import DEFAULT_SEED
 
 
 @app.command("tasks")
-def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List the tasks: level, metrics, access class and the file each expects."""
-    from clue.tasks.registry import all_tasks, plugin_errors, source_of
+def tasks_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    include: list[Path] | None = typer.Option(None, "--include", help="A task file (TOML/YAML) or a folder of them, listed too (repeatable)."),
+) -> None:
+    """List the tasks: level, metrics, access class and the file each expects (built-in, from packages, from task files)."""
+    from clue.tasks.registry import all_tasks, load_task_file, plugin_errors, source_of, task_files_in
 
+    for path in include or []:
+        for file in task_files_in(path):
+            load_task_file(file)
     rows = [{**task.describe(), "source": source_of(name)} for name, task in all_tasks().items()]
     if as_json:
         console.print_json(json.dumps(rows))
         return
     table = Table(title="CLUE tasks")
-    for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens"):
-        table.add_column(col)
+    for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens", "source"):
+        table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
             r["task"], str(r["level"] or "-"), r["access"], r["expected_file"], ", ".join(r["metrics"]),
-            str(r["shots"]), str(r["max_new_tokens"]),
+            str(r["shots"]), str(r["max_new_tokens"]), r["source"],
         )
     console.print(table)
     for problem in plugin_errors():
@@ -51,7 +57,7 @@ def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
 @app.command("run")
 def run_cmd(
     model: str = typer.Option("baseline", "--model", "-m", help="Model spec: baseline, openai:NAME, vllm:NAME, hf:PATH, llamacpp:GGUF, smollm2."),
-    tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2 or a comma-separated list."),
+    tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2, or a comma-separated list of tasks and task files (./my_task.toml)."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: clue-runs/<model>]."),
@@ -113,7 +119,7 @@ def run_cmd(
 @app.command("score")
 def score_cmd(
     run_dir: Path | None = typer.Argument(None, help="A run directory to score again from its store, without any model."),
-    task: str | None = typer.Option(None, "--task", help="Task name (see `clue tasks`)."),
+    task: str | None = typer.Option(None, "--task", help="Task name (see `clue tasks`) or task file."),
     data: Path | None = typer.Option(None, "--data", help="The task's dataset file."),
     predictions: Path | None = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
     output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/ (with --predictions)."),
@@ -149,11 +155,14 @@ def score_cmd(
     from clue.pipeline.predictions import score_predictions
     from clue.tasks.registry import resolve_tasks
 
+    names = resolve_tasks(task)
+    if len(names) != 1:
+        raise UsageError(f"--task names one task, got {', '.join(names)}")
     config = _run_config(
         model=f"predictions:{predictions.name}",
-        tasks=resolve_tasks(task),
+        tasks=names,
         output=output,
-        data={task: data},
+        data={names[0]: data},
         seed=seed,
         templates_dir=templates,
         metric_config=parse_options(metric),
@@ -174,7 +183,7 @@ def score_cmd(
 
 @app.command("prompts")
 def prompts_cmd(
-    tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s), level1, level2 or all."),
+    tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),

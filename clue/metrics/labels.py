@@ -1,4 +1,4 @@
-"""MedNLI answer scoring.
+"""Label answers: MedNLI's, and any label set a task file declares.
 
 Reference rule: an answer is correct iff the gold label occurs exactly once in
 the upper-cased output. It can be gamed (an output naming all three labels
@@ -9,6 +9,8 @@ output is reported beside it as a stricter diagnostic.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 
 NLI_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 _ANY_LABEL = re.compile("|".join(NLI_LABELS))
@@ -18,6 +20,21 @@ def reference_correct(output: str, gold: str) -> bool:
     return output.upper().count(gold.upper()) == 1
 
 
-def first_label(output: str) -> str | None:
-    match = _ANY_LABEL.search(output.upper())
+@lru_cache(maxsize=64)
+def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
+    if labels == NLI_LABELS:
+        return _ANY_LABEL
+    # Longer labels first, so that at one position the longest label wins.
+    return re.compile("|".join(re.escape(lab.upper()) for lab in sorted(labels, key=len, reverse=True)))
+
+
+def first_label(output: str, labels: Sequence[str] = NLI_LABELS) -> str | None:
+    """The first of ``labels`` (upper-cased) that occurs in the upper-cased output."""
+    match = _label_pattern(tuple(labels)).search(output.upper())
     return match.group(0) if match else None
+
+
+def labels_named(output: str, labels: Sequence[str] = NLI_LABELS) -> int:
+    """How many of ``labels`` occur in the upper-cased output."""
+    upper = output.upper()
+    return sum(1 for lab in labels if lab.upper() in upper)

@@ -18,10 +18,13 @@ def candidates(task: Task, data_dir: Path) -> list[Path]:
 
 
 def locate(task: Task, explicit: Mapping[str, Path], data_dir: Path | None) -> tuple[Path, str]:
-    """The file to read for ``task`` and where it came from ("explicit", "data-dir", "demo")."""
+    """The file to read for ``task`` and where it came from ("explicit", "task-file", "data-dir", "demo")."""
     name = task.name
     if name in explicit:
         return Path(explicit[name]), "explicit"
+    own = task.own_data_file()
+    if own is not None:
+        return own, "task-file"
     if data_dir is not None:
         for path in candidates(task, data_dir):
             if path.is_file():

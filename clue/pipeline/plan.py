@@ -23,7 +23,7 @@ from clue.tasks.registry import get_task
 class PreparedTask:
     task: Task
     path: Path
-    source: str  # "explicit", "data-dir" or "demo"
+    source: str  # "explicit", "task-file", "data-dir" or "demo"
     sha256: str
     items: list[Item]
     cases: list[Case]

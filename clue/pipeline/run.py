@@ -31,7 +31,7 @@ from clue.pipeline.results import assemble_results, manifest, write_predictions,
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
 from clue.tasks.base import DEFAULT_PROTOCOL, Templates
-from clue.tasks.registry import get_task
+from clue.tasks.registry import get_task, restore_recorded
 
 Progress = Callable[[str, int, int], None]
 Generate = Callable[[Backend, list[Request]], Iterable[Completion]]
@@ -168,6 +168,7 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
     recorded = read_json_dict(manifest_path, "the run's manifest")
     data = {}
     for name, info in recorded["tasks"].items():
+        restore_recorded(name, info.get("declaration") or {}, str(run_dir))
         path = Path(info["file"])
         if not path.is_file():
             raise UsageError(f"{run_dir}: the {name} data file {path} is gone; score with --task/--data/--predictions instead")

@@ -3,7 +3,7 @@
 A sweep file (YAML or TOML; relative paths are relative to the file)::
 
     output: sweeps/june            # root: one run directory per model below it
-    tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list]
+    tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list], or task files (relative to this file)
     data_dir: ~/clue-data          # or data: {mednli: path, ...}; neither: demo data
     seed: 42
     limit: 50                      # optional: first N items of each task
@@ -57,6 +57,7 @@ from clue.pipeline.config import RunConfig, default_output
 from clue.pipeline.data import locate
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.registry import get_task, resolve_tasks
+from clue.tasks.userfile import FileTask
 
 SWEEP_KEYS = {
     "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
@@ -103,11 +104,11 @@ def _path(base: Path, value: Any) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _tasks(value: Any, where: str) -> list[str]:
+def _tasks(value: Any, where: str, base: Path) -> list[str]:
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     try:
-        return resolve_tasks(str(value))
+        return resolve_tasks(str(value), base=base)  # task files: relative to the sweep file
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
 
@@ -150,7 +151,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
         longhealth_budget=_int(raw, "longhealth_budget", where),
         metric=dict(metric),
     )
-    default_tasks = _tasks(raw.get("tasks", "all"), where)
+    default_tasks = _tasks(raw.get("tasks", "all"), where, base)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
         at = f"{where}: models[{i}]"
@@ -175,7 +176,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
             name=name,
             spec=str(m["spec"]),
             options=dict(options),
-            tasks=_tasks(m["tasks"], at) if "tasks" in m else default_tasks,
+            tasks=_tasks(m["tasks"], at, base) if "tasks" in m else default_tasks,
             limit=_int(m, "limit", at, raw.get("limit")),
             max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
             temperature=float(temperature),
@@ -210,6 +211,10 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
         "limit": model.limit, "max_new_tokens": model.max_new_tokens, "temperature": model.temperature,
         "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": plan.metric,
     }
+    # A task file or its templates edited since: the run is not done (built-in tasks change with clue).
+    task_files = {name: t.definition_sha256() for name in model.tasks if isinstance(t := get_task(name), FileTask)}
+    if task_files:
+        material["task_files"] = task_files
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 

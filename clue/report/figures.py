@@ -120,7 +120,8 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
         for bar, hatch in zip(bars, hatches):
             bar.set_hatch(hatch)
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c) for c in columns], rotation=20, ha="right")
+    manifests = [e.manifest for e in runs]
+    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c, *manifests) for c in columns], rotation=20, ha="right")
     ax.axvline(len(columns) - len(level_order()) - 0.5, color="#ccc", lw=0.8)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)

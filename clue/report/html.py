@@ -141,7 +141,8 @@ def render_html(
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag)
     tasks = tasks_present(entries)
-    columns = [(t, task_title(t)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
+    manifests = [e.manifest for e in entries]
+    columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
     figure_info = {
         "levels": "Level 1 against level 2. Arrows go from each base model to its biomedical model "
                   "(red: lower overall score than the base; green: higher; dashed: published rows). "

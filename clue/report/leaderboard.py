@@ -244,7 +244,8 @@ def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[fl
 def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
     cols = [*tasks, *level_order()]
-    head = ["#", "model", *(task_title(t) for t in tasks), *(level_title(lv) for lv in level_order())]
+    manifests = [e.manifest for e in entries]
+    head = ["#", "model", *(task_title(t, *manifests) for t in tasks), *(level_title(lv) for lv in level_order())]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
     for row in leaderboard_rows(entries):
         name = row["name"] + (" *(published)*" if row["source"] == "published" else "")

@@ -28,8 +28,13 @@ def task_info(task: str, manifest: Mapping[str, Any] | None = None) -> dict[str,
             "paired_binary": [], "resampling_unit": "item"}
 
 
-def task_title(task: str, manifest: Mapping[str, Any] | None = None) -> str:
-    return str(task_info(task, manifest).get("title") or task)
+def task_title(task: str, *manifests: Mapping[str, Any] | None) -> str:
+    """The task's title: registered, else as the first of these runs' manifests recorded it."""
+    for manifest in manifests or (None,):
+        title = task_info(task, manifest).get("title")
+        if title and title != task:
+            return str(title)
+    return task
 
 
 def task_order() -> tuple[str, ...]:

@@ -257,6 +257,10 @@ class Task:
         demo = self.declaration.files.demo
         return Path(str(self.folder() / "demo" / demo)) if demo else None
 
+    def own_data_file(self) -> Path | None:
+        """A data file the task names itself (a task file's ``data``): read unless ``--data`` names another."""
+        return None
+
     def template(self, templates: Templates, part: str) -> Template:
         return templates.get(f"{self.name}.{part}", self.prompts_dir())
 

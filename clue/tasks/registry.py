@@ -5,6 +5,10 @@ adds tasks through the entry-point group ``clue.tasks``: each entry point
 names a ``Task`` subclass, a ``Task`` instance, or a callable returning one or
 a list of them.
 
+A user's own task is a task file (TOML or YAML, ``clue.tasks.userfile``):
+``resolve_tasks`` takes its path wherever it takes a task name and registers
+it under the name the file declares.
+
 Levels are read from the declarations: ``level1`` is every task declaring
 level 1, ``overall`` every task with a level. ``all`` means the tasks with a
 level (the CLUE suite, in the study's order, and any task declared into it);
@@ -16,11 +20,15 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
+from clue.core.files import sha256_file
 from clue.tasks.base import Task
+from clue.tasks.userfile import TASK_FILE_SUFFIXES, FileTask
+from clue.tasks.userfile import is_task_file as is_task_file
 
 # In the study's order: level 1, then level 2.
 BUILTIN: tuple[str, ...] = (
@@ -136,21 +144,70 @@ def levels() -> dict[str, tuple[str, ...]]:
     return out
 
 
-def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
-    """'all', 'levelN' and task names (comma-separated or a list) -> task names."""
+def load_task_file(path: str | Path) -> Task:
+    """Read a task file and register its task (again, if it is already registered from the same file)."""
+    resolved = Path(path).expanduser().resolve()
+    task = FileTask.from_file(resolved)
+    _ensure_loaded()
+    _add(task, f"file {resolved}")
+    return task
+
+
+def task_files_in(path: str | Path) -> list[Path]:
+    """A task file, or the task files directly in a folder (sorted by name)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TASK_FILE_SUFFIXES)
+        if not found:
+            raise UsageError(f"{path}: no task files ({', '.join(TASK_FILE_SUFFIXES)}) in this folder")
+        return found
+    if not path.is_file():
+        raise UsageError(f"{path}: no such task file or folder")
+    return [path]
+
+
+def restore_recorded(name: str, declaration: Mapping[str, Any], where: str) -> None:
+    """Register a run's task from the task file its manifest recorded, if it is not registered.
+
+    The file must be the one the run used (same sha256), so the same requests are rebuilt.
+    """
+    task_file = declaration.get("task_file")
+    if not task_file or find_task(name) is not None:
+        return
+    path = Path(str(task_file))
+    if not path.is_file():
+        raise UsageError(f"{where}: the task file of {name!r}, {path}, is gone")
+    if sha256_file(path) != declaration.get("task_file_sha256"):
+        raise UsageError(f"{where}: the task file {path} has changed since the run (sha256 differs)")
+    task = load_task_file(path)
+    if task.name != name:
+        raise UsageError(f"{where}: {path} now declares the task {task.name!r}, not {name!r}")
+
+
+def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None) -> list[str]:
+    """'all', 'levelN', task names and task files (comma-separated or a list) -> task names.
+
+    A task file (``.toml``, ``.yaml``, ``.yml``) is read and registered; a
+    relative path is read relative to ``base`` (default: the working directory).
+    """
     parts = [spec] if isinstance(spec, str) else list(spec)
+    pieces = [p.strip() for part in parts for p in str(part).split(",") if p.strip()]
+    files: dict[str, str] = {}
+    for piece in pieces:  # task files first, so that a level they declare counts below
+        if is_task_file(piece):
+            path = Path(piece).expanduser()
+            files[piece] = load_task_file(path if path.is_absolute() or base is None else Path(base) / path).name
     names: list[str] = []
     known_levels = levels()
-    for part in parts:
-        for piece in (p.strip() for p in str(part).split(",")):
-            if not piece:
-                continue
-            if piece == "all":
-                names += known_levels["overall"]
-            elif piece in known_levels and piece != "overall":
-                names += known_levels[piece]
-            else:
-                names.append(get_task(piece).name)
+    for piece in pieces:
+        if piece in files:
+            names.append(files[piece])
+        elif piece == "all":
+            names += known_levels["overall"]
+        elif piece in known_levels and piece != "overall":
+            names += known_levels[piece]
+        else:
+            names.append(get_task(piece).name)
     if not names:
         raise UsageError("no tasks given")
     return list(dict.fromkeys(names))
