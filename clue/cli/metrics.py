@@ -1,6 +1,6 @@
 """Commands for model metrics and comparisons: ``clue compare``, ``clue metrics fetch|status``.
 
-Registered by ``clue.cli`` (``register(app)``); every command calls the library.
+Registered on the one app (``clue.cli.app``) when ``clue.cli`` is imported; every command calls the library.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``clue sweep`` and ``clue report``: registered on the main app by ``clue.cli``."""
+"""``clue sweep`` and ``clue report``, registered on the one app (``clue.cli.app``)."""
 
 from __future__ import annotations
 
