@@ -44,9 +44,17 @@ class Decoding:
     temperature: float = 0.0  # greedy unless the user asks otherwise
     top_p: float = 1.0
     seed: int | None = None
+    # strings that end an output (a protocol setting); omitted from to_dict when
+    # empty, so requests made without them keep their hashes
+    stop: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.stop:
+            del out["stop"]
+        else:
+            out["stop"] = list(self.stop)
+        return out
 
 
 @dataclass

@@ -104,7 +104,21 @@ DECLARATION = Declaration(
         demo="benchmark_v5.json",
     ),
     # budget: document tokens per prompt, before the system prompt is taken off.
-    protocols={"clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140})},
+    # budget_accounting: what is taken off the budget besides the documents: "system" (clue) or
+    # "prompt" (system, question, options and template: eval/eval_LongHealth.py create_prompt at
+    # ff75877, all tasks); budget_task23: "budget" or "context" (2de4314: tasks 2-3 get the model's
+    # whole context as their budget). The reference's own LongHealth prompt texts are not used.
+    protocols={
+        "clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140}),
+        "clue-2024-06": Settings(
+            shots=0, max_new_tokens=50, truncation="keep-end",
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "budget"},
+        ),
+        "clue-2025-01": Settings(
+            shots=0, max_new_tokens=50, chat_layout="system", truncation="none",
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "context"},
+        ),
+    },
     # Follows the default branch (HEAD): the file is checked by the loader.
     release=Release(
         kind="public",
@@ -197,7 +211,10 @@ class LongHealth(Task):
                 if subtask != "task1":
                     options[UNANSWERABLE] = unanswerable
                 render = self._renderer(templates, system, separator, item.inputs["question"], options)
-                budget = self._budget(budget_option, system, render, ctx, decoding.max_new_tokens)
+                budget = self._budget(
+                    self._budget_start(budget_option, subtask, ctx) - self._accounted(item, options, templates, ctx),
+                    system, render, ctx, decoding.max_new_tokens,
+                )
                 draw = rng(ctx.seed, "longhealth", item.id, subtask, run)
                 if subtask == "task1":
                     first, then = evidence, rest_own
@@ -233,6 +250,20 @@ class LongHealth(Task):
             return [Message("system", system), Message("user", user)]
 
         return render
+
+    def _budget_start(self, option: int, subtask: str, ctx: BuildContext) -> int:
+        """The budget a prompt starts from: the option, or (clue-2025-01, tasks 2-3) the model's context."""
+        if subtask != "task1" and self.settings(ctx).options.get("budget_task23") == "context" and ctx.context_length:
+            return ctx.context_length
+        return option
+
+    def _accounted(self, item: Item, options: Mapping[str, str], templates: Templates, ctx: BuildContext) -> int:
+        """Tokens taken off the budget besides the system prompt: the question, options and template ("prompt")."""
+        if self.settings(ctx).options.get("budget_accounting", "system") != "prompt":
+            return 0
+        option_lines = "\n".join(f"{letter}: {text}" for letter, text in options.items())
+        count = ctx.tokenizer.count
+        return count(item.inputs["question"]) + count(option_lines) + count(self.template(templates, "user").text)
 
     @staticmethod
     def _budget(

@@ -25,9 +25,13 @@ from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics import icd
 from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
 from clue.tasks.medisumcode import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
 
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer).
+FIELDS = {"text": "text", "codes": "@answer"}
 
 DECLARATION = Declaration(
     name="medisumcode",
@@ -41,7 +45,12 @@ DECLARATION = Declaration(
         alternatives=("medisumcode.jsonl", "MeDiSumCode.json", "MeDiSumCode.jsonl"),
         demo="medisumcode_demo.json",
     ),
-    protocols={"clue": Settings(shots=1, max_new_tokens=512, document_field="text")},
+    # clue-2024-06 / clue-2025-01: eval/eval_MeDiSumCode.py at ff75877 / 2de4314
+    protocols={
+        "clue": Settings(shots=1, max_new_tokens=512, document_field="text"),
+        "clue-2024-06": reference_2024_06(1, 200, FIELDS),
+        "clue-2025-01": reference_2025_01(1, 512, FIELDS),
+    },
     release=Release(
         kind="build",
         source="built locally from MIMIC-IV v2.2 (hosp diagnoses_icd) and MIMIC-IV-Note (discharge)",
@@ -79,6 +88,10 @@ class MeDiSumCode(Task):
 
     def render_answer(self, item: Item, templates: Templates) -> str:
         return self.template(templates, "answer").fill(codes=", ".join(icd.add_dot(c) for c in item.gold))
+
+    def stored_answer(self, item: Item) -> str:
+        # as the reference joined the file's codes: no dots, ", " between them
+        return ", ".join(item.gold)
 
     def score(self, reference: Reference, output: str) -> Scored:
         gold = list(reference.gold)
