@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from clue.pipeline.config import MANIFEST_SCHEMA, RESULTS_SCHEMA, RunConfig
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
+from clue.tasks.base import Settings
 from clue.tasks.registry import levels as declared_levels
 
 # Packages whose versions decide scores; recorded in every manifest.
@@ -79,6 +81,7 @@ def manifest(
         "seed": config.seed,
         "limit": config.limit,
         "protocol": config.protocol,
+        "protocol_settings": list(config.protocol_settings),  # the user's overrides, as given
         "templates_dir": str(config.templates_dir) if config.templates_dir else None,
         "decoding": {"temperature": config.temperature, "max_new_tokens_override": config.max_new_tokens},
         "bootstrap_resamples": config.bootstrap_resamples,
@@ -95,12 +98,22 @@ def manifest(
                 "requests": len(p.cases),
                 "truncated": p.truncated,
                 "declaration": p.task.describe(config.protocol),
+                "settings": settings_record(p.settings),
             }
             for p in prepared
         },
         "templates": templates,
         "metric_settings": metric_settings,
     }
+
+
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """A task's protocol settings as JSON."""
+    record = asdict(settings)
+    record["stop"] = list(settings.stop)
+    record["options"] = dict(settings.options)
+    record["fields"] = dict(settings.fields)
+    return record
 
 
 def write_predictions(out: Path, task: str, rows: list[dict[str, Any]]) -> None:

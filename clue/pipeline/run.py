@@ -189,4 +189,5 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
         metric_config=dict(metric_config or {}),
         bootstrap_resamples=recorded.get("bootstrap_resamples", DEFAULT_BOOTSTRAP),
         protocol=recorded.get("protocol", DEFAULT_PROTOCOL),
+        protocol_settings=list(recorded.get("protocol_settings", [])),
     )

@@ -51,11 +51,13 @@ from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
 from clue.pipeline.data import locate
 from clue.pipeline.run import run_model as run_one
+from clue.tasks.base import DEFAULT_PROTOCOL
+from clue.tasks.protocols import get_protocol
 from clue.tasks.registry import get_task, resolve_tasks
 
 SWEEP_KEYS = {
     "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
-    "templates", "metric", "models", "approve_endpoints",
+    "templates", "metric", "models", "approve_endpoints", "protocol", "protocol_settings",
 }
 MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "approve_endpoints"}
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
@@ -87,6 +89,8 @@ class SweepPlan:
     longhealth_budget: int | None
     metric: dict[str, Any]
     models: list[ModelPlan] = field(default_factory=list)
+    protocol: str = DEFAULT_PROTOCOL
+    protocol_settings: list[str] = field(default_factory=list)
 
 
 def _path(base: Path, value: Any) -> Path:
@@ -139,7 +143,10 @@ def load_sweep(path: str | Path) -> SweepPlan:
         templates=_path(base, raw["templates"]) if raw.get("templates") else None,
         longhealth_budget=_int(raw, "longhealth_budget", where),
         metric=dict(metric),
+        protocol=str(raw.get("protocol", DEFAULT_PROTOCOL)),
+        protocol_settings=[str(v) for v in (raw.get("protocol_settings") or [])],
     )
+    get_protocol(plan.protocol)
     default_tasks = _tasks(raw.get("tasks", "all"), where)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
@@ -195,6 +202,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
         "limit": model.limit, "max_new_tokens": model.max_new_tokens, "temperature": model.temperature,
         "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": plan.metric,
     }
+    if plan.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
+        material["protocol"] = {"name": plan.protocol, "settings": plan.protocol_settings}
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 
@@ -242,6 +251,8 @@ def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int
         temperature=model.temperature,
         task_options={} if plan.longhealth_budget is None else {"longhealth_budget": plan.longhealth_budget},
         metric_config=dict(plan.metric),
+        protocol=plan.protocol,
+        protocol_settings=list(plan.protocol_settings),
         command=["clue", "sweep", str(plan.source), "--only", model.name],
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",

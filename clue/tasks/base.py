@@ -460,7 +460,7 @@ class Task:
         pre-fill is the answer template with an empty answer, as the reference
         appended it after the chat template's generation prompt.
         """
-        system = self.reference_template(templates, "system", ctx).text
+        system = self.reference_template(templates, "system", ctx).fill_exact({})
         user_tpl = self.reference_template(templates, "user", ctx)
         answer_tpl = self.reference_template(templates, "answer", ctx)
 
