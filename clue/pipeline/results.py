@@ -50,6 +50,7 @@ def assemble_results(
         "levels": levels,
         "levels_complete": levels_complete,
         "metric_settings": metric_settings,
+        "scored_on": scored_on(config, prepared, metric_settings),
     }
     if config.bootstrap_resamples > 0:
         units = {p.task.name: p.task.declaration.resampling_unit for p in prepared}
@@ -58,6 +59,37 @@ def assemble_results(
             levels=levels_declared, units=units,
         )
     return results
+
+
+def data_identity(prepared: PreparedTask) -> dict[str, Any]:
+    """What a task's file is: the bundled demo, the known release, or another file (by its sha256).
+
+    A release whose sha256 is pinned must match it; one whose hash is not
+    known counts as the release when the file is not the demo and holds the
+    release's record count (``check`` says which test was made).
+    """
+    release = prepared.task.declaration.release
+    record: dict[str, Any] = {"sha256": prepared.sha256, "items": len(prepared.items)}
+    if prepared.source == "demo":
+        return {**record, "kind": "demo", "check": "the bundled synthetic demo file"}
+    if release is not None and release.sha256 is not None:
+        if prepared.sha256 == release.sha256:
+            return {**record, "kind": "release", "check": "sha256 matches the pinned release"}
+        return {**record, "kind": "file", "check": "sha256 differs from the pinned release"}
+    if release is not None and release.records is not None and len(prepared.items) == release.records:
+        return {**record, "kind": "release", "check": f"release hash not pinned; {release.records} records as released"}
+    return {**record, "kind": "file", "check": "not the demo, not recognisably the release"}
+
+
+def scored_on(config: RunConfig, prepared: Sequence[PreparedTask], metric_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's numbers were scored on, so only like is ranked with like (clue.report.leaderboard)."""
+    return {
+        "protocol": config.protocol,
+        "protocol_settings": list(config.protocol_settings),
+        "limit": config.limit,
+        "data": {p.task.name: {**data_identity(p), "requests": len(p.cases)} for p in prepared},
+        "metric_settings": dict(metric_settings),
+    }
 
 
 def manifest(
