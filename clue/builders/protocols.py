@@ -44,6 +44,7 @@ SCRIPTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "medisumqa": ("eval/eval_MeDiSumQA.py", "145605d43b17b8673dc8bf43a5d4c5d1792313a83d291fc528d7596da9efe540"),
         "medisumcode": ("eval/eval_MeDiSumCode.py", "7198de4f6eb44fed23268d535b61379b96c1dd79422dfbac66117032935a0702"),
+        "longhealth": ("eval/eval_LongHealth.py", "fcf5ded930997711218c16ec143e93ace6f35e08406c7f336eb81c552f7f4b77"),
     },
     "clue-2025-01": {
         "mednli": ("eval/eval_mednli.py", "35e9b552976e220d843d4baeb850a916a92eefdcbbd4ae66f39d046230a562e2"),
@@ -53,11 +54,17 @@ SCRIPTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "medisumqa": ("eval/eval_MeDiSumQA.py", "080dc25c526f58b158cec5f002a4948e38c4d7bacb3479e9f1139f2bb8601471"),
         "medisumcode": ("eval/eval_MeDiSumCode.py", "bfbe0dd9f14660d6c91be9af63e7bdd84f37792b6f56ce73768a82ad81da83a8"),
+        "longhealth": ("eval/eval_LongHealth.py", "dacb51c83a2e56a50b4772581c78cd1b89e89d63bee48a68f59204cb09d5405b"),
     },
 }
 
 # template part -> the script's module-level variable
 PARTS = {"system": "sys_prompt", "user": "user_prompt_template", "answer": "assistant_response_template"}
+# LongHealth's script differs: one prompt template, documents joined by a separator (the default of
+# its prompt builder's ``separator`` argument, between blank lines), and the text of the added option F.
+LONGHEALTH_PARTS = {"system": "sys_prompt", "user": "prompt_template"}
+LONGHEALTH_BUILDER = "create_prompt"
+LONGHEALTH_OPTION_F = "answer_f"
 
 
 @dataclass
@@ -99,7 +106,8 @@ def fetch_protocol(
                     "the download was deleted (a wrong mirror, or the file was changed)"
                 )
             part.replace(local)
-        texts = extract_prompts(local.read_text(encoding="utf-8"), local)
+        source = local.read_text(encoding="utf-8")
+        texts = extract_longhealth(source, local) if task == "longhealth" else extract_prompts(source, local)
         for part_name, text in texts.items():
             with atomic_writer(folder / f"{task}.{part_name}.txt") as fh:
                 fh.write(text)
@@ -112,22 +120,57 @@ def fetch_protocol(
 
 def extract_prompts(source: str, where: Path) -> dict[str, str]:
     """The script's prompt texts as clue templates: {part: text}, read with ``ast`` (nothing is run)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise DataError(where, f"not a Python script ({exc.msg}, line {exc.lineno})") from None
-    values: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            text = _string_value(node.value, values)
-            if text is not None:
-                values[node.targets[0].id] = text
+    values = _module_strings(_parse(source, where))
     out = {}
     for part, variable in PARTS.items():
         if variable not in values:
             raise DataError(where, f"no module-level string {variable!r} (the {part} prompt) in the script")
         out[part] = format_to_template(values[variable], where)
     return out
+
+
+def extract_longhealth(source: str, where: Path) -> dict[str, str]:
+    """LongHealth's texts: system, user (its prompt template), separator (the join) and unanswerable (option F)."""
+    tree = _parse(source, where)
+    values = _module_strings(tree)
+    out = {}
+    for part, variable in LONGHEALTH_PARTS.items():
+        if variable not in values:
+            raise DataError(where, f"no module-level string {variable!r} (the {part} prompt) in the script")
+        out[part] = format_to_template(values[variable], where)
+    separator = option_f = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == LONGHEALTH_BUILDER:
+            args = node.args.args[len(node.args.args) - len(node.args.defaults):]
+            for arg, default in zip(args, node.args.defaults):
+                if arg.arg == "separator" and isinstance(default, ast.Constant) and isinstance(default.value, str):
+                    separator = default.value
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
+                and isinstance(node.targets[0].slice, ast.Constant) and node.targets[0].slice.value == LONGHEALTH_OPTION_F
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            option_f = node.value.value
+    if separator is None or option_f is None:
+        raise DataError(where, f"no {LONGHEALTH_BUILDER}(separator=...) default or {LONGHEALTH_OPTION_F!r} text in the script")
+    out["separator"] = format_to_template(f"\n\n{separator}\n\n", where)
+    out["unanswerable"] = format_to_template(option_f, where)
+    return out
+
+
+def _parse(source: str, where: Path) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise DataError(where, f"not a Python script ({exc.msg}, line {exc.lineno})") from None
+
+
+def _module_strings(tree: ast.Module) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            text = _string_value(node.value, values)
+            if text is not None:
+                values[node.targets[0].id] = text
+    return values
 
 
 def _string_value(node: ast.expr, known: Mapping[str, str]) -> str | None:

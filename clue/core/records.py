@@ -36,6 +36,9 @@ class Item:
     # The unit that items cluster in (LongHealth: the patient); used by the
     # bootstrap to resample clusters rather than items.
     group: str | None = None
+    # The answer exactly as the file stores it, where the task normalises ``gold``
+    # (demonstrations under the reference protocols show it this way); never scored.
+    stored: str | None = None
 
 
 @dataclass(frozen=True)

@@ -489,7 +489,7 @@ class Task:
 
     def stored_answer(self, item: Item) -> str:
         """A demonstration's answer as the data file stores it (the reference's formatting)."""
-        return str(item.gold)
+        return item.stored if item.stored is not None else str(item.gold)
 
     def decoding(self, ctx: BuildContext) -> Decoding:
         settings = self.settings(ctx)

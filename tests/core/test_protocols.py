@@ -30,6 +30,13 @@ SCRIPTS = {
     'user_prompt_template = """<<{text}>>\nCodes only."""\n'
     'assistant_response_start = "Codes: "\n'
     'assistant_response_template = assistant_response_start + """{codes}"""\n',
+    "longhealth": 'sys_prompt = """\nRead the letters."""\n'
+    'prompt_template = """\n[[{documents}]]\n{question_text}\n{options}\nAnswer with a letter.\n"""\n'
+    'def create_prompt(answer_docs, question, separator="~~~", option_labels="abcde"):\n'
+    '    return separator\n'
+    'def main():\n'
+    '    question = {}\n'
+    '    question["answer_f"] = "Cannot tell"\n',
 }
 
 
@@ -62,7 +69,11 @@ def test_fetch_extracts_the_prompts_as_templates(mirror, tmp_path):
     base, pins = mirror
     fetched = fetcher.fetch_protocol("clue-2024-06", base_url=base, dest=tmp_path / "out", scripts=pins)
     out = tmp_path / "out"
-    assert sorted(fetched.templates) == sorted(f"{t}.{p}.txt" for t in SCRIPTS for p in ("system", "user", "answer"))
+    parts = {"longhealth": ("system", "user", "separator", "unanswerable")}
+    expected = [f"{t}.{p}.txt" for t in SCRIPTS for p in parts.get(t, ("system", "user", "answer"))]
+    assert sorted(fetched.templates) == sorted(expected)
+    assert (out / "longhealth.separator.txt").read_text() == "\n\n~~~\n\n"
+    assert (out / "longhealth.unanswerable.txt").read_text() == "Cannot tell"
     assert (out / "mednli.system.txt").read_text() == "Judge the pair. Costs $$5."
     assert (out / "mednli.user.txt").read_text() == "\nS1: ${sentence1}\nS2: ${sentence2}\n"
     assert (out / "medisumcode.answer.txt").read_text() == "Codes: ${codes}"
@@ -119,6 +130,21 @@ def test_reference_prefill_and_stored_codes(mirror, tmp_path, monkeypatch):
     assert messages[-1].role == "assistant" and messages[-1].content == "Codes: "  # the pre-fill
     assert messages[-2].content == f"<<{items[1].inputs['text']}>>\nCodes only."
     assert cases[0].request.decoding.max_new_tokens == 200
+
+
+def test_reference_longhealth_uses_the_reference_texts(mirror, tmp_path, monkeypatch):
+    folder = _fetched(mirror, tmp_path, monkeypatch)
+    task = get_task("longhealth")
+    items = task.load(task.demo_path())
+    built = task.build(items, BuildContext(seed=42, templates=Templates(folder), protocol="clue-2024-06"))
+    cases = [c for c in built if c.reference.item_id == items[0].id]
+    system, user = cases[0].request.messages
+    assert system.content == "\nRead the letters."
+    assert user.content.startswith("\n[[") and user.content.endswith("\nAnswer with a letter.\n")
+    assert f"\n{items[0].inputs['question']}\nA: " in user.content
+    task3 = next(c for c in cases if c.reference.subtask == "task3")
+    assert "\nF: Cannot tell\nAnswer" in task3.request.messages[1].content
+    assert "\n\n~~~\n\n" in task3.request.messages[1].content  # distractors joined as the reference joined them
 
 
 def test_cli_prompts_under_a_reference_protocol_and_without_the_fetch(mirror, tmp_path, monkeypatch):

@@ -75,23 +75,22 @@ class MeDiSumCode(Task):
             codes_raw = record.get("icd_codes")
             if not isinstance(codes_raw, list):
                 raise DataError(path, "missing or not a list", record=label, field="icd_codes")
-            codes = []
+            codes, stored = [], []
             for n, entry in enumerate(codes_raw):
                 where = f"{label}, icd_codes[{n}]"
                 entry = need_object(path, where, entry)
-                code = need_text(path, where, entry, "code").strip().replace(".", "").upper()
+                raw_code = need_text(path, where, entry, "code")
+                code = raw_code.strip().replace(".", "").upper()
                 if not _CODE_SHAPE.match(code):
                     raise DataError(path, f"{code!r} is not an ICD-10 code", record=where, field="code")
                 codes.append(code)
-            items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes))
+                stored.append(raw_code)
+            # stored: the file's codes joined with ", ", as the reference wrote its demonstration answers
+            items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes, stored=", ".join(stored)))
         return items
 
     def render_answer(self, item: Item, templates: Templates) -> str:
         return self.template(templates, "answer").fill(codes=", ".join(icd.add_dot(c) for c in item.gold))
-
-    def stored_answer(self, item: Item) -> str:
-        # as the reference joined the file's codes: no dots, ", " between them
-        return ", ".join(item.gold)
 
     def score(self, reference: Reference, output: str) -> Scored:
         gold = list(reference.gold)

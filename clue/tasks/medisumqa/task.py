@@ -80,7 +80,10 @@ class MeDiSumQA(SummaryTask):
             given = record.get("id")
             item_id = str(given) if given not in (None, "") else sha256_text(f"{letter}\n{question}")[:12]
             items.append(
-                Item(id=ids.check(label, item_id), inputs={"letter": letter, "question": question}, gold=answer.strip())
+                Item(
+                    id=ids.check(label, item_id), inputs={"letter": letter, "question": question},
+                    gold=answer.strip(), stored=answer,
+                )
             )
         return items
 

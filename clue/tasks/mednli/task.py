@@ -69,7 +69,8 @@ class MedNLI(Task):
         for label, raw in read_records(path):
             record = need_object(path, label, raw)
             pair_id = ids.check(label, need_text(path, label, record, "pairID"))
-            gold = need_text(path, label, record, "gold_label").strip().lower()
+            stored = need_text(path, label, record, "gold_label")
+            gold = stored.strip().lower()
             if gold.upper() not in NLI_LABELS:
                 raise DataError(
                     path, f"unknown label {gold!r}; expected entailment, neutral or contradiction",
@@ -83,6 +84,7 @@ class MedNLI(Task):
                         "sentence2": need_text(path, label, record, "sentence2"),
                     },
                     gold=gold,
+                    stored=stored,
                 )
             )
         return items

@@ -63,11 +63,13 @@ class MeQSum(SummaryTask):
         items = []
         for label, row in rows:
             item_id = ids.check(label, need_nonempty(path, label, "File", row["file"]).strip())
+            summary = need_nonempty(path, label, "Summary", row["summary"])
             items.append(
                 Item(
                     id=item_id,
                     inputs={"chq": need_nonempty(path, label, "CHQ", row["chq"])},
-                    gold=need_nonempty(path, label, "Summary", row["summary"]).strip(),
+                    gold=summary.strip(),
+                    stored=summary,
                 )
             )
         return items

@@ -85,7 +85,8 @@ class ProblemSummary(SummaryTask):
         items = []
         for label, row in rows:
             item_id = ids.check(label, need_nonempty(path, label, "File ID", row["file_id"]).strip())
-            gold = normalise_summary(need_nonempty(path, label, "Summary", row["summary"]))
+            summary = need_nonempty(path, label, "Summary", row["summary"])
+            gold = normalise_summary(summary)
             need_nonempty(path, label, "Summary", gold)
             # A note may lack a subjective section; the assessment is what the
             # task is about, so only it must be present.
@@ -97,6 +98,8 @@ class ProblemSummary(SummaryTask):
                         "assessment": need_nonempty(path, label, "Assessment", row["assessment"]),
                     },
                     gold=gold,
+                    # the reference replaced every ";" with ", " (its trailing-";" cut had no effect)
+                    stored=summary.replace(";", ", "),
                 )
             )
         return items
