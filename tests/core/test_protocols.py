@@ -198,3 +198,32 @@ def test_default_protocol_keeps_request_hashes():
     # a Decoding without stop strings serialises exactly as before the field existed
     assert Decoding(max_new_tokens=5).to_dict() == {"max_new_tokens": 5, "temperature": 0.0, "top_p": 1.0, "seed": None}
     assert Decoding(max_new_tokens=5, stop=("x",)).to_dict()["stop"] == ["x"]
+
+
+def test_keep_end_drops_the_start_and_clean_output_cuts_as_the_reference():
+    from clue.core.records import Message
+    from clue.core.tokens import ApproxTokenizer
+    from clue.tasks.base import clean_output, fit_to_context
+
+    # 50 tokens of messages + 64 of template margin; 10 to generate: 25 too many for a context of 99
+    ctx = BuildContext(seed=1, context_length=99)
+    render = lambda inputs: [Message("system", "s" * 80), Message("user", "u" * 80 + inputs["doc"])]  # noqa: E731
+    messages, cut = fit_to_context(render, {"doc": "d" * 40}, "doc", ctx, 10, "keep-end")
+    assert cut and [m.role for m in messages] == ["user"]  # the system prompt went first
+    assert messages[0].content.endswith("d" * 40) and ApproxTokenizer().count(messages[0].content) == 25
+    kept, cut = fit_to_context(render, {"doc": "d" * 40}, "doc", ctx, 10, "none")
+    assert not cut and kept == render({"doc": "d" * 40})
+    settings = Settings(shots=0, max_new_tokens=5, stop=("<|eot_id|>",), cleanup=r"(\[INST\].*)")
+    assert clean_output("E11.9 [INST] more<|eot_id|>junk", settings) == "E11.9 "
+
+
+def test_protocol_metric_settings_reach_the_scorer():
+    from clue.pipeline.score import task_metric_config
+
+    s = get_task("problem_summary").declaration.settings("clue-2024-06")
+    assert s.bertscore_model == "bioclinicalbert" and s.metric_lowercase
+    assert task_metric_config(s, {})["bertscore_model"] == "bioclinicalbert"
+    assert task_metric_config(s, {"bertscore_model": "scibert"})["bertscore_model"] == "scibert"  # the user's wins
+    assert task_metric_config(get_task("meqsum").declaration.settings("clue"), {}) == {}
+    lh = get_task("longhealth").declaration.settings("clue-2025-01")
+    assert lh.options["budget_task23"] == "context" and lh.chat_layout == "system"
