@@ -37,10 +37,19 @@ def score_task(
         for s in scored
     ]
     references = [str(c.reference.gold) for c in ok_cases]
-    if settings.metric_lowercase:
-        predictions = [p.lower() for p in predictions]
-        references = [r.lower() for r in references]
-    extra = model_metrics.compute(task.model_metrics, [c.id for c in ok_cases], predictions, references, metric_config)
+    ids = [c.id for c in ok_cases]
+    lowered = ("bertscore",) if settings.bertscore_lowercase and "bertscore" in task.model_metrics else ()
+    extra = model_metrics.compute(
+        [m for m in task.model_metrics if m not in lowered], ids, predictions, references, metric_config
+    )
+    if lowered:  # the reference lower-cased both sides for BERTScore only
+        low = model_metrics.compute(
+            lowered, ids, [p.lower() for p in predictions], [r.lower() for r in references], metric_config
+        )
+        for request_id, values in low.values.items():
+            extra.values.setdefault(request_id, {}).update(values)
+        extra.missing.update(low.missing)
+        extra.settings.update({name: {**value, "lowercased": True} for name, value in low.settings.items()})
     for s in scored:
         s.metrics.update(extra.values.get(s.request_id, {}))
     by_id = {s.request_id: s for s in scored}

@@ -128,8 +128,8 @@ class Settings:
     truncation: str = "document"
     # BERTScore model for this task (a preset or repo id; "" = the run's --metric setting or the default)
     bertscore_model: str = ""
-    # lowercase output and gold before the model-based metrics
-    metric_lowercase: bool = False
+    # lowercase output and gold before BERTScore (UMLS-F1 and the rest see them as they are)
+    bertscore_lowercase: bool = False
     # prompt templates: the task's own ("builtin") or the fetched reference scripts' ("reference")
     templates: str = "builtin"
     # reference template field -> the task's input key (reference templates only)

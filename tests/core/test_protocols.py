@@ -221,9 +221,39 @@ def test_protocol_metric_settings_reach_the_scorer():
     from clue.pipeline.score import task_metric_config
 
     s = get_task("problem_summary").declaration.settings("clue-2024-06")
-    assert s.bertscore_model == "bioclinicalbert" and s.metric_lowercase
+    assert s.bertscore_model == "bioclinicalbert" and s.bertscore_lowercase
     assert task_metric_config(s, {})["bertscore_model"] == "bioclinicalbert"
     assert task_metric_config(s, {"bertscore_model": "scibert"})["bertscore_model"] == "scibert"  # the user's wins
     assert task_metric_config(get_task("meqsum").declaration.settings("clue"), {}) == {}
     lh = get_task("longhealth").declaration.settings("clue-2025-01")
     assert lh.options["budget_task23"] == "context" and lh.chat_layout == "system"
+
+
+def test_bertscore_alone_sees_lowercased_text(monkeypatch):
+    from clue.core.records import Completion
+    from clue.metrics.model import ModelMetricResult
+    from clue.pipeline import score as score_stage
+    from clue.pipeline.plan import PreparedTask
+
+    task = get_task("problem_summary")
+    items = task.load(task.demo_path())
+    settings = task.declaration.settings("clue").overridden({"bertscore_lowercase": True})
+    cases = task.build(items, BuildContext(seed=42))
+    seen = {}
+
+    def fake_compute(names, ids, predictions, references, config):
+        seen[tuple(names)] = (predictions, references)
+        result = ModelMetricResult()
+        for i in ids:
+            result.values[i] = {n: 0.5 for n in names}
+        result.settings = {n: {"model": "fake"} for n in names}
+        return result
+
+    monkeypatch.setattr(score_stage.model_metrics, "compute", fake_compute)
+    prepared = PreparedTask(task, task.demo_path(), "demo", "x", items, cases, settings)
+    completions = {c.id: Completion(c.id, "Sepsis; AKI") for c in cases}
+    summary, rows, metric_settings = score_stage.score_task(prepared, completions, {})
+    assert seen[("umls_f1",)][0][0] == "Sepsis; AKI"
+    assert seen[("bertscore",)][0][0] == "sepsis; aki" and seen[("bertscore",)][1][0].islower()
+    assert metric_settings["bertscore"]["lowercased"] is True
+    assert rows[0]["metrics"]["bertscore"] == 0.5 and rows[0]["metrics"]["umls_f1"] == 0.5

@@ -52,7 +52,7 @@ DECLARATION = Declaration(
     protocols={
         "clue": Settings(shots=3, max_new_tokens=512, document_field="subjective"),
         "clue-2024-06": reference_2024_06(
-            3, 100, FIELDS, bertscore_model="bioclinicalbert", metric_lowercase=True
+            3, 100, FIELDS, bertscore_model="bioclinicalbert", bertscore_lowercase=True
         ),
         "clue-2025-01": reference_2025_01(3, 512, FIELDS, bertscore_model="scibert"),
     },
