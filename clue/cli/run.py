@@ -17,15 +17,25 @@ from clue.core.seeding import DEFAULT_SEED
 
 
 @app.command("tasks")
-def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def tasks_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    protocol: str = typer.Option("clue", "--protocol", help="Show the settings of this protocol profile (--json: all of them)."),
+) -> None:
     """List the tasks: level, metrics, access class and the file each expects."""
+    from clue.pipeline.results import settings_record
+    from clue.tasks.protocols import get_protocol
     from clue.tasks.registry import all_tasks, plugin_errors, source_of
 
-    rows = [{**task.describe(), "source": source_of(name)} for name, task in all_tasks().items()]
+    get_protocol(protocol)
+    rows = [
+        {**task.describe(protocol), "source": source_of(name),
+         "settings": settings_record(task.declaration.settings(protocol))}
+        for name, task in all_tasks().items()
+    ]
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table(title="CLUE tasks")
+    table = Table(title=f"CLUE tasks (protocol {protocol})")
     for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens"):
         table.add_column(col)
     for r in rows:

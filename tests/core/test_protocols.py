@@ -89,6 +89,22 @@ def test_fetch_refuses_a_file_whose_hash_is_not_pinned(mirror, tmp_path):
     assert not list((tmp_path / "out").glob("*.txt"))
 
 
+def test_fetch_completes_an_interrupted_download_and_reuses_a_verified_one(mirror, tmp_path):
+    base, pins = mirror
+    out = tmp_path / "out"
+    commit = get_protocol("clue-2024-06").commit
+    path, _ = pins["mednli"]
+    part = out / ".downloads" / commit / (path + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(SCRIPTS["mednli"].encode()[:20])  # an interrupted earlier download
+    fetcher.fetch_protocol("clue-2024-06", base_url=base, dest=out, scripts={"mednli": pins["mednli"]})
+    assert not part.exists() and (out / "mednli.user.txt").read_text() == "\nS1: ${sentence1}\nS2: ${sentence2}\n"
+    # the verified script is kept: a second fetch needs no server
+    again = fetcher.fetch_protocol("clue-2024-06", base_url="http://offline.invalid", dest=out,
+                                   scripts={"mednli": pins["mednli"]})
+    assert again.templates == ["mednli.system.txt", "mednli.user.txt", "mednli.answer.txt"]
+
+
 def test_clue_protocol_needs_no_fetch():
     with pytest.raises(Exception, match="nothing to fetch"):
         fetcher.fetch_protocol("clue")
