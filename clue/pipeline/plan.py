@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from clue.core.errors import UsageError
 from clue.core.files import sha256_file
 from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
@@ -63,6 +64,10 @@ def plan(
     """Load and build every task of ``config`` for a model with this tokenizer and context."""
     get_protocol(config.protocol)
     overrides = [parse_setting(text) for text in config.protocol_settings]
+    for target, name, _ in overrides:
+        if target is not None and target not in config.tasks:
+            get_task(target)  # an unknown task name stops the run
+            raise UsageError(f"--protocol-setting {target}.{name}: task {target!r} is not in this run")
     prepared = []
     for name in config.tasks:
         task = get_task(name)

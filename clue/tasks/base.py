@@ -162,10 +162,11 @@ def parse_setting(text: str) -> tuple[str | None, str, Any]:
     key, sep, raw = text.partition("=")
     if not sep:
         raise UsageError(f"--protocol-setting {text!r}: expected KEY=VALUE or TASK.KEY=VALUE")
-    task, _, name = key.strip().rpartition(".")
-    name = name.strip()
+    parts = [part.strip() for part in key.split(".")]
+    task = parts.pop(0) if len(parts) > 1 and parts[0] != "options" else ""
+    name = ".".join(parts)
     kinds = {f.name: f.type for f in fields(Settings)}
-    if name.startswith("options."):
+    if name.startswith("options.") and len(name) > len("options."):
         return task or None, name, _guess(raw)
     if name not in kinds or name in ("options", "fields"):
         known = ", ".join(k for k in kinds if k not in ("options", "fields"))

@@ -197,6 +197,16 @@ def test_overrides_are_typed_and_recorded(tmp_path):
     assert parse_setting("max_new_tokens=64") == (None, "max_new_tokens", 64)
     assert parse_setting("meqsum.prefill=true") == ("meqsum", "prefill", True)
     assert parse_setting("stop=</s>|END") == (None, "stop", ("</s>", "END"))
+    assert parse_setting("options.budget=4000") == (None, "options.budget", 4000)
+    assert parse_setting("longhealth.options.budget_accounting=prompt") == (
+        "longhealth", "options.budget_accounting", "prompt"
+    )
+    lh = get_task("longhealth").declaration.settings("clue")
+    from clue.tasks.base import apply_overrides
+
+    changed = apply_overrides(lh, "longhealth", [parse_setting("longhealth.options.budget=4000")])
+    assert changed.options["budget"] == 4000 and lh.options["budget"] == 8140
+    assert apply_overrides(lh, "longhealth", [parse_setting("meqsum.shots=1")]) is lh
     with pytest.raises(Exception, match="unknown setting"):
         parse_setting("shotz=1")
     with pytest.raises(Exception, match="choose one of"):
@@ -208,6 +218,8 @@ def test_overrides_are_typed_and_recorded(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["protocol"] == "clue" and manifest["protocol_settings"] == ["mednli.shots=1"]
     assert manifest["tasks"]["mednli"]["settings"]["shots"] == 1
+    bad = CliRunner().invoke(app, ["run", "--tasks", "mednli", "-o", str(out), "--protocol-setting", "meqsum.shots=1"])
+    assert "not in this run" in str(bad.exception)
 
 
 def test_default_protocol_keeps_request_hashes():
