@@ -20,11 +20,17 @@ def sweep_cmd(
         None, "--approve-endpoint",
         help="Allow credentialed tasks to go to this exact endpoint, for every model (see docs/security.md). "
              "A sweep file cannot approve endpoints."),
+    protocol: str | None = typer.Option(None, "--protocol", help="Protocol profile for every model (overrides the file's 'protocol'): clue, clue-2024-06, clue-2025-01."),
+    protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable; added to the file's)."),
 ) -> None:
     """Run several models one after another: one run directory each; done ones are skipped; a crash resumes."""
     from clue.pipeline.sweep import load_sweep, run_sweep
+    from clue.tasks.protocols import get_protocol
 
     plan = load_sweep(config)
+    if protocol is not None:
+        plan.protocol = get_protocol(protocol).name
+    plan.protocol_settings += list(protocol_setting or [])
 
     def log(line: str) -> None:
         say(line, err=True)

@@ -20,18 +20,26 @@ from clue.core.seeding import DEFAULT_SEED
 def tasks_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     include: list[Path] | None = typer.Option(None, "--include", help="A task file (TOML/YAML) or a folder of them, listed too (repeatable)."),
+    protocol: str = typer.Option("clue", "--protocol", help="Show the settings of this protocol profile (--json: all of them)."),
 ) -> None:
     """List the tasks: level, metrics, access class and the file each expects (built-in, from packages, from task files)."""
+    from clue.pipeline.results import settings_record
+    from clue.tasks.protocols import get_protocol
     from clue.tasks.registry import all_tasks, load_task_file, plugin_errors, source_of, task_files_in
 
+    get_protocol(protocol)
     for path in include or []:
         for file in task_files_in(path):
             load_task_file(file)
-    rows = [{**task.describe(), "source": source_of(name)} for name, task in all_tasks().items()]
+    rows = [
+        {**task.describe(protocol), "source": source_of(name),
+         "settings": settings_record(task.declaration.settings(protocol))}
+        for name, task in all_tasks().items()
+    ]
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table(title="CLUE tasks")
+    table = Table(title=f"CLUE tasks (protocol {protocol})")
     for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens", "source"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -52,6 +60,19 @@ def _run_config(**kwargs: Any) -> Any:
 
 def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
     return {} if longhealth_budget is None else {"longhealth_budget": longhealth_budget}
+
+
+def _protocol_layout(config: Any) -> str | None:
+    """"system" when the protocol says every task gets a system role (clue-2025-01), else None (the backend decides)."""
+    from clue.tasks.base import apply_overrides, parse_setting
+    from clue.tasks.registry import get_task
+
+    overrides = [parse_setting(text) for text in config.protocol_settings]
+    layouts = {
+        apply_overrides(get_task(name).declaration.settings(config.protocol), name, overrides).chat_layout
+        for name in config.tasks
+    }
+    return "system" if layouts == {"system"} else None
 
 
 @app.command("run")
@@ -75,6 +96,8 @@ def run_cmd(
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
+    protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
+    protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -100,11 +123,15 @@ def run_cmd(
         task_options=_task_options(longhealth_budget),
         metric_config=parse_options(metric),
         bootstrap_resamples=bootstrap,
+        protocol=protocol,
+        protocol_settings=list(protocol_setting or []),
     )
     options = parse_options(option)
     for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
         if value is not None:
             options[key] = value
+    if "chat_layout" not in options and _protocol_layout(config) is not None:
+        options["chat_layout"] = _protocol_layout(config)
     results = with_progress(
         lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
     )
@@ -126,6 +153,8 @@ def score_cmd(
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="The seed the predictions were made with (decides the few-shot split)."),
     templates: Path | None = typer.Option(None, "--templates", help="Prompt template folder used for the predictions."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
+    protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
+    protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
 ) -> None:
     """Score without running a model: a predictions file against a dataset, or a run directory again.
 
@@ -141,6 +170,8 @@ def score_cmd(
         from clue.store.runs import STORE_FILENAME
 
         config = rerun_config(run_dir, parse_options(metric))
+        if protocol != "clue" or protocol_setting:
+            raise UsageError("a run directory is scored under the protocol it was run with; --protocol applies to --predictions")
         config.command = ["clue", *sys.argv[1:]]
         backend = StoreBackend(run_dir / STORE_FILENAME)
         try:
@@ -166,6 +197,8 @@ def score_cmd(
         seed=seed,
         templates_dir=templates,
         metric_config=parse_options(metric),
+        protocol=protocol,
+        protocol_settings=list(protocol_setting or []),
     )
     results, matched = score_predictions(config, predictions)
     print_results(results)
@@ -194,6 +227,8 @@ def prompts_cmd(
     longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: the task's declared budget]."),
     chat_layout: str = typer.Option("system", "--chat-layout", help="system, fold or plain: the layout to show the messages in."),
     context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
+    protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
+    protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
 ) -> None:
     """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
     from clue.core.chat import parse_layout
@@ -208,7 +243,8 @@ def prompts_cmd(
     config = _run_config(
         model="prompts", tasks=resolve_tasks(tasks), output=output.parent, data=parse_data_args(data),
         data_dir=data_dir, limit=limit, seed=seed, templates_dir=templates, max_new_tokens=max_new_tokens,
-        task_options=_task_options(longhealth_budget),
+        task_options=_task_options(longhealth_budget), protocol=protocol,
+        protocol_settings=list(protocol_setting or []),
     )
     counts = write_prompts(config, output, layout, ApproxTokenizer(), context_length)
     shown = ", ".join(f"{name} {n}" for name, n in counts.items())

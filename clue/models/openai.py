@@ -429,12 +429,18 @@ class OpenAIBackend(Backend):
             body["prompt"] = laid_out
         else:
             body["messages"] = [{"role": m.role, "content": m.content} for m in laid_out]
+            if laid_out and laid_out[-1].role == "assistant":
+                # a pre-fill: vLLM's chat API continues the last message instead of opening a new turn
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
         body[self.settings.max_tokens_field] = d.max_new_tokens
         body["temperature"] = d.temperature
         if d.top_p != 1.0:
             body["top_p"] = d.top_p
         if d.seed is not None:
             body["seed"] = d.seed
+        if d.stop:
+            body["stop"] = list(d.stop)
         body.update(self.settings.extra_body)
         return json.dumps(body, ensure_ascii=False).encode("utf-8")
 

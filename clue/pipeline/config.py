@@ -32,6 +32,8 @@ class RunConfig:
     metric_config: dict[str, Any] = field(default_factory=dict)
     bootstrap_resamples: int = DEFAULT_BOOTSTRAP
     protocol: str = DEFAULT_PROTOCOL
+    # --protocol-setting [TASK.]KEY=VALUE, as given (recorded in the manifest)
+    protocol_settings: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 

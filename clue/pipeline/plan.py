@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from clue.core.errors import UsageError
 from clue.core.files import sha256_file
 from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunConfig
 from clue.pipeline.data import locate
-from clue.tasks.base import BuildContext, Task, Templates
+from clue.tasks.base import BuildContext, Settings, Task, Templates, parse_setting
+from clue.tasks.protocols import get_protocol, protocol_dir
 from clue.tasks.registry import get_task
 
 
@@ -27,6 +29,7 @@ class PreparedTask:
     sha256: str
     items: list[Item]
     cases: list[Case]
+    settings: Settings  # the protocol's settings for this task, overrides applied
 
     @property
     def truncated(self) -> int:
@@ -46,10 +49,25 @@ def limit_cases(cases: Sequence[Case], limit: int | None) -> list[Case]:
     return [c for c in cases if c.reference.item_id in keep]
 
 
+def run_templates(config: RunConfig) -> Templates:
+    """The run's templates: the user's folder, else a reference protocol's fetched folder, else the tasks' own."""
+    if config.templates_dir:
+        return Templates(config.templates_dir)
+    if get_protocol(config.protocol).is_reference:
+        return Templates(protocol_dir(config.protocol))
+    return Templates()
+
+
 def plan(
     config: RunConfig, tokenizer: Tokenizer, context_length: int | None, templates: Templates
 ) -> list[PreparedTask]:
     """Load and build every task of ``config`` for a model with this tokenizer and context."""
+    get_protocol(config.protocol)
+    overrides = [parse_setting(text) for text in config.protocol_settings]
+    for target, name, _ in overrides:
+        if target is not None and target not in config.tasks:
+            get_task(target)  # an unknown task name stops the run
+            raise UsageError(f"--protocol-setting {target}.{name}: task {target!r} is not in this run")
     prepared = []
     for name in config.tasks:
         task = get_task(name)
@@ -64,7 +82,8 @@ def plan(
             temperature=config.temperature,
             task_options=config.task_options,
             protocol=config.protocol,
+            overrides=overrides,
         )
         cases = limit_cases(task.build(items, ctx), config.limit)
-        prepared.append(PreparedTask(task, path, source, sha256_file(path), items, cases))
+        prepared.append(PreparedTask(task, path, source, sha256_file(path), items, cases, task.settings(ctx)))
     return prepared

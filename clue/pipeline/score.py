@@ -15,6 +15,7 @@ from clue.core.records import Case, Completion, Scored
 from clue.metrics import model as model_metrics
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import task_summary
+from clue.tasks.base import Settings, clean_output
 
 
 def score_task(
@@ -22,6 +23,8 @@ def score_task(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """Score one task's completions; returns (summary, prediction rows, metric settings)."""
     task = prepared.task
+    settings = prepared.settings
+    metric_config = task_metric_config(settings, metric_config)
     scored: list[Scored] = []
     ok_cases: list[Case] = []
     failed = 0
@@ -31,14 +34,25 @@ def score_task(
             failed += 1
             continue
         ok_cases.append(case)
-        scored.append(task.score(case.reference, completion.text or ""))
+        scored.append(task.score(case.reference, clean_output(completion.text or "", settings)))
+    predictions = [
+        s.parsed if isinstance(s.parsed, str) else clean_output(completions[s.request_id].text or "", settings)
+        for s in scored
+    ]
+    references = [str(c.reference.gold) for c in ok_cases]
+    ids = [c.id for c in ok_cases]
+    lowered = ("bertscore",) if settings.bertscore_lowercase and "bertscore" in task.model_metrics else ()
     extra = model_metrics.compute(
-        task.model_metrics,
-        [c.id for c in ok_cases],
-        [s.parsed if isinstance(s.parsed, str) else completions[s.request_id].text or "" for s in scored],
-        [str(c.reference.gold) for c in ok_cases],
-        metric_config,
+        [m for m in task.model_metrics if m not in lowered], ids, predictions, references, metric_config
     )
+    if lowered:  # the reference lower-cased both sides for BERTScore only
+        low = model_metrics.compute(
+            lowered, ids, [p.lower() for p in predictions], [r.lower() for r in references], metric_config
+        )
+        for request_id, values in low.values.items():
+            extra.values.setdefault(request_id, {}).update(values)
+        extra.missing.update(low.missing)
+        extra.settings.update({name: {**value, "lowercased": True} for name, value in low.settings.items()})
     for s in scored:
         s.metrics.update(extra.values.get(s.request_id, {}))
     by_id = {s.request_id: s for s in scored}
@@ -65,6 +79,13 @@ def reasoning_diagnostics(completions: list[Completion]) -> dict[str, int]:
     if not any("reasoning" in c.meta for c in completions):
         return {}
     return {"reasoning_unfinished": sum(1 for c in completions if c.meta.get("reasoning_unfinished"))}
+
+
+def task_metric_config(settings: Settings, metric_config: dict[str, Any]) -> dict[str, Any]:
+    """The run's metric settings with the protocol's BERTScore model for this task (unless the run names one)."""
+    if settings.bertscore_model and "bertscore_model" not in metric_config:
+        return {**metric_config, "bertscore_model": settings.bertscore_model}
+    return metric_config
 
 
 def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> dict[str, Any]:

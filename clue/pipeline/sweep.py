@@ -56,12 +56,14 @@ from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
 from clue.pipeline.data import locate
 from clue.pipeline.run import run_model as run_one
+from clue.tasks.base import DEFAULT_PROTOCOL
+from clue.tasks.protocols import get_protocol
 from clue.tasks.registry import get_task, resolve_tasks
 from clue.tasks.userfile import FileTask
 
 SWEEP_KEYS = {
     "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
-    "templates", "metric", "models",
+    "templates", "metric", "models", "protocol", "protocol_settings",
 }
 MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature"}
 REFUSED_KEYS = {
@@ -97,6 +99,8 @@ class SweepPlan:
     longhealth_budget: int | None
     metric: dict[str, Any]
     models: list[ModelPlan] = field(default_factory=list)
+    protocol: str = DEFAULT_PROTOCOL
+    protocol_settings: list[str] = field(default_factory=list)
 
 
 def _path(base: Path, value: Any) -> Path:
@@ -150,7 +154,10 @@ def load_sweep(path: str | Path) -> SweepPlan:
         templates=_path(base, raw["templates"]) if raw.get("templates") else None,
         longhealth_budget=_int(raw, "longhealth_budget", where),
         metric=dict(metric),
+        protocol=str(raw.get("protocol", DEFAULT_PROTOCOL)),
+        protocol_settings=[str(v) for v in (raw.get("protocol_settings") or [])],
     )
+    get_protocol(plan.protocol)
     default_tasks = _tasks(raw.get("tasks", "all"), where, base)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
@@ -215,6 +222,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
     task_files = {name: t.definition_sha256() for name in model.tasks if isinstance(t := get_task(name), FileTask)}
     if task_files:
         material["task_files"] = task_files
+    if plan.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
+        material["protocol"] = {"name": plan.protocol, "settings": plan.protocol_settings}
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 
@@ -267,6 +276,8 @@ def run_model(
         temperature=model.temperature,
         task_options={} if plan.longhealth_budget is None else {"longhealth_budget": plan.longhealth_budget},
         metric_config=dict(plan.metric),
+        protocol=plan.protocol,
+        protocol_settings=list(plan.protocol_settings),
         command=["clue", "sweep", str(plan.source), "--only", model.name],
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",

@@ -146,6 +146,88 @@ def unique_names(entries: list[Entry]) -> None:
             e.name = f"{e.path.parent.name}/{e.name}"
 
 
+# -- like with like ------------------------------------------------------------------------------
+#: the protocol the published table was made with (TIO-IKIM/CLUE at ff75877), on the public releases
+PUBLISHED_PROTOCOL = "clue-2024-06"
+
+
+def scored_on(e: Entry) -> dict[str, Any]:
+    """What an entry was scored on: its results' record, or (older runs) what its manifest says."""
+    record = e.results.get("scored_on")
+    if isinstance(record, Mapping):
+        return dict(record)
+    tasks = list(e.results.get("tasks", {}))
+    if e.published:
+        return {"protocol": PUBLISHED_PROTOCOL, "protocol_settings": [], "limit": None,
+                "data": {t: {"kind": "release", "check": "the published table"} for t in tasks}}
+    m = e.manifest or {}
+    data: dict[str, Any] = {}
+    for t in tasks:
+        info = (m.get("tasks") or {}).get(t) or {}
+        sha = info.get("sha256")
+        kind = "demo" if info.get("source") == "demo" else ("file" if sha else "unrecorded")
+        data[t] = {"kind": kind, "sha256": sha}
+    return {"protocol": m.get("protocol", "clue"), "protocol_settings": list(m.get("protocol_settings") or []),
+            "limit": m.get("limit"), "data": data}
+
+
+def data_key(record: Mapping[str, Any]) -> str:
+    kind = str(record.get("kind") or "unrecorded")
+    return kind if kind in ("release", "unrecorded") else f"{kind}:{record.get('sha256')}"
+
+
+def differences(a: Entry, b: Entry) -> list[str]:
+    """Why ``a``'s numbers cannot be ranked with ``b``'s; empty when they can."""
+    sa, sb = scored_on(a), scored_on(b)
+    out = []
+    if sa.get("protocol") != sb.get("protocol"):
+        out.append(f"protocol {sa.get('protocol')} (not {sb.get('protocol')})")
+    if list(sa.get("protocol_settings") or []) != list(sb.get("protocol_settings") or []):
+        out.append(f"protocol settings changed ({', '.join(sa.get('protocol_settings') or []) or 'none'})")
+    if sa.get("limit") != sb.get("limit"):
+        out.append(f"--limit {sa.get('limit')}" if sa.get("limit") else "all items (no --limit)")
+    da, db = sa.get("data") or {}, sb.get("data") or {}
+    by_kind: dict[str, list[str]] = {}
+    for task in [t for t in da if t in db]:
+        if data_key(da[task]) != data_key(db[task]):
+            by_kind.setdefault(str(da[task].get("kind") or "unrecorded"), []).append(task)
+    words = {"demo": "demo data", "file": "another data file", "unrecorded": "data not recorded",
+             "release": "the release"}
+    for kind, tasks in by_kind.items():
+        out.append(f"{words.get(kind, kind)} for {', '.join(tasks)}")
+    return out
+
+
+def group_entries(entries: Iterable[Entry]) -> list[list[Entry]]:
+    """Entries in groups whose members were scored alike (same protocol, limit and data on shared tasks).
+
+    The group holding the published rows comes first (else the largest); the rest follow by size.
+    """
+    groups: list[list[Entry]] = []
+    for e in entries:
+        for group in groups:
+            if all(not differences(e, other) for other in group):
+                group.append(e)
+                break
+        else:
+            groups.append([e])
+    return sorted(groups, key=lambda g: (not any(e.published for e in g), -len(g)))
+
+
+def describe_scored_on(e: Entry) -> str:
+    s = scored_on(e)
+    kinds: dict[str, list[str]] = {}
+    for task, record in (s.get("data") or {}).items():
+        kinds.setdefault(str(record.get("kind") or "unrecorded"), []).append(task)
+    data = "; ".join(f"{kind}: {', '.join(tasks)}" if len(kinds) > 1 else kind for kind, tasks in kinds.items())
+    text = f"protocol {s.get('protocol')}, data {data or '-'}"
+    if s.get("protocol_settings"):
+        text += f", settings {', '.join(s['protocol_settings'])}"
+    if s.get("limit"):
+        text += f", --limit {s['limit']}"
+    return text
+
+
 def sort_entries(entries: Iterable[Entry]) -> list[Entry]:
     """Best overall first; rows without an overall score after, by level 1, then by name."""
 
@@ -163,13 +245,31 @@ def tasks_present(entries: Sequence[Entry]) -> list[str]:
 
 
 # -- rows -------------------------------------------------------------------------------
+def ranked(entries: Sequence[Entry]) -> list[tuple[int, int, Entry, str]]:
+    """(group, rank in the group, entry, why the group is apart from the first) in table order.
+
+    Only entries scored alike are ranked together: group 1 holds the published
+    rows (or the largest group); every other group is ranked on its own, with
+    the reason it is not ranked with group 1.
+    """
+    groups = group_entries(entries)
+    # the first group's entry with the most tasks: the reasons name every task whose data differs
+    first = max(groups[0], key=lambda e: len(e.results.get("tasks", {}))) if groups else None
+    out = []
+    for g, group in enumerate(groups, start=1):
+        apart = "" if g == 1 or first is None else "; ".join(differences(group[0], first))
+        out += [(g, rank, e, apart) for rank, e in enumerate(sort_entries(group), start=1)]
+    return out
+
+
 def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """One flat dict per entry (the CSV's rows; the JSON nests the same numbers)."""
     tasks = tasks_present(entries)
     rows = []
-    for rank, e in enumerate(sort_entries(entries), start=1):
-        row: dict[str, Any] = {"rank": rank, "name": e.name, "source": e.source, "model": e.model,
-                               "backend": e.results.get("backend")}
+    for group, rank, e, apart in ranked(entries):
+        row: dict[str, Any] = {"rank": rank, "group": group, "name": e.name, "source": e.source, "model": e.model,
+                               "backend": e.results.get("backend"), "scored_on": describe_scored_on(e),
+                               "apart": apart}
         for col in [*tasks, *level_order()]:
             is_level = col in level_order()
             score = e.level(col) if is_level else e.task_score(col)
@@ -186,7 +286,7 @@ def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
 def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
     out = []
     for row in leaderboard_rows(entries):
-        item = {k: row[k] for k in ("rank", "name", "source", "model", "backend")}
+        item = {k: row[k] for k in ("rank", "group", "name", "source", "model", "backend", "scored_on", "apart")}
         item["tasks"] = {}
         for t in tasks_present(entries):
             if row[t] is None:
@@ -206,7 +306,7 @@ def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
 
 def leaderboard_csv(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
-    header = ["rank", "name", "source", "model", "backend"]
+    header = ["rank", "group", "name", "source", "model", "backend", "scored_on", "apart"]
     for col in [*tasks, *level_order()]:
         header += [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_complete"]
     return csv_text(header, leaderboard_rows(entries))
@@ -246,8 +346,16 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     cols = [*tasks, *level_order()]
     manifests = [e.manifest for e in entries]
     head = ["#", "model", *(task_title(t, *manifests) for t in tasks), *(level_title(lv) for lv in level_order())]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
+    lines: list[str] = []
+    group = 0
     for row in leaderboard_rows(entries):
+        if row["group"] != group:
+            group = row["group"]
+            if lines:
+                lines.append("")
+            lines.append(f"Scored on: {_md(row['scored_on'])}" + ("" if group == 1 else
+                         f". Not ranked with the first table: {_md(row['apart'])}."))
+            lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
         name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
         cells = [fmt_score(row[c], row[f"{c}_complete"], _ci_pair(row, c)) for c in cols]
         lines.append("| " + " | ".join([str(row["rank"]), _md(name), *cells]) + " |")
@@ -255,7 +363,9 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
         "",
         "Scores in %, [95% bootstrap interval] where the run has one. `*` incomplete: a metric could not be",
         "computed or requests failed (see the run's results.json). Published rows: as published in June 2024,",
-        "aggregated by this project's code; they have no intervals.",
+        "aggregated by this project's code; they have no intervals; they were scored under the protocol",
+        f"{PUBLISHED_PROTOCOL} on the public releases. Rows are ranked only with rows scored on the same data,",
+        "under the same protocol and --limit; each other group has its own table and the reason it is apart.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -34,7 +34,7 @@ from clue.core.files import write_json
 from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import parse_mapping, read_mapping
 from clue.report.compare import compare_runs
-from clue.report.leaderboard import Entry, csv_text, name_key, tasks_present, write_text
+from clue.report.leaderboard import Entry, csv_text, differences, name_key, tasks_present, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
 
 PRESETS = {"clue": "clue_pairs.toml"}
@@ -116,9 +116,12 @@ class PairResult:
     biomedical: Entry
     base: Entry
     comparison: dict[str, Any] | None = None  # compare_runs(base, biomedical), runs only
+    apart: str = ""  # why the two were not scored alike (then nothing is compared)
 
     def cell(self, what: str) -> dict[str, Any]:
         """delta (biomedical - base), interval and p-value for a task or level."""
+        if self.apart:
+            return {}
         is_level = what in level_order()
         if self.comparison is not None:
             part = (self.comparison["levels"] if is_level else self.comparison["tasks"]).get(what)
@@ -147,7 +150,8 @@ def match_pairs(pairset: PairSet, entries: Sequence[Entry]) -> list[PairResult]:
         for pair in pairset.pairs:
             bio, base = find_entry(pairset, pair.biomedical, pool), find_entry(pairset, pair.base, pool)
             if bio is not None and base is not None:
-                out.append(PairResult(pair, source, bio, base))
+                apart = "; ".join(differences(bio, base))
+                out.append(PairResult(pair, source, bio, base, apart=apart))
     return out
 
 
@@ -156,7 +160,7 @@ def compare_pairs(
 ) -> list[PairResult]:
     results = match_pairs(pairset, entries)
     for r in results:
-        if r.source == "runs":
+        if r.source == "runs" and not r.apart:
             assert r.base.path is not None and r.biomedical.path is not None
             r.comparison = compare_runs(r.base.path, r.biomedical.path, seed=seed, n_resamples=n_resamples)
     return results
@@ -238,6 +242,10 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
         lines.append(f"| {row['biomedical']} | {row['base']} | {row['source']} | {what} | {row['score_base']:.2f} | "
                      f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
     lines += ["", "✱ significant: the interval excludes 0."]
+    apart = [r for r in results if r.apart]
+    if apart:
+        lines += ["", "Not compared (the two were not scored on the same data under the same protocol):", ""]
+        lines += [f"- {r.biomedical.name} vs {r.base.name} ({r.source}): {r.apart}" for r in apart]
     return "\n".join(lines) + "\n"
 
 
@@ -252,6 +260,8 @@ def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
         "schema": "clue.pairs/1",
         "headline": [*headline(results, "runs"), *headline(results, "published")],
         "rows": pair_rows(results),
+        "not_compared": [{"biomedical": r.biomedical.name, "base": r.base.name, "source": r.source, "reason": r.apart}
+                         for r in results if r.apart],
         "comparisons": [
             {"biomedical": r.biomedical.name, "base": r.base.name, "verdicts": r.comparison["verdicts"],
              "warnings": r.comparison["warnings"]}

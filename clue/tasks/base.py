@@ -12,9 +12,11 @@ a task.
 
 from __future__ import annotations
 
+import random
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -40,7 +42,11 @@ __all__ = [
     "Task",
     "Template",
     "Templates",
+    "apply_overrides",
+    "clean_output",
     "fit_to_context",
+    "parse_setting",
+    "select_shots",
     "prompt_tokens",
     "split_shots",
 ]
@@ -80,18 +86,134 @@ class DataFiles:
     demo: str | None = None  # a file in the task's demo/ folder
 
 
+# Values the protocol settings may take (checked when a profile or an override is read).
+SHOT_SELECTIONS = ("seeded", "first", "shuffle-seed1")
+ANSWER_FORMATS = ("clue", "stored")
+CHAT_LAYOUTS = ("backend", "system")
+TRUNCATIONS = ("document", "keep-end", "none")
+TEMPLATE_SOURCES = ("builtin", "reference")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """How a task is run under one protocol: shots, token limits, what may be shortened.
+    """How a task is run under one protocol: every setting that decides what a model is sent and how it is scored.
 
-    ``options`` holds task-specific settings (LongHealth's document budget);
-    ``clue run`` can override each (``--max-new-tokens``, ``--longhealth-budget``).
+    A protocol profile (``clue``, ``clue-2024-06``, ``clue-2025-01``) is one
+    ``Settings`` per task, declared in the task's own ``task.py``; a run can
+    override any single field (``--protocol-setting KEY=VALUE``, see
+    ``apply_overrides``). ``options`` holds task-specific settings
+    (LongHealth's document budget and its accounting). The defaults are the
+    ``clue`` protocol's; docs/protocols.md has the table per profile.
     """
 
     shots: int
     max_new_tokens: int
     document_field: str | None = None  # the input shortened when a prompt is too long
     options: Mapping[str, Any] = field(default_factory=dict)
+    # few-shot demonstrations: "seeded" (clue's SHA-256-derived RNG, scored items
+    # in file order), "first" (the first k rows of the file), "shuffle-seed1"
+    # (Python's random.seed(1) then random.shuffle of the rows, the first k)
+    shot_selection: str = "seeded"
+    # demonstration answers: "clue" (the task's own formatting) or "stored" (as the file stores them)
+    answer_format: str = "clue"
+    # pre-fill the assistant turn with the answer template's text before the answer
+    prefill: bool = False
+    # "backend": the backend chooses (probing the template); "system": always a system role
+    chat_layout: str = "backend"
+    # strings that end an output; the output is cut at the first (also sent where a backend supports it)
+    stop: tuple[str, ...] = ()
+    # a regular expression whose matches are removed from the output before scoring
+    cleanup: str = ""
+    # over-long prompts: shorten the document ("document"), keep the last tokens ("keep-end"), or leave them ("none")
+    truncation: str = "document"
+    # BERTScore model for this task (a preset or repo id; "" = the run's --metric setting or the default)
+    bertscore_model: str = ""
+    # lowercase output and gold before BERTScore (UMLS-F1 and the rest see them as they are)
+    bertscore_lowercase: bool = False
+    # prompt templates: the task's own ("builtin") or the fetched reference scripts' ("reference")
+    templates: str = "builtin"
+    # reference template field -> the task's input key (reference templates only)
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def overridden(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with ``changes`` applied, each checked against the field's type and allowed values."""
+        return check_settings(replace(self, **changes))
+
+
+def check_settings(settings: Settings) -> Settings:
+    allowed = {
+        "shot_selection": SHOT_SELECTIONS,
+        "answer_format": ANSWER_FORMATS,
+        "chat_layout": CHAT_LAYOUTS,
+        "truncation": TRUNCATIONS,
+        "templates": TEMPLATE_SOURCES,
+    }
+    for name, values in allowed.items():
+        value = getattr(settings, name)
+        if value not in values:
+            raise UsageError(f"protocol setting {name}={value!r}: choose one of {', '.join(values)}")
+    if settings.shots < 0 or settings.max_new_tokens < 1:
+        raise UsageError("protocol settings: shots must be >= 0 and max_new_tokens >= 1")
+    return settings
+
+
+def parse_setting(text: str) -> tuple[str | None, str, Any]:
+    """``[TASK.]KEY=VALUE`` -> (task or None, key, typed value); the type comes from the Settings field."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise UsageError(f"--protocol-setting {text!r}: expected KEY=VALUE or TASK.KEY=VALUE")
+    parts = [part.strip() for part in key.split(".")]
+    task = parts.pop(0) if len(parts) > 1 and parts[0] != "options" else ""
+    name = ".".join(parts)
+    kinds = {f.name: f.type for f in fields(Settings)}
+    if name.startswith("options.") and len(name) > len("options."):
+        return task or None, name, _guess(raw)
+    if name not in kinds or name in ("options", "fields"):
+        known = ", ".join(k for k in kinds if k not in ("options", "fields"))
+        raise UsageError(f"--protocol-setting {text!r}: unknown setting {name!r}; known: {known}, options.NAME")
+    kind = str(kinds[name])
+    value: Any
+    try:
+        if kind.startswith("int"):
+            value = int(raw)
+        elif kind.startswith("bool"):
+            if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            value = raw.strip().lower() in ("true", "1", "yes")
+        elif kind.startswith("tuple"):
+            value = tuple(part for part in raw.split("|") if part) if raw else ()
+        elif kind.startswith("str | None"):
+            value = raw or None
+        else:
+            value = raw
+    except ValueError:
+        raise UsageError(f"--protocol-setting {text!r}: {raw!r} is not a valid {kind}") from None
+    return task or None, name, value
+
+
+def _guess(raw: str) -> Any:
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def apply_overrides(settings: Settings, task: str, overrides: Sequence[tuple[str | None, str, Any]]) -> Settings:
+    """``settings`` with the run's overrides for ``task`` (those naming no task apply to every task)."""
+    changes: dict[str, Any] = {}
+    options = dict(settings.options)
+    for target, name, value in overrides:
+        if target not in (None, task):
+            continue
+        if name.startswith("options."):
+            options[name.removeprefix("options.")] = value
+        else:
+            changes[name] = value
+    if options != dict(settings.options):
+        changes["options"] = options
+    return settings.overridden(changes) if changes else settings
 
 
 @dataclass(frozen=True)
@@ -159,6 +281,8 @@ class BuildContext:
     temperature: float = 0.0
     task_options: dict[str, Any] = field(default_factory=dict)  # overrides of Settings.options
     protocol: str = DEFAULT_PROTOCOL
+    # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
+    overrides: Sequence[tuple[str | None, str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +299,18 @@ class Template:
         # string.Template with $name placeholders: clinical text is full of
         # braces and percent signs, which str.format would trip over.
         return string.Template(self.text).substitute(values).strip()
+
+    def fill_exact(self, values: Mapping[str, Any]) -> str:
+        """Filled without stripping: reference templates keep their leading and trailing newlines."""
+        return string.Template(self.text).substitute(values)
+
+    def placeholders(self) -> list[str]:
+        found: dict[str, None] = {}
+        for match in string.Template.pattern.finditer(self.text):
+            name = match.group("named") or match.group("braced")
+            if name:
+                found.setdefault(name, None)
+        return list(found)
 
 
 class Templates:
@@ -269,25 +405,31 @@ class Task:
         raise NotImplementedError
 
     # -- build ----------------------------------------------------------
+    def settings(self, ctx: BuildContext) -> Settings:
+        """The protocol's settings for this task, with the run's overrides applied."""
+        return apply_overrides(self.declaration.settings(ctx.protocol), self.name, ctx.overrides)
+
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
-        """Default: seeded k-shot prompts; the shots are not scored."""
+        """Default: k-shot prompts as the protocol says; the shots are not scored."""
         templates = ctx.templates or Templates()
-        settings = self.declaration.settings(ctx.protocol)
-        shots, scored = split_shots(items, settings.shots, ctx.seed, self.name)
-        system = self.template(templates, "system").fill()
+        settings = self.settings(ctx)
+        shots, scored = select_shots(items, settings, ctx.seed, self.name)
+        prompt = self.prompt_parts(templates, settings, ctx)
         demos: list[Message] = []
         for shot in shots:
-            demos.append(Message("user", self.render_user(shot.inputs, templates)))
-            demos.append(Message("assistant", self.render_answer(shot, templates)))
+            demos.append(Message("user", prompt.user(shot.inputs)))
+            demos.append(Message("assistant", prompt.answer(shot)))
+        tail = [Message("assistant", prompt.prefill)] if prompt.prefill else []
         decoding = self.decoding(ctx)
         cases = []
         for item in scored:
             messages, truncated = fit_to_context(
-                lambda inputs: [Message("system", system), *demos, Message("user", self.render_user(inputs, templates))],
+                lambda inputs: [Message("system", prompt.system), *demos, Message("user", prompt.user(inputs)), *tail],
                 item.inputs,
                 settings.document_field,
                 ctx,
                 decoding.max_new_tokens,
+                settings.truncation,
             )
             request = Request(id=f"{self.name}/{item.id}", messages=messages, decoding=decoding)
             reference = Reference(
@@ -302,14 +444,68 @@ class Task:
             cases.append(Case(request, reference))
         return cases
 
+    def prompt_parts(self, templates: Templates, settings: Settings, ctx: BuildContext) -> PromptParts:
+        """The system text and how a user turn, a demonstration answer and the pre-fill are made."""
+        if settings.templates == "reference":
+            return self.reference_parts(templates, settings, ctx)
+        system = self.template(templates, "system").fill()
+
+        def answer(item: Item) -> str:
+            if settings.answer_format == "stored":
+                return self.stored_answer(item)
+            return self.render_answer(item, templates)
+
+        return PromptParts(system, lambda inputs: self.render_user(inputs, templates), answer, "")
+
+    def reference_parts(self, templates: Templates, settings: Settings, ctx: BuildContext) -> PromptParts:
+        """The reference's prompts: its texts verbatim, fields filled as its ``str.format`` did.
+
+        ``settings.fields`` maps each reference field to the task's input key
+        (``@answer``: the demonstration's answer, as the file stores it). The
+        pre-fill is the answer template with an empty answer, as the reference
+        appended it after the chat template's generation prompt.
+        """
+        system = self.reference_template(templates, "system", ctx).fill_exact({})
+        user_tpl = self.reference_template(templates, "user", ctx)
+        answer_tpl = self.reference_template(templates, "answer", ctx)
+
+        def values(inputs: Mapping[str, Any], answer: str) -> dict[str, Any]:
+            out = {ref: (answer if key == "@answer" else inputs.get(key)) for ref, key in settings.fields.items()}
+            return {k: ("" if v is None else v) for k, v in out.items()}
+
+        def user(inputs: dict[str, Any]) -> str:
+            return user_tpl.fill_exact(values(inputs, ""))
+
+        def answer(item: Item) -> str:
+            return answer_tpl.fill_exact(values(item.inputs, self.stored_answer(item)))
+
+        prefill = answer_tpl.fill_exact(dict.fromkeys(answer_tpl.placeholders(), "")) if settings.prefill else ""
+        return PromptParts(system, user, answer, prefill)
+
+    def reference_template(self, templates: Templates, part: str, ctx: BuildContext) -> Template:
+        name = f"{self.name}.{part}"
+        folder = templates.override_dir
+        if folder is None or not (folder / f"{name}.txt").is_file():
+            raise UsageError(
+                f"protocol {ctx.protocol}: the reference's prompt {name!r} is not on this machine "
+                f"(looked in {folder}); run `clue protocol fetch {ctx.protocol}` first"
+            )
+        return templates.get(name, None)
+
+    def stored_answer(self, item: Item) -> str:
+        """A demonstration's answer as the data file stores it (the reference's formatting)."""
+        return item.stored if item.stored is not None else str(item.gold)
+
     def decoding(self, ctx: BuildContext) -> Decoding:
-        settings = self.declaration.settings(ctx.protocol)
-        return Decoding(max_new_tokens=ctx.max_new_tokens or settings.max_new_tokens, temperature=ctx.temperature)
+        settings = self.settings(ctx)
+        return Decoding(
+            max_new_tokens=ctx.max_new_tokens or settings.max_new_tokens, temperature=ctx.temperature, stop=settings.stop
+        )
 
     def option(self, ctx: BuildContext, key: str) -> Any:
         """A task-specific setting: the run's override, else the protocol's value."""
         value = ctx.task_options.get(f"{self.name}_{key}")
-        return self.declaration.settings(ctx.protocol).options[key] if value is None else value
+        return self.settings(ctx).options[key] if value is None else value
 
     def render_user(self, inputs: dict[str, Any], templates: Templates) -> str:
         return self.template(templates, "user").fill(**inputs)
@@ -333,6 +529,44 @@ class Task:
     @property
     def has_baseline(self) -> bool:
         return type(self).baseline is not Task.baseline
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """What a task's prompt is made of under one protocol."""
+
+    system: str
+    user: Callable[[dict[str, Any]], str]
+    answer: Callable[[Item], str]  # a demonstration's answer turn
+    prefill: str  # text the assistant turn starts with ("" for none)
+
+
+def select_shots(items: Sequence[Item], settings: Settings, seed: int, task: str) -> tuple[list[Item], list[Item]]:
+    """The demonstrations and the scored items, as ``settings.shot_selection`` says.
+
+    ``seeded``: clue's derived RNG (``split_shots``). ``first``: the first k
+    rows, the rest scored in file order. ``shuffle-seed1``: the rows shuffled
+    as Python's ``random.seed(1); random.shuffle(rows)`` does, the first k the
+    demonstrations, the rest scored in that shuffled order.
+    """
+    k = settings.shots
+    if settings.shot_selection == "seeded":
+        return split_shots(items, k, seed, task)
+    rows = list(items)
+    if settings.shot_selection == "shuffle-seed1":
+        random.Random(1).shuffle(rows)
+    if k and len(rows) <= k:
+        raise UsageError(f"{task}: {len(rows)} items cannot give {k} demonstrations and anything to score")
+    return rows[:k], rows[k:]
+
+
+def clean_output(text: str, settings: Settings) -> str:
+    """The output as the protocol scores it: cut at the first stop string, then ``cleanup`` matches removed."""
+    for stop in settings.stop:
+        text = text.split(stop, 1)[0]
+    if settings.cleanup:
+        text = re.sub(settings.cleanup, "", text)
+    return text
 
 
 def split_shots(items: Sequence[Item], k: int, seed: int, task: str) -> tuple[list[Item], list[Item]]:
@@ -365,20 +599,28 @@ def fit_to_context(
     document_field: str | None,
     ctx: BuildContext,
     max_new_tokens: int,
+    truncation: str = "document",
 ) -> tuple[list[Message], bool]:
-    """Render the prompt; if it exceeds the context, shorten the document field.
+    """Render the prompt; if it exceeds the context, shorten it as ``truncation`` says.
 
-    The declared policy (SPEC §1): instructions, demonstrations and the
-    question stay whole; only the long document is cut, from the end. Returns
-    the messages and whether anything was cut. A prompt that still does not
-    fit is left as it is: the backend reports it for that item.
+    ``document`` (SPEC §1): instructions, demonstrations and the question stay
+    whole; only the long document is cut, from the end. ``keep-end`` (the
+    reference's server, text-generation-inference ``truncate``): the prompt's
+    first tokens are dropped until the last ones fit, the system prompt and
+    demonstrations going first. ``none``: left as it is. Returns the messages
+    and whether anything was cut. A prompt that still does not fit is left as
+    it is: the backend reports it for that item.
     """
     messages = render(inputs)
-    if ctx.context_length is None or document_field is None:
+    if ctx.context_length is None or truncation == "none":
         return messages, False
     budget = ctx.context_length - max_new_tokens
     used = prompt_tokens(messages, ctx.tokenizer)
     if used <= budget:
+        return messages, False
+    if truncation == "keep-end":
+        return keep_end(messages, used - budget, ctx.tokenizer), True
+    if document_field is None:
         return messages, False
     document = str(inputs[document_field])
     keep = ctx.tokenizer.count(document) - (used - budget)
@@ -386,3 +628,19 @@ def fit_to_context(
     shortened[document_field] = ctx.tokenizer.truncate(document, max(keep, 0))
     return render(shortened), True
 
+
+def keep_end(messages: Sequence[Message], excess: int, tokenizer: Tokenizer) -> list[Message]:
+    """Drop ``excess`` tokens from the start of the conversation: whole messages first, then a message's head."""
+    out: list[Message] = []
+    for message in messages:
+        if excess <= 0:
+            out.append(message)
+            continue
+        size = tokenizer.count(message.content)
+        if size <= excess:
+            excess -= size
+            continue
+        head = tokenizer.truncate(message.content, excess)
+        out.append(Message(message.role, message.content[len(head):].lstrip()))
+        excess = 0
+    return out

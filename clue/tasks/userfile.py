@@ -577,15 +577,13 @@ class FileTask(Task):
     def _score_codes(self, reference: Reference, output: str) -> tuple[Any, dict[str, float], dict[str, float]]:
         gold = list(reference.gold)
         predicted = icd.extract_codes(output)
-        _, _, em_f1 = icd.exact_match_list(predicted, gold)
-        _, _, ap_f1 = icd.set_match(icd.categories(predicted), icd.categories(gold))
-        return predicted, {"em_f1": em_f1, "ap_f1": ap_f1, "valid": icd.valid_rate(predicted)}, {
+        return predicted, icd.headline(predicted, gold), {
             "codes_predicted": float(len(predicted)),
             "no_code_rate": float(not predicted),
         }
 
     def scoring_settings(self) -> dict[str, Any]:
-        return {"icd10cm": icd.edition()} if self.spec.family == CODES else {}
+        return icd.settings_record() if self.spec.family == CODES else {}
 
     # -- the parameterless baseline ------------------------------------------------------------
     def baseline(self, inputs: Mapping[str, Any]) -> str:

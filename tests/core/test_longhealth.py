@@ -114,11 +114,11 @@ def test_context_length_shrinks_budget_so_question_survives(longhealth_file):
 def test_pack_documents_cuts_first_misfit_and_stops():
     tok = ApproxTokenizer()
     docs = ["a" * 400, "b" * 400, "c" * 400]  # 100 tokens each
-    chosen, cut = pack_documents(docs[:1], docs[1:], 150, tok, SEP, lambda x: None)
+    chosen, cut = pack_documents(docs[:1], docs[1:], 150, tok, f"\n{SEP}\n", lambda x: None)
     assert cut
     assert chosen[0] == docs[0]
     assert len(chosen) == 2 and set(chosen[1]) == {"b"} and len(chosen[1]) < 400
-    chosen, cut = pack_documents(docs, [], 1000, tok, SEP, lambda x: None)
+    chosen, cut = pack_documents(docs, [], 1000, tok, f"\n{SEP}\n", lambda x: None)
     assert chosen == docs and not cut
 
 

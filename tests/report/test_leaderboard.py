@@ -42,7 +42,9 @@ def test_leaderboard_csv_and_json_hold_the_results_numbers(runs, tmp_path):
     data = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
     by_name = {r["name"]: r for r in data["rows"]}
     assert by_name["full"]["levels"]["level1"]["score"] == runs[0].results["levels"]["level1"]
-    assert [r["rank"] for r in data["rows"]] == [1, 2, 3]
+    # the published row is ranked on its own: the runs were not scored under its protocol and data
+    assert [(r["group"], r["rank"], r["source"]) for r in data["rows"]] == [(1, 1, "published"), (2, 1, "run"), (2, 2, "run")]
+    assert "protocol clue (not clue-2024-06)" in by_name["full"]["apart"]
 
 
 def test_intervals_are_added_to_runs_that_have_none(runs):

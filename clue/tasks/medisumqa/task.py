@@ -21,7 +21,14 @@ from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.tasks.base import DataFiles, Declaration, Release, Settings
 from clue.tasks.medisumqa import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
 from clue.tasks.summaries import SummaryTask
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer). At ff75877 the
+# letter is the file's without_discharge_summary, at 2de4314 its discharge_summary; clue reads whichever
+# the file holds (discharge_summary first) into "letter".
+FIELDS_2024 = {"without_discharge_summary": "letter", "Question": "question", "Answer": "@answer"}
+FIELDS_2025 = {"discharge_summary": "letter", "Question": "question", "Answer": "@answer"}
 
 DECLARATION = Declaration(
     name="medisumqa",
@@ -36,7 +43,15 @@ DECLARATION = Declaration(
         alternatives=("medisumqa.jsonl", "MeDiSumQA.json", "MeDiSumQA.jsonl"),
         demo="medisumqa_demo.json",
     ),
-    protocols={"clue": Settings(shots=1, max_new_tokens=512, document_field="letter")},
+    # clue-2024-06: eval/eval_MeDiSumQA.py at ff75877 (rows shuffled with random.seed(1) already there;
+    # Bio_ClinicalBERT; no clean-up regex); clue-2025-01: the same file at 2de4314 (lang="en-sci")
+    protocols={
+        "clue": Settings(shots=1, max_new_tokens=512, document_field="letter"),
+        "clue-2024-06": reference_2024_06(
+            1, 200, FIELDS_2024, shot_selection="shuffle-seed1", cleanup="", bertscore_model="bioclinicalbert"
+        ),
+        "clue-2025-01": reference_2025_01(1, 512, FIELDS_2025, bertscore_model="scibert"),
+    },
     release=Release(
         kind="physionet",
         source="PhysioNet MeDiSumQA 1.0.0 (credentialed, 2025), or `clue data build medisumqa`",
@@ -65,7 +80,10 @@ class MeDiSumQA(SummaryTask):
             given = record.get("id")
             item_id = str(given) if given not in (None, "") else sha256_text(f"{letter}\n{question}")[:12]
             items.append(
-                Item(id=ids.check(label, item_id), inputs={"letter": letter, "question": question}, gold=answer.strip())
+                Item(
+                    id=ids.check(label, item_id), inputs={"letter": letter, "question": question},
+                    gold=answer.strip(), stored=answer,
+                )
             )
         return items
 

@@ -20,6 +20,10 @@ from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics.labels import NLI_LABELS, first_label, reference_correct
 from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
 from clue.tasks.mednli import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer).
+FIELDS = {"sentence1": "sentence1", "sentence2": "sentence2", "gold_label": "@answer"}
 
 DECLARATION = Declaration(
     name="mednli",
@@ -34,7 +38,12 @@ DECLARATION = Declaration(
         demo="mli_test_v1.jsonl",
     ),
     # Two sentences never need shortening: no document field.
-    protocols={"clue": Settings(shots=3, max_new_tokens=20)},
+    # clue-2024-06 / clue-2025-01: eval/eval_mednli.py and eval/utils.py at ff75877 / 2de4314
+    protocols={
+        "clue": Settings(shots=3, max_new_tokens=20),
+        "clue-2024-06": reference_2024_06(3, 20, FIELDS),
+        "clue-2025-01": reference_2025_01(3, 20, FIELDS),
+    },
     release=Release(
         kind="physionet",
         source="PhysioNet MedNLI 1.0.0 (credentialed)",
@@ -60,7 +69,8 @@ class MedNLI(Task):
         for label, raw in read_records(path):
             record = need_object(path, label, raw)
             pair_id = ids.check(label, need_text(path, label, record, "pairID"))
-            gold = need_text(path, label, record, "gold_label").strip().lower()
+            stored = need_text(path, label, record, "gold_label")
+            gold = stored.strip().lower()
             if gold.upper() not in NLI_LABELS:
                 raise DataError(
                     path, f"unknown label {gold!r}; expected entailment, neutral or contradiction",
@@ -74,6 +84,7 @@ class MedNLI(Task):
                         "sentence2": need_text(path, label, record, "sentence2"),
                     },
                     gold=gold,
+                    stored=stored,
                 )
             )
         return items

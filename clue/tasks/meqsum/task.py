@@ -17,7 +17,11 @@ from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_nonempty, read_table
 from clue.tasks.base import DataFiles, Declaration, Release, Settings
 from clue.tasks.meqsum import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
 from clue.tasks.summaries import SummaryTask
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer).
+FIELDS = {"CHQ": "chq", "Summary": "@answer"}
 
 DECLARATION = Declaration(
     name="meqsum",
@@ -31,7 +35,12 @@ DECLARATION = Declaration(
         format="xlsx, one sheet: File, CHQ, Summary",
         demo="MeQSum_demo.xlsx",
     ),
-    protocols={"clue": Settings(shots=3, max_new_tokens=512, document_field="chq")},
+    # clue-2024-06 / clue-2025-01: eval/eval_meqsum.py at ff75877 / 2de4314 (BERTScore lang="en-sci": SciBERT)
+    protocols={
+        "clue": Settings(shots=3, max_new_tokens=512, document_field="chq"),
+        "clue-2024-06": reference_2024_06(3, 200, FIELDS, bertscore_model="scibert"),
+        "clue-2025-01": reference_2025_01(3, 512, FIELDS, bertscore_model="scibert"),
+    },
     # Pinned to the commit its hash was taken from.
     release=Release(
         kind="public",
@@ -54,11 +63,13 @@ class MeQSum(SummaryTask):
         items = []
         for label, row in rows:
             item_id = ids.check(label, need_nonempty(path, label, "File", row["file"]).strip())
+            summary = need_nonempty(path, label, "Summary", row["summary"])
             items.append(
                 Item(
                     id=item_id,
                     inputs={"chq": need_nonempty(path, label, "CHQ", row["chq"])},
-                    gold=need_nonempty(path, label, "Summary", row["summary"]).strip(),
+                    gold=summary.strip(),
+                    stored=summary,
                 )
             )
         return items

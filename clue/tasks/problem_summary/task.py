@@ -20,6 +20,7 @@ from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_nonempty, read_table
 from clue.tasks.base import DataFiles, Declaration, Release, Settings
 from clue.tasks.problem_summary import baseline
+from clue.tasks.protocols import reference_2024_06, reference_2025_01
 from clue.tasks.summaries import SummaryTask
 
 
@@ -30,6 +31,9 @@ def normalise_summary(summary: str) -> str:
         parts.pop()
     return ", ".join(parts)
 
+
+# The reference's template fields -> this task's inputs ("@answer": the stored answer).
+FIELDS = {"Subjectives": "subjective", "Assessment": "assessment", "Summary": "@answer"}
 
 DECLARATION = Declaration(
     name="problem_summary",
@@ -43,7 +47,15 @@ DECLARATION = Declaration(
         format="CSV: File ID, Subjectives (or Subjective Sections), Objectives, Assessment, Summary",
         demo="BioNLP2023-1A-Test.csv",
     ),
-    protocols={"clue": Settings(shots=3, max_new_tokens=512, document_field="subjective")},
+    # clue-2024-06: eval/eval_ProblemSummary.py at ff75877 (Bio_ClinicalBERT, inputs lowercased);
+    # clue-2025-01: the same file at 2de4314 (lang="en-sci": SciBERT, not lowercased)
+    protocols={
+        "clue": Settings(shots=3, max_new_tokens=512, document_field="subjective"),
+        "clue-2024-06": reference_2024_06(
+            3, 100, FIELDS, bertscore_model="bioclinicalbert", bertscore_lowercase=True
+        ),
+        "clue-2025-01": reference_2025_01(3, 512, FIELDS, bertscore_model="scibert"),
+    },
     release=Release(
         kind="physionet",
         source="PhysioNet BioNLP Workshop 2023 Shared Task 1A 2.0.0 (credentialed)",
@@ -73,7 +85,8 @@ class ProblemSummary(SummaryTask):
         items = []
         for label, row in rows:
             item_id = ids.check(label, need_nonempty(path, label, "File ID", row["file_id"]).strip())
-            gold = normalise_summary(need_nonempty(path, label, "Summary", row["summary"]))
+            summary = need_nonempty(path, label, "Summary", row["summary"])
+            gold = normalise_summary(summary)
             need_nonempty(path, label, "Summary", gold)
             # A note may lack a subjective section; the assessment is what the
             # task is about, so only it must be present.
@@ -85,6 +98,8 @@ class ProblemSummary(SummaryTask):
                         "assessment": need_nonempty(path, label, "Assessment", row["assessment"]),
                     },
                     gold=gold,
+                    # the reference replaced every ";" with ", " (its trailing-";" cut had no effect)
+                    stored=summary.replace(";", ", "),
                 )
             )
         return items
