@@ -59,10 +59,12 @@ _SECRETS = (
 
 def this_command() -> str:
     """The command being run, as a user would type it again, with secrets masked."""
-    text = shlex.join(["clue", *sys.argv[1:]])
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
+    args = []
+    for arg in sys.argv[1:]:
+        for pattern, replacement in _SECRETS:
+            arg = pattern.sub(replacement, arg)
+        args.append(arg)
+    return shlex.join(["clue", *args])
 
 
 def stored_answers(run_dirs: Iterable[Path]) -> int:

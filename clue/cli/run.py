@@ -136,9 +136,11 @@ def score_cmd(
         from clue.pipeline.run import evaluate, rerun_config
         from clue.store.runs import STORE_FILENAME
 
-        config = rerun_config(run_dir, parse_options(metric))
-        config.command = ["clue", *sys.argv[1:]]
-        with resumable(lambda: [run_dir]), hold_run_dir(run_dir):
+        if not run_dir.is_dir():
+            raise UsageError(f"{run_dir}: not a run directory (no such folder)")
+        with resumable(lambda: [run_dir]), hold_run_dir(run_dir):  # a run still writing it is refused first
+            config = rerun_config(run_dir, parse_options(metric))
+            config.command = ["clue", *sys.argv[1:]]
             backend = StoreBackend(run_dir / STORE_FILENAME)
             try:
                 results = evaluate(config, backend)
