@@ -271,3 +271,21 @@ def test_a_really_full_disk_then_freed_resumes_from_every_committed_answer(serve
     assert resumed.returncode == 0, resumed.stderr
     assert reused(out) == len(committed)
     assert all(server.successes()[key_of_answer(t)] == 1 for t in committed)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_ctrl_c_in_a_sweep_exits_130_saying_what_was_kept(serve, tmp_path):
+    data = write_mednli(tmp_path / "mli.jsonl", ITEMS)
+    server = serve(first_token_s=0.2, tokens=4)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        f"output: {tmp_path / 'sweep-out'}\ntasks: mednli\ndata: {{mednli: {data}}}\n"
+        f"models:\n  - spec: openai:fake-model\n    name: fake\n    options: {{base_url: '{server.url}', concurrency: 1}}\n"
+    )
+    proc = start("sweep", str(sweep))
+    store = tmp_path / "sweep-out" / "fake" / "store.sqlite"
+    wait_for(lambda: len(stored(store)) >= 3, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    one_clear_line((proc.returncode, err), code=130)
+    assert f"answer(s) are kept in {store}" in err and f"clue sweep {sweep}" in err
