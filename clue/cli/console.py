@@ -46,8 +46,11 @@ def fail(text: str) -> None:
 
 
 def plain(value: Any, style: str = "") -> Text:
-    """A table cell or title from data: shown exactly as written, never read as markup."""
-    return Text(str(value), style=style)
+    """A table cell or title from data: shown exactly as written, never read as markup or emoji codes.
+
+    Numbers keep the console's usual highlighting, so the tables look as before.
+    """
+    return console.render_str(str(value), style=style, markup=False, emoji=False)
 
 
 # What a command line may carry that must not be echoed: a password in a URL, a key in a query.
