@@ -92,14 +92,20 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_holder(serve, tmp
     assert reused(out) == ITEMS - 3
 
 
+def slow_sweep(folder: Path, data: Path, url: str) -> Path:
+    """A sweep file of one model on the fake server, one request at a time (output: folder/sweep-out)."""
+    sweep = folder / "sweep.yaml"
+    sweep.write_text(
+        f"output: {folder / 'sweep-out'}\ntasks: mednli\ndata: {{mednli: {data}}}\n"
+        f"models:\n  - spec: openai:fake-model\n    name: fake\n    options: {{base_url: '{url}', concurrency: 1}}\n"
+    )
+    return sweep
+
+
 def test_a_second_sweep_on_the_same_output_is_refused(serve, tmp_path):
     data = write_mednli(tmp_path / "mli.jsonl", ITEMS)
     server = serve(first_token_s=0.3, tokens=4)
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(
-        f"output: {tmp_path / 'sweep-out'}\ntasks: mednli\ndata: {{mednli: {data}}}\n"
-        f"models:\n  - spec: openai:fake-model\n    name: fake\n    options: {{base_url: '{server.url}', concurrency: 1}}\n"
-    )
+    sweep = slow_sweep(tmp_path, data, server.url)
     first = start("sweep", str(sweep))
     wait_for(lambda: len(stored(tmp_path / "sweep-out" / "fake" / "store.sqlite")) >= 2, first)
     err = one_clear_line(clue("sweep", str(sweep)))
@@ -275,13 +281,8 @@ def test_a_really_full_disk_then_freed_resumes_from_every_committed_answer(serve
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
 def test_ctrl_c_in_a_sweep_exits_130_saying_what_was_kept(serve, tmp_path):
-    data = write_mednli(tmp_path / "mli.jsonl", ITEMS)
     server = serve(first_token_s=0.2, tokens=4)
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(
-        f"output: {tmp_path / 'sweep-out'}\ntasks: mednli\ndata: {{mednli: {data}}}\n"
-        f"models:\n  - spec: openai:fake-model\n    name: fake\n    options: {{base_url: '{server.url}', concurrency: 1}}\n"
-    )
+    sweep = slow_sweep(tmp_path, write_mednli(tmp_path / "mli.jsonl", ITEMS), server.url)
     proc = start("sweep", str(sweep))
     store = tmp_path / "sweep-out" / "fake" / "store.sqlite"
     wait_for(lambda: len(stored(store)) >= 3, proc)
