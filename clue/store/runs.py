@@ -36,7 +36,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,22 +69,33 @@ def _kind(exc: sqlite3.Error) -> str:
     return "other"
 
 
-def store_error(path: Path, exc: sqlite3.Error, kept: int | None = None) -> StoreError:
-    """One line for a SQLite error on the store at ``path``; ``kept`` answers are known to be committed."""
+def store_error(path: Path, exc: sqlite3.Error, kept: int | None = None, what: str = "run store") -> StoreError:
+    """One line for a SQLite error on the file at ``path``; ``kept`` answers are known to be committed."""
     kept_text = f" The {kept} answer(s) committed before are kept." if kept is not None else ""
     kind = _kind(exc)
     if kind == "full":
-        return StoreError(f"{path}: cannot write the run store: the disk is full.{kept_text} "
+        return StoreError(f"{path}: cannot write the {what}: the disk is full.{kept_text} "
                           "Free some space and run the same command again: it resumes from them.")
     if kind == "damaged":
-        return StoreError(f"{path}: not a usable clue run store: it is damaged ({exc}). Move it aside to start afresh, or recover "
+        return StoreError(f"{path}: not a usable clue {what}: it is damaged ({exc}). Move it aside to start afresh, or recover "
                           f"what it holds with: sqlite3 {path} .recover | sqlite3 recovered.sqlite")
     if kind == "readonly":
-        return StoreError(f"{path}: cannot write the run store ({exc}); "
+        return StoreError(f"{path}: cannot write the {what} ({exc}); "
                           "choose an output folder on a writable disk.")
     if kind == "busy":
-        return StoreError(f"{path}: the run store is locked by another process ({exc}).")
-    return StoreError(f"{path}: run store error ({exc}).{kept_text}")
+        return StoreError(f"{path}: the {what} is locked by another process ({exc}).")
+    return StoreError(f"{path}: {what} error ({exc}).{kept_text}")
+
+
+@contextlib.contextmanager
+def sqlite_errors(
+    path: Path, kept: Callable[[], int | None] = lambda: None, what: str = "run store"
+) -> Iterator[None]:
+    """Turn a SQLite error on the file at ``path`` into a ``StoreError`` line (``kept``: answers known safe)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise store_error(path, exc, kept(), what) from None
 
 
 def model_key(identity: Mapping[str, Any]) -> str:
@@ -131,11 +142,8 @@ class RunStore:
     @contextlib.contextmanager
     def _guard(self, writing: bool = False) -> Iterator[None]:
         """Turn a SQLite error into a ``StoreError`` line; a failed write says how many answers are kept."""
-        try:
+        with sqlite_errors(self.path, self._count_kept if writing else lambda: None):
             yield
-        except sqlite3.Error as exc:
-            kept = self._count_kept() if writing else None
-            raise store_error(self.path, exc, kept) from None
 
     def _count_kept(self) -> int | None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -72,7 +73,7 @@ def reused(out: Path) -> int:
 def test_a_second_run_on_the_same_output_is_refused_naming_the_holder(serve, tmp_path):
     data = write_mednli(tmp_path / "mli.jsonl", ITEMS)
     hang = {f"item-{i} ": ["hang"] for i in range(10, 14)}  # the first run cannot finish while we look
-    server = serve(first_token_s=0.02, tokens=4, faults=hang, hang_s=6)
+    server = serve(first_token_s=0.02, tokens=4, faults=hang, hang_s=12)
     out = tmp_path / "run"
     first = start(*clue_args(server.url, data, out, "-O", "timeout=30", "--concurrency", "4"))
     wait_for(lambda: len(stored(out / "store.sqlite")) >= 5, first)
@@ -224,7 +225,7 @@ def test_ctrl_c_exits_130_saying_what_was_kept_and_how_to_resume(serve, tmp_path
     server = serve(first_token_s=0.02, tokens=4, faults=hang, hang_s=60)
     out = tmp_path / "run"
     proc = start(*clue_args(server.url, data, out))
-    wait_for(lambda: len(stored(out / "store.sqlite")) >= 10, proc)
+    wait_for(lambda: len(stored(out / "store.sqlite")) >= 5, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     one_clear_line((proc.returncode, err), code=130)
@@ -252,6 +253,8 @@ def tiny_disk(tmp_path):
     """A 16 MiB tmpfs where this machine lets the test mount one (root with CAP_SYS_ADMIN); else skip."""
     mount = tmp_path / "disk"
     mount.mkdir()
+    if not (shutil.which("mount") and shutil.which("umount")):
+        pytest.skip("no mount program here; the injected-fault tests cover the same paths")
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
     if made.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root); the injected-fault tests cover the same paths")
