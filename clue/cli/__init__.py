@@ -4,11 +4,15 @@ One module per command group (``run``: tasks, run, score, prompts; ``data``;
 ``metrics``: compare and metrics; ``report``: sweep and report), all on one
 Typer app and one console (``clue.cli.console``). Commands import the library
 inside their bodies, so ``clue --help`` starts without loading numpy, httpx
-or a model. Errors are printed as plain text with their exit status.
+or a model. Errors are printed as plain text with their exit status: 2 for bad input,
+usage and the machine's faults (full disk, read-only folder, damaged store,
+a run directory in use), 3 for a missing extra, 4 for an egress refusal,
+130 for Ctrl-C (after saying what was kept and how to resume).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 from clue.cli import data, metrics, protocol, report, run  # noqa: F401, I001  (each registers its commands on app)
@@ -25,3 +29,10 @@ def main() -> None:
     except ClueError as exc:
         fail(f"error: {exc}")
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the machine, not clue: a full disk, a read-only folder, a missing permission
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"error: {exc.strerror or exc}{where}")
+        sys.exit(2)
+    except sqlite3.Error as exc:  # a SQLite file other than the run store (e.g. the metric cache)
+        fail(f"error: SQLite: {exc}")
+        sys.exit(2)

@@ -8,12 +8,18 @@ hint (``clue-eval[openai]``) or a data value must print as written.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
+import typer
 from rich.console import Console
+from rich.text import Text
 
 from clue.core.errors import UsageError
 
@@ -37,6 +43,60 @@ def warn(text: str) -> None:
 
 def fail(text: str) -> None:
     say(text, err=True, style="red")
+
+
+def plain(value: Any, style: str = "") -> Text:
+    """A table cell or title from data: shown exactly as written, never read as markup or emoji codes.
+
+    Numbers keep the console's usual highlighting, so the tables look as before.
+    """
+    return console.render_str(str(value), style=style, markup=False, emoji=False)
+
+
+# What a command line may carry that must not be echoed: a password in a URL, a key in a query.
+_SECRETS = (
+    (re.compile(r"(://)[^/@\s]*@"), r"\1***@"),
+    (re.compile(r"((?:api[_-]?key|key|token|secret|password)=)[^&\s]+", re.IGNORECASE), r"\1***"),
+)
+
+
+def this_command() -> str:
+    """The command being run, as a user would type it again, with secrets masked."""
+    args = []
+    for arg in sys.argv[1:]:
+        for pattern, replacement in _SECRETS:
+            arg = pattern.sub(replacement, arg)
+        args.append(arg)
+    return shlex.join(["clue", *args])
+
+
+def stored_answers(run_dirs: Iterable[Path]) -> int:
+    """Answers committed in the run stores of ``run_dirs`` (0 where there is none yet)."""
+    from clue.core.errors import ClueError
+    from clue.store.runs import STORE_FILENAME, RunStore
+
+    total = 0
+    for run_dir in run_dirs:
+        path = Path(run_dir) / STORE_FILENAME
+        if path.is_file():
+            with contextlib.suppress(ClueError):
+                with RunStore(path) as store:
+                    total += store.counts()["ok"]
+    return total
+
+
+@contextlib.contextmanager
+def resumable(run_dirs: Callable[[], Iterable[Path]]) -> Iterator[None]:
+    """On Ctrl-C: say how many answers the run stores keep and how to resume, then exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        dirs = list(run_dirs())
+        kept = stored_answers(dirs)
+        where = ", ".join(str(Path(d) / "store.sqlite") for d in dirs) or "the run store"
+        fail(f"interrupted: {kept} answer(s) are kept in {where}. "
+             f"Run the same command again to resume (only the missing requests are sent):\n  {this_command()}")
+        raise typer.Exit(130) from None
 
 
 def parse_options(values: list[str] | None) -> dict[str, Any]:

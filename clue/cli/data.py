@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from clue.cli.app import app
-from clue.cli.console import console, parse_options, say, warn
+from clue.cli.console import console, parse_options, plain, say, warn
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -40,18 +40,18 @@ def status_cmd(
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in rows]))
         return
-    table = Table(title=f"CLUE data in {data_dir}")
+    table = Table(title=plain(f"CLUE data in {data_dir}"))
     for col in ("task", "access", "file", "present", "sha256", "release"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(
+        table.add_row(*map(plain, (
             r.task, r.access, Path(r.path).name if r.path else r.expected_file, "yes" if r.present else "no",
             (r.sha256 or "-")[:12], r.release_match,
-        )
+        )))
     console.print(table)
-    console.print("Next steps:")
+    say("Next steps:")
     for r in rows:
-        console.print(f"  {r.task}: {r.next_step}", highlight=False, soft_wrap=True)
+        say(f"  {r.task}: {r.next_step}")
 
 
 @data_app.command("fetch")
@@ -82,18 +82,17 @@ def fetch_cmd(
         if name in physionet:
             if print_steps:
                 for number, step in enumerate(manual_steps(name, data_dir, base_url), 1):
-                    console.print(f"{number}. {step}", highlight=False, soft_wrap=True)
+                    say(f"{number}. {step}")
                 continue
             result = fetch_physionet(name, data_dir, username, base_url, force)
         else:
             result = fetch_public(name, data_dir, base_url, force)
-        console.print(
+        say(
             f"{name}: {result.status} {result.path} ({result.records} items; sha256 {result.sha256[:16]}...; "
-            f"{result.hash_check})",
-            highlight=False,
+            f"{result.hash_check})"
         )
         for note in result.notes:
-            console.print(f"  note: {note}", highlight=False)
+            say(f"  note: {note}")
 
 
 @build_app.command("medisumcode")
@@ -112,12 +111,9 @@ def build_medisumcode_cmd(
     result = builder.build(notes, diagnoses, n=n, seed=seed, edition=edition, icd9_rule=icd9_rule, on_stage=_say)
     manifest = builder.write(result, out)
     counts = result.manifest["counts"]
-    console.print(
-        f"Wrote {len(result.items)} admissions with {counts.get('codes_kept', 0)} codes to {out} (manifest: {manifest})",
-        highlight=False,
-    )
+    say(f"Wrote {len(result.items)} admissions with {counts.get('codes_kept', 0)} codes to {out} (manifest: {manifest})")
     shown = ", ".join(f"{k} {v}" for k, v in counts.items())
-    console.print(f"counts: {shown}", highlight=False)
+    say(f"counts: {shown}")
 
 
 @build_app.command("medisumqa")
@@ -146,13 +142,13 @@ def build_medisumqa_cmd(
     finally:
         backend.close()
     manifest = builder.write(result, out)
-    console.print(f"Wrote {len(result.items)} pairs to {out} (manifest: {manifest})", highlight=False)
+    say(f"Wrote {len(result.items)} pairs to {out} (manifest: {manifest})")
     note = result.manifest["scoring"].get("bertscore", {}).get("note")
     if note:
         warn(note)
     if result.manifest["shortfall"]:
         warn(f"only {len(result.items)} of {n} pairs: generate from more letters (--letters)")
-    console.print(f"Next: clinicians review them: clue data review export --data {out} --out review.xlsx", highlight=False)
+    say(f"Next: clinicians review them: clue data review export --data {out} --out review.xlsx")
 
 
 @review_app.command("export")
@@ -164,7 +160,7 @@ def review_export_cmd(
     from clue.builders.review import export
 
     rows = export(data, out)
-    console.print(f"Wrote {rows} rows to {out}", highlight=False)
+    say(f"Wrote {rows} rows to {out}")
 
 
 @review_app.command("import")
@@ -179,8 +175,7 @@ def review_import_cmd(
 
     manifest = apply(data, review, reviewer, out)
     c = manifest["counts"]
-    console.print(
+    say(
         f"Wrote {c['written']} pairs to {out} (kept {c['keep']}, edited {c['edit']}, dropped {c['drop']}; "
-        f"reviewed by {manifest['reviewer']} at {manifest['reviewed_at']})",
-        highlight=False,
+        f"reviewed by {manifest['reviewer']} at {manifest['reviewed_at']})"
     )

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from clue.cli.app import app
-from clue.cli.console import console, parse_options, say, warn
+from clue.cli.console import console, parse_options, plain, say, warn
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -37,7 +37,7 @@ def compare_cmd(
     print_comparison(result)
     if out:
         write_json(out, result)
-        console.print(f"Comparison written to [bold]{out}[/bold]")
+        say(f"Comparison written to {out}")
 
 
 def _num(value: float | None, signed: bool = False) -> str:
@@ -58,21 +58,21 @@ def _p(value: float | None) -> str:
 
 def print_comparison(result: dict[str, Any]) -> None:
     a, b = result["a"]["label"], result["b"]["label"]
-    table = Table(title=f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)")
+    table = Table(title=plain(f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)"))
     for col in ("", "paired", "A", "B", "B - A", "95% CI", "p", "McNemar p", "unpaired"):
         table.add_column(col, justify="left" if col == "" else "right")
     for name, t in result["tasks"].items():
         mcnemar = ", ".join(f"{m} {_p(v['p_value'])}" for m, v in t.get("mcnemar", {}).items()) or "-"
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
         n = f"{t['n_paired']}" + (f" ({t['n_units']} {t['unit']}s)" if t["unit"] != "item" else "")
-        table.add_row(name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
-                      _p(t["p_value"]), mcnemar, str(unpaired) if unpaired else "")
+        table.add_row(*map(plain, (name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
+                      _p(t["p_value"]), mcnemar, unpaired or "")))
     for level, lv in result["levels"].items():
         if not lv.get("available"):
-            table.add_row(f"[bold]{level}[/bold]", "", "", "", "-", "", "", "", "")
+            table.add_row(plain(level, "bold"), "", "", "", "-", "", "", "", "")
             continue
-        table.add_row(f"[bold]{level}[/bold]", "", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
-                      _ci(lv["ci"]), _p(lv["p_value"]), "", "")
+        table.add_row(plain(level, "bold"), *map(plain, ("", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
+                      _ci(lv["ci"]), _p(lv["p_value"]), "", "")))
     console.print(table)
     for line in result["verdicts"]:
         say(line)
@@ -122,5 +122,5 @@ def status_cmd(
     table.add_column("ready")
     table.add_column("detail", overflow="fold")
     for row in rows:
-        table.add_row(row["metric"], "yes" if row["ready"] else "[red]no[/red]", row["detail"])
+        table.add_row(plain(row["metric"]), plain("yes") if row["ready"] else plain("no", "red"), plain(row["detail"]))
     console.print(table)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from clue.cli.app import app
-from clue.cli.console import fail, say, with_progress
+from clue.cli.console import fail, resumable, say, with_progress
 from clue.core.seeding import DEFAULT_SEED
 
 
@@ -23,7 +23,10 @@ def sweep_cmd(
     protocol: str | None = typer.Option(None, "--protocol", help="Protocol profile for every model (overrides the file's 'protocol'): clue, clue-2024-06, clue-2025-01."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable; added to the file's)."),
 ) -> None:
-    """Run several models one after another: one run directory each; done ones are skipped; a crash resumes."""
+    """Run several models one after another: one run directory each; done ones are skipped; a crash resumes.
+
+    Exit status: 0 all done, 1 a model failed, 2 bad sweep file or folder in use, 4 the egress guard refused a model.
+    """
     from clue.pipeline.sweep import load_sweep, run_sweep
     from clue.tasks.protocols import get_protocol
 
@@ -39,14 +42,21 @@ def sweep_cmd(
         return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [],
                          on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
 
-    outcomes = with_progress(work)
+    with resumable(lambda: [m.output for m in plan.models if not only or m.name in only]):
+        outcomes = with_progress(work)
     for o in outcomes:
         say(f"{o.status:>8}  {o.name}  {o.run}" + (f"  ({o.error})" if o.error else ""))
     failed = [o for o in outcomes if o.status == "failed"]
+    refused = [o for o in outcomes if o.status == "refused"]
     say(f"Sweep status written to {plan.output / 'sweep-status.json'}")
     if failed:
         fail(f"{len(failed)} of {len(outcomes)} model(s) failed: {', '.join(o.name for o in failed)}. "
              "Run the sweep again to resume them.")
+    if refused:
+        fail(f"{len(refused)} of {len(outcomes)} model(s) refused by the egress guard, nothing sent for them: "
+             f"{', '.join(o.name for o in refused)} (see above for how to approve an endpoint).")
+        raise typer.Exit(4)  # a refusal decides the status: the sweep's data policy stopped a model
+    if failed:
         raise typer.Exit(1)
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from clue.cli.app import app
-from clue.cli.console import console, fail, parse_options, say, warn, with_progress
+from clue.cli.console import console, fail, parse_options, plain, resumable, say, warn, with_progress
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -43,10 +43,10 @@ def tasks_cmd(
     for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens", "source"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(
-            r["task"], str(r["level"] or "-"), r["access"], r["expected_file"], ", ".join(r["metrics"]),
-            str(r["shots"]), str(r["max_new_tokens"]), r["source"],
-        )
+        table.add_row(*map(plain, (
+            r["task"], r["level"] or "-", r["access"], r["expected_file"], ", ".join(r["metrics"]),
+            r["shots"], r["max_new_tokens"], r["source"],
+        )))
     console.print(table)
     for problem in plugin_errors():
         warn(problem)
@@ -132,9 +132,10 @@ def run_cmd(
             options[key] = value
     if "chat_layout" not in options and _protocol_layout(config) is not None:
         options["chat_layout"] = _protocol_layout(config)
-    results = with_progress(
-        lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
-    )
+    with resumable(lambda: [config.output]):
+        results = with_progress(
+            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+        )
     print_results(results)
     say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
     failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
@@ -166,18 +167,22 @@ def score_cmd(
         if task or data or predictions:
             raise UsageError("give either a run directory or --task/--data/--predictions, not both")
         from clue.pipeline.generate import StoreBackend
+        from clue.pipeline.lock import hold_run_dir
         from clue.pipeline.run import evaluate, rerun_config
         from clue.store.runs import STORE_FILENAME
 
-        config = rerun_config(run_dir, parse_options(metric))
         if protocol != "clue" or protocol_setting:
             raise UsageError("a run directory is scored under the protocol it was run with; --protocol applies to --predictions")
-        config.command = ["clue", *sys.argv[1:]]
-        backend = StoreBackend(run_dir / STORE_FILENAME)
-        try:
-            results = evaluate(config, backend)
-        finally:
-            backend.close()
+        if not run_dir.is_dir():
+            raise UsageError(f"{run_dir}: not a run directory (no such folder)")
+        with resumable(lambda: [run_dir]), hold_run_dir(run_dir):  # a run still writing it is refused first
+            config = rerun_config(run_dir, parse_options(metric))
+            config.command = ["clue", *sys.argv[1:]]
+            backend = StoreBackend(run_dir / STORE_FILENAME)
+            try:
+                results = evaluate(config, backend)
+            finally:
+                backend.close()
         print_results(results)
         say(f"Re-scored {run_dir} from its store")
         return
@@ -262,7 +267,7 @@ def fmt(value: float | None, complete: bool = True) -> str:
 
 
 def print_results(results: dict[str, Any]) -> None:
-    table = Table(title=f"CLUE results: {results['model']}")
+    table = Table(title=plain(f"CLUE results: {results['model']}"))
     table.add_column("task")
     table.add_column("n", justify="right")
     table.add_column("score [95% CI]", justify="right")
@@ -273,11 +278,11 @@ def print_results(results: dict[str, Any]) -> None:
         metrics = ", ".join(f"{k} {v:.1f}" for k, v in t["metrics"].items())
         if t["missing_metrics"]:
             metrics += f"  (missing: {', '.join(t['missing_metrics'])})"
-        table.add_row(name, str(t["n"]), fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics)
+        table.add_row(*map(plain, (name, t["n"], fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics)))
     levels_ci = results.get("levels_ci", {})
     for level, value in results["levels"].items():
         table.add_row(
-            f"[bold]{level}[/bold]", "", fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level)), ""
+            plain(level, "bold"), "", plain(fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level))), ""
         )
     console.print(table)
     if incomplete:

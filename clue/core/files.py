@@ -3,15 +3,72 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from clue.core.errors import DataError
+from clue.core.errors import ClueError, DataError
+
+# What atomic_writer's temporary files look like: "." + target name + "." + mkstemp's
+# random part (8 characters of [a-z0-9_]) + ".tmp". Only these are ever removed as leftovers.
+TEMP_PATTERN = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+# Errors that mean "this place cannot take the file" (not a bug): full disk or quota,
+# read-only file system, no permission, file too large, I/O error.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO})
+
+
+class OutputError(ClueError):
+    """An output file or folder cannot be written (disk full, read-only, no permission)."""
+
+    exit_code = 2
+
+
+def output_error(path: str | os.PathLike, exc: OSError) -> OutputError:
+    """One line naming what could not be written and why."""
+    reason = exc.strerror or str(exc)
+    hint = {errno.ENOSPC: "; free some space and run the same command again",
+            errno.EDQUOT: "; free some space and run the same command again",
+            errno.EROFS: "; choose an output folder on a writable disk",
+            errno.EACCES: "; choose an output folder you can write to"}.get(exc.errno or 0, "")
+    return OutputError(f"cannot write {path}: {reason}{hint}")
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """``mkdir -p``, failing with an ``OutputError`` (not a traceback) when the folder cannot be made."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(folder, exc) from None
+    return folder
+
+
+def remove_temp_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Remove ``atomic_writer`` temporary files a killed process left in ``folder``; returns them.
+
+    Only files matching clue's own temporary names (``TEMP_PATTERN``) are
+    touched, never anything else. The caller must know that no other process
+    is writing there (``clue.pipeline.lock.hold_run_dir``).
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(os.fspath(folder)))
+    except OSError:
+        return removed
+    for entry in entries:
+        if TEMP_PATTERN.match(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -39,22 +96,27 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w", encoding: str | None
     it; if the writer fails, the temporary file is removed.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    make_dirs(target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise output_error(target, exc) from None
     # mkstemp creates the file 0600; give it the mode a plain open() would
     # (0666 less the umask), so reports and results can be shared as usual.
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as fh:
+            os.chmod(tmp, 0o666 & ~umask)
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:  # full disk, read-only file system: one clear line, the old file kept
+            raise output_error(target, exc) from None
         raise
 
 
@@ -74,25 +136,45 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> None:
 def read_jsonl(path: str | os.PathLike) -> list[tuple[int, Any]]:
     """Read a JSONL file; returns (line number, object) pairs, skipping blank lines.
 
-    Raises ``DataError`` naming the line on malformed JSON.
+    A UTF-8 byte order mark is accepted. Raises ``DataError`` naming the line
+    on malformed JSON or bytes that are not UTF-8.
     """
-    rows: list[tuple[int, Any]] = []
     try:
-        fh = open(path, encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(path, f"cannot read file ({exc.strerror or exc})") from exc
-    with fh:
+    rows: list[tuple[int, Any]] = []
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        line = decode_utf8(path, raw[3:] if lineno == 1 and raw.startswith(BOM) else raw, f"line {lineno}")
+        if not line.strip():
+            continue
         try:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise DataError(path, f"not valid JSON ({exc.msg})", record=f"line {lineno}") from exc
-        except UnicodeDecodeError as exc:
-            raise DataError(path, "not UTF-8 text (is this the right file?)") from exc
+            rows.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"not valid JSON ({exc.msg})", record=f"line {lineno}") from exc
     return rows
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def decode_utf8(path: str | os.PathLike, data: bytes, record: str | None = None) -> str:
+    """UTF-8 text of ``data``; a ``DataError`` naming the line and column of the first bad byte otherwise.
+
+    ``record`` names where ``data`` starts ("line 7"); without it, the line is counted within ``data``.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if record is None:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            record = f"line {line}"
+        else:
+            column = exc.start + 1
+        bad = data[exc.start:exc.start + 1].hex()
+        raise DataError(path, f"not UTF-8 text (byte 0x{bad} at column {column}); is this the right file?",
+                        record=record) from None
 
 
 def read_json_dict(path: str | os.PathLike, what: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ run instead of silently becoming a zero score.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from clue.core.errors import DataError
-from clue.core.files import read_jsonl
+from clue.core.files import BOM, decode_utf8, read_jsonl
 
 
 def _check_file(path: Path) -> None:
@@ -44,9 +45,10 @@ def read_table(
         if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(path, "not UTF-8 text; expected a CSV file") from None
+            decode_utf8(path, path.read_bytes())  # names the line of a bad byte; a BOM is accepted below
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except DataError:
+        raise
     except Exception as exc:  # pandas/openpyxl raise many types for unreadable files
         kind = "an xlsx workbook" if path.suffix.lower().startswith(".xls") else "a CSV file"
         raise DataError(path, f"cannot read as {kind} ({type(exc).__name__}: {exc})") from None
@@ -66,18 +68,53 @@ def read_table(
         raise DataError(path, "table has a header but no rows")
     rows = []
     for index, record in enumerate(frame.to_dict(orient="records")):
-        rows.append((f"row {index + 2}", {w: str(record[c]) for w, c in chosen.items()}))
+        label = f"row {index + 2}"
+        cells = {}
+        for wanted, column in chosen.items():
+            value = record[column]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                value = ""  # an empty cell (a reader may give NaN for it), never the text "nan"
+            cells[wanted] = check_unicode(path, label, column, str(value))
+        rows.append((label, cells))
     return rows
+
+
+def check_unicode(path: Path | str, label: str, field: str, value: str) -> str:
+    """``value`` if it is valid Unicode text; a lone surrogate (JSON ``"\\ud800"``) cannot be encoded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            path, f"invalid Unicode: a lone surrogate \\u{ord(value[exc.start]):04x} at character {exc.start + 1}",
+            record=label, field=field,
+        ) from None
+    return value
+
+
+def _nonfinite(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def check_values(path: Path | str, label: str, value: Any, field: str | None = None) -> None:
+    """Every string in a record is valid Unicode and every number finite; names the field that is not."""
+    if isinstance(value, str):
+        check_unicode(path, label, field or "(record)", value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise DataError(path, f"{_nonfinite(value)} is not a value (JSON has no NaN or Infinity)", record=label, field=field)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_unicode(path, label, f"{field}.{key}" if field else str(key), str(key))
+            check_values(path, label, item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_values(path, label, item, f"{field}[{i}]" if field else f"[{i}]")
 
 
 def read_records(path: str | Path) -> list[tuple[str, Any]]:
     """Read a JSON array or JSONL file; returns (record label, object) pairs."""
     path = Path(path)
     _check_file(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(path, "not UTF-8 text; expected JSON or JSONL") from None
+    text = _read_text(path)
     stripped = text.lstrip()
     if not stripped:
         raise DataError(path, "file is empty")
@@ -88,25 +125,50 @@ def read_records(path: str | Path) -> list[tuple[str, Any]]:
             raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
         records = [(f"record {i}", obj) for i, obj in enumerate(data)]
     else:
+        whole = _one_object(text)
+        if whole is not None and (path.suffix.lower() == ".json" or len(stripped.rstrip().splitlines()) > 1):
+            raise DataError(
+                path, f"is one JSON object (keys: {', '.join(list(whole)[:5])}), expected a JSON array of "
+                "records ([{...}, {...}]) or JSONL (one record per line)",
+            )
         records = [(f"line {n}", obj) for n, obj in read_jsonl(path)]
     if not records:
         raise DataError(path, "no records")
+    for label, obj in records:
+        check_values(path, label, obj)
     return records
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a byte order mark accepted); a bad byte names its line."""
+    data = path.read_bytes()
+    return decode_utf8(path, data[len(BOM):] if data.startswith(BOM) else data)
+
+
+def _one_object(text: str) -> dict[str, Any] | None:
+    """The whole text as one JSON object, or None when it is not one."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def read_json_object(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     _check_file(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DataError(path, "not UTF-8 text; expected JSON") from None
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):
         raise DataError(path, f"expected a JSON object at the top level, found {type(data).__name__}")
     if not data:
         raise DataError(path, "JSON object is empty")
+    for key, value in data.items():
+        check_values(path, f"key {key!r}", value)
     return data
 
 
@@ -121,13 +183,15 @@ def need_text(path: Path | str, label: str, record: Mapping[str, Any], *fields: 
     for name in fields:
         if name in record:
             value = record[name]
+            if isinstance(value, float) and not math.isfinite(value):
+                raise DataError(path, f"expected text, found {_nonfinite(value)}", record=label, field=name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(value)
             if not isinstance(value, str):
                 raise DataError(path, f"expected text, found {type(value).__name__}", record=label, field=name)
             if not allow_empty and not value.strip():
                 raise DataError(path, "is empty", record=label, field=name)
-            return value
+            return check_unicode(path, label, name, value)
     shown = " or ".join(repr(f) for f in fields)
     raise DataError(path, f"missing field {shown}", record=label, field=fields[0])
 

@@ -153,6 +153,26 @@ def write_predictions(out: Path, task: str, rows: list[dict[str, Any]]) -> None:
     write_jsonl(Path(out) / "predictions" / f"{task}.jsonl", rows)
 
 
+def remove_other_predictions(out: Path, tasks: Sequence[str]) -> list[Path]:
+    """Remove ``predictions/<task>.jsonl`` of tasks this run did not score; returns what went.
+
+    A run folder re-run with fewer tasks must not keep the old tasks'
+    predictions beside a results.json that no longer lists them: predictions/
+    holds exactly the tasks of results.json. Nothing is lost: the answers stay
+    in store.sqlite, and running those tasks again into this folder rebuilds
+    the same files without asking the model. Only ``*.jsonl`` files directly
+    in predictions/ are touched.
+    """
+    folder = Path(out) / "predictions"
+    keep = {f"{t}.jsonl" for t in tasks}
+    removed = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        if path.name not in keep and path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def write_run(out: Path, results: dict[str, Any], manifest_data: dict[str, Any]) -> None:
     write_json(Path(out) / "results.json", results)
     write_json(Path(out) / "manifest.json", manifest_data)

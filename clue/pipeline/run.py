@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -26,8 +27,9 @@ from clue.models.baseline import InputsBackend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
+from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.plan import PreparedTask, plan, run_templates
-from clue.pipeline.results import assemble_results, manifest, write_predictions, write_run
+from clue.pipeline.results import assemble_results, manifest, remove_other_predictions, write_predictions, write_run
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
 from clue.tasks.base import DEFAULT_PROTOCOL, Templates
@@ -108,6 +110,7 @@ def score_and_write(
         rows_by_task[p.task.name] = rows
         metric_settings.update(settings)
         write_predictions(out, p.task.name, rows)
+    remove_other_predictions(out, list(tasks))
     for p in prepared:
         metric_settings.update(p.task.scoring_settings())
     results = assemble_results(config, backend.model_id, backend.kind, prepared, tasks, rows_by_task, metric_settings)
@@ -136,23 +139,27 @@ def run_model(
     """``clue run`` for one model: load the backend, check egress, evaluate through the run store.
 
     The egress guard runs before anything is sent anywhere (backends ask
-    nothing of a server before it). The store (``<output>/store.sqlite``) is
+    nothing of a server before it). The run directory is held exclusively
+    (``clue.pipeline.lock``) from the start when it exists, else from the
+    moment it is made, until the results are written. The store (``<output>/store.sqlite``) is
     opened only once every task has loaded and built, so bad data leaves no
     run directory behind; each completion is committed as it arrives, so a
     re-run resumes where a killed one stopped.
     """
-    backend = load_backend(config.model, options or {})
-    try:
+    out = Path(config.output)
+    with ExitStack() as held:
+        if out.is_dir():  # an existing run directory: refuse a second process before loading any model
+            held.enter_context(hold_run_dir(out))
+        backend = load_backend(config.model, options or {})
+        held.callback(backend.close)
         check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
 
         def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
-            Path(config.output).mkdir(parents=True, exist_ok=True)
-            with RunStore(Path(config.output) / STORE_FILENAME) as store:
+            held.enter_context(hold_run_dir(out))  # a new one: made (and locked) only once the data has loaded
+            with RunStore(out / STORE_FILENAME) as store:
                 yield from stored_generate(b, requests, store, refresh=refresh)
 
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
-    finally:
-        backend.close()
 
 
 def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:

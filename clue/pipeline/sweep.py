@@ -33,7 +33,16 @@ marked done (``<run>/sweep.json`` holds the fingerprint of what it ran) and is
 skipped next time, unless its settings or data changed. A model that fails
 (cannot load, crashes, or ends with failed requests) is reported and the
 sweep goes on with the next; the sweep exits non-zero at the end if any did.
+A model whose credentialed tasks the egress guard refused is marked
+``refused`` (nothing was sent for it) and the sweep goes on too.
 ``<output>/sweep-status.json`` records every model's outcome.
+
+Exit status of ``clue sweep``: 0 when every model is done or skipped, 4 when
+the egress guard refused any model (whatever else happened), 1 when a model
+failed otherwise, 2 for a sweep file that cannot run (or an output folder in
+use by another sweep: the sweep's output folder and each run directory are
+held exclusively while they are written, ``clue.pipeline.lock``), 130 on
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -48,13 +57,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.core.errors import UsageError
+from clue.core.errors import ClueError, UsageError
 from clue.core.files import canonical_json, sha256_file, sha256_text, write_json
 from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import read_mapping
 from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
 from clue.pipeline.data import locate
+from clue.pipeline.egress import EgressRefused
+from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.base import DEFAULT_PROTOCOL
 from clue.tasks.protocols import get_protocol
@@ -248,7 +259,7 @@ def is_done(plan: SweepPlan, model: ModelPlan) -> bool:
 class Outcome:
     name: str
     run: Path
-    status: str  # "done" | "skipped" | "failed"
+    status: str  # "done" | "skipped" | "failed" | "refused" (by the egress guard; nothing sent)
     seconds: float = 0.0
     error: str | None = None
     failed_requests: int = 0
@@ -282,14 +293,15 @@ def run_model(
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
-    write_json(model.output / MARKER, marker)
-    try:
-        results = run_one(config, model.options, approved=approved, on_progress=on_progress)
-    finally:
-        release_memory()
-    failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
-    status = "failed" if failed else "done"
-    write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
+    with hold_run_dir(model.output):
+        write_json(model.output / MARKER, marker)
+        try:
+            results = run_one(config, model.options, approved=approved, on_progress=on_progress)
+        finally:
+            release_memory()
+        failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
+        status = "failed" if failed else "done"
+        write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
     error = f"{failed} request(s) failed; run the sweep again to retry them" if failed else None
     return Outcome(model.name, model.output, status, time.perf_counter() - t0, error, failed)
 
@@ -316,6 +328,18 @@ def run_sweep(
     missing = sorted(set(only) - {m.name for m in plan.models})
     if missing:
         raise UsageError(f"--only: no model named {', '.join(missing)} in {plan.source}")
+    with hold_run_dir(plan.output, what="sweep output folder"):
+        return _run_models(plan, wanted, force, log, on_progress, approved)
+
+
+def _run_models(
+    plan: SweepPlan,
+    wanted: Sequence[ModelPlan],
+    force: bool,
+    log: Callable[[str], None],
+    on_progress: Callable[[str, str, int, int], None] | None,
+    approved: Sequence[str],
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for i, model in enumerate(wanted, start=1):
         head = f"[{i}/{len(wanted)}] {model.name}"
@@ -329,10 +353,13 @@ def run_sweep(
                 outcome = run_model(plan, model, progress, approved)
             except KeyboardInterrupt:
                 raise
+            except EgressRefused as exc:  # nothing was sent for this model; the others still run
+                log(f"{head}: REFUSED: {exc}")
+                outcome = Outcome(model.name, model.output, "refused", error=str(exc).splitlines()[0])
             except Exception as exc:  # any failure of one model is reported, and the sweep goes on
                 message = f"{type(exc).__name__}: {exc}"
                 log(f"{head}: FAILED: {message}")
-                if not isinstance(exc, UsageError):
+                if not isinstance(exc, ClueError):  # clue's own errors are one clear line; the rest need a trace
                     log(traceback.format_exc(limit=6))
                 outcome = Outcome(model.name, model.output, "failed", error=message)
             else:

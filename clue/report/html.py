@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -112,9 +113,20 @@ def collect_items(entries: Sequence[Entry], options: ReportOptions, report: Repo
     return items
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity (which JSON cannot hold) as the text Python writes for it."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj).replace("nan", "NaN").replace("inf", "Infinity")
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _json_for_script(obj: Any) -> str:
-    """JSON that cannot end the <script> element it sits in, whatever the model wrote."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
+    """JSON that cannot end the <script> element it sits in, whatever the model wrote (NaN shown as text)."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False, default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -316,20 +316,29 @@ def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV of the ``header`` columns of each row; floats written to round-trip exactly."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([csv_value(col) for col in header])
     for row in rows:
         writer.writerow([csv_value(row.get(col)) for col in header])
     return buf.getvalue()
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value: Any) -> str:
+    """A CSV cell: numbers written to round-trip exactly; text that a spreadsheet would run as a formula
+    (a run folder named ``=HYPERLINK(...)``) is prefixed with ``'``, the OWASP rule."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # round-trips exactly
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[float] | None = None) -> str:
@@ -353,12 +362,12 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
             group = row["group"]
             if lines:
                 lines.append("")
-            lines.append(f"Scored on: {_md(row['scored_on'])}" + ("" if group == 1 else
-                         f". Not ranked with the first table: {_md(row['apart'])}."))
+            lines.append(f"Scored on: {md_text(row['scored_on'])}" + ("" if group == 1 else
+                         f". Not ranked with the first table: {md_text(row['apart'])}."))
             lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(cols)]
-        name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
+        name = md_text(row["name"]) + (" *(published)*" if row["source"] == "published" else "")
         cells = [fmt_score(row[c], row[f"{c}_complete"], _ci_pair(row, c)) for c in cols]
-        lines.append("| " + " | ".join([str(row["rank"]), _md(name), *cells]) + " |")
+        lines.append("| " + " | ".join([str(row["rank"]), name, *cells]) + " |")
     lines += [
         "",
         "Scores in %, [95% bootstrap interval] where the run has one. `*` incomplete: a metric could not be",
@@ -370,8 +379,15 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+MD_SPECIALS = "\\`*_[]|~"
+
+
+def md_text(text: str) -> str:
+    """A name as literal Markdown table text: HTML escaped, Markdown specials backslashed, one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in MD_SPECIALS else ch for ch in text)
+
 
 
 # -- diagnostics side by side ---------------------------------------------------------------
@@ -422,9 +438,9 @@ def diagnostics_markdown(entries: Sequence[Entry]) -> str:
     head = ["model", *(col.title for col in columns)]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(columns)]
     for row in diagnostics_rows(entries):
-        name = row["name"] + (" *(published)*" if row["source"] == "published" else "")
+        name = md_text(row["name"]) + (" *(published)*" if row["source"] == "published" else "")
         cells = [fmt_diag(row[col.key]) for col in columns]
-        lines.append("| " + " | ".join([_md(name), *cells]) + " |")
+        lines.append("| " + " | ".join([name, *cells]) + " |")
     lines += ["", "Rates in % of scored prompts; counts are prompts. `–`: not run (or not published)."]
     return "\n".join(lines) + "\n"
 

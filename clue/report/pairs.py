@@ -34,7 +34,7 @@ from clue.core.files import write_json
 from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import parse_mapping, read_mapping
 from clue.report.compare import compare_runs
-from clue.report.leaderboard import Entry, csv_text, differences, name_key, tasks_present, write_text
+from clue.report.leaderboard import Entry, csv_text, differences, md_text, name_key, tasks_present, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
 
 PRESETS = {"clue": "clue_pairs.toml"}
@@ -239,13 +239,13 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
         what = level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"])
         mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
         delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
-        lines.append(f"| {row['biomedical']} | {row['base']} | {row['source']} | {what} | {row['score_base']:.2f} | "
+        lines.append(f"| {md_text(row['biomedical'])} | {md_text(row['base'])} | {row['source']} | {what} | {row['score_base']:.2f} | "
                      f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
     lines += ["", "✱ significant: the interval excludes 0."]
     apart = [r for r in results if r.apart]
     if apart:
         lines += ["", "Not compared (the two were not scored on the same data under the same protocol):", ""]
-        lines += [f"- {r.biomedical.name} vs {r.base.name} ({r.source}): {r.apart}" for r in apart]
+        lines += [f"- {md_text(r.biomedical.name)} vs {md_text(r.base.name)} ({r.source}): {md_text(r.apart)}" for r in apart]
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clue.core.files import canonical_json, sha256_file, sha256_text
+from clue.core.files import canonical_json, make_dirs, sha256_file, sha256_text
+from clue.store.runs import sqlite_errors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric_values (
@@ -70,11 +71,17 @@ class MetricCache:
         self.path = Path(path) if path is not None else None
         self._conn: sqlite3.Connection | None = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
+            make_dirs(self.path.parent)
+            with self._errors():
+                self._conn = sqlite3.connect(self.path, timeout=30)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.executescript(_SCHEMA)
+                self._conn.commit()
+
+    def _errors(self) -> Any:
+        """A full disk or a damaged file is one line naming this file (``clue.store.runs.StoreError``)."""
+        assert self.path is not None
+        return sqlite_errors(self.path, what="metric cache")
 
     # -- values -----------------------------------------------------------
     def lookup(
@@ -86,6 +93,13 @@ class MetricCache:
         by_hash = {(sha256_text(p), sha256_text(r)): (p, r) for p, r in pairs}
         found: dict[tuple[str, str], float] = {}
         predictions = sorted({h[0] for h in by_hash})
+        with self._errors():
+            self._lookup(metric, settings_key, predictions, by_hash, found)
+        return found
+
+    def _lookup(self, metric: str, settings_key: str, predictions: list[str],
+                by_hash: dict[tuple[str, str], tuple[str, str]], found: dict[tuple[str, str], float]) -> None:
+        assert self._conn is not None
         for start in range(0, len(predictions), _CHUNK):
             chunk = predictions[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -98,7 +112,6 @@ class MetricCache:
                 pair = by_hash.get((pred_hash, ref_hash))
                 if pair is not None:
                     found[pair] = float(value)
-        return found
 
     def store(
         self,
@@ -111,7 +124,7 @@ class MetricCache:
         if self._conn is None:
             return
         rows = [(metric, settings_key, sha256_text(p), sha256_text(r), float(v)) for p, r, v in values]
-        with self._conn:
+        with self._errors(), self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO metric_settings (hash, metric, settings) VALUES (?, ?, ?)",
                 (settings_key, metric, canonical_json(dict(settings))),

@@ -22,25 +22,81 @@ as answers: a re-run retries them. A failure never overwrites a success.
 Durability: each completion is its own transaction; with WAL and
 ``synchronous=NORMAL`` a committed row survives the process being killed
 (the operating system holds it); only a power cut can lose the last ones.
+
+Faults: every SQLite error becomes a ``StoreError`` (exit 2) with one line
+that says what happened to the file: a full disk (the rows committed before
+are kept; free space and resume), a store that cannot be written (read-only
+or no permission), or a damaged file (``database disk image is malformed``:
+how to recover or move it aside). None of them is a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clue.core.chat import ChatLayout
-from clue.core.errors import UsageError
-from clue.core.files import canonical_json, sha256_text
+from clue.core.errors import ClueError, UsageError
+from clue.core.files import canonical_json, make_dirs, sha256_text
 from clue.core.records import Completion, Request
 
 STORE_SCHEMA = 1
 STORE_FILENAME = "store.sqlite"
+
+class StoreError(ClueError):
+    """The run store cannot be read or written: disk full, read-only, damaged."""
+
+    exit_code = 2
+
+
+def _kind(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""  # Python 3.11+
+    text = str(exc).lower()
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return "full"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
+        return "damaged"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or "readonly" in text or "unable to open" in text:
+        return "readonly"
+    if name == "SQLITE_BUSY" or "locked" in text:
+        return "busy"
+    return "other"
+
+
+def store_error(path: Path, exc: sqlite3.Error, kept: int | None = None, what: str = "run store") -> StoreError:
+    """One line for a SQLite error on the file at ``path``; ``kept`` answers are known to be committed."""
+    kept_text = f" The {kept} answer(s) committed before are kept." if kept is not None else ""
+    kind = _kind(exc)
+    if kind == "full":
+        return StoreError(f"{path}: cannot write the {what}: the disk is full.{kept_text} "
+                          "Free some space and run the same command again: it resumes from them.")
+    if kind == "damaged":
+        return StoreError(f"{path}: not a usable clue {what}: it is damaged ({exc}). Move it aside to start afresh, or recover "
+                          f"what it holds with: sqlite3 {path} .recover | sqlite3 recovered.sqlite")
+    if kind == "readonly":
+        return StoreError(f"{path}: cannot write the {what} ({exc}); "
+                          "choose an output folder on a writable disk.")
+    if kind == "busy":
+        return StoreError(f"{path}: the {what} is locked by another process ({exc}).")
+    return StoreError(f"{path}: {what} error ({exc}).{kept_text}")
+
+
+@contextlib.contextmanager
+def sqlite_errors(
+    path: Path, kept: Callable[[], int | None] = lambda: None, what: str = "run store"
+) -> Iterator[None]:
+    """Turn a SQLite error on the file at ``path`` into a ``StoreError`` line (``kept``: answers known safe)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise store_error(path, exc, kept(), what) from None
+
 
 def model_key(identity: Mapping[str, Any]) -> str:
     return sha256_text(canonical_json(dict(identity)))
@@ -73,16 +129,27 @@ class RunStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        self.committed = 0  # rows this object has committed (successes and failures)
+        make_dirs(self.path.parent)
+        with self._guard():
             # isolation_level=None: every statement commits on its own, which
             # is exactly the "one completion, one commit" rule.
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._create()
-        except sqlite3.DatabaseError as exc:
-            raise UsageError(f"{self.path}: not a usable clue run store ({exc})") from None
+
+    @contextlib.contextmanager
+    def _guard(self, writing: bool = False) -> Iterator[None]:
+        """Turn a SQLite error into a ``StoreError`` line; a failed write says how many answers are kept."""
+        with sqlite_errors(self.path, self._count_kept if writing else lambda: None):
+            yield
+
+    def _count_kept(self) -> int | None:
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM completions WHERE ok = 1").fetchone()[0])
+        except sqlite3.Error:
+            return None
 
     def _create(self) -> None:
         db = self._db
@@ -118,19 +185,21 @@ class RunStore:
     # -- models ---------------------------------------------------------------------
     def register_model(self, key: str, identity: Mapping[str, Any], described: Mapping[str, Any]) -> None:
         now = time.time()
-        self._db.execute(
-            """INSERT INTO models VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT (model_key) DO UPDATE SET described = excluded.described, last_seen = excluded.last_seen""",
-            (key, canonical_json(dict(identity)), canonical_json(dict(described)), now, now),
-        )
+        with self._guard(writing=True):
+            self._db.execute(
+                """INSERT INTO models VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (model_key) DO UPDATE SET described = excluded.described, last_seen = excluded.last_seen""",
+                (key, canonical_json(dict(identity)), canonical_json(dict(described)), now, now),
+            )
 
     def models(self) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            """SELECT m.model_key, m.identity, m.described,
-                      (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 1),
-                      (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 0)
-               FROM models m ORDER BY m.first_seen"""
-        ).fetchall()
+        with self._guard():
+            rows = self._db.execute(
+                """SELECT m.model_key, m.identity, m.described,
+                          (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 1),
+                          (SELECT COUNT(*) FROM completions c WHERE c.model_key = m.model_key AND c.ok = 0)
+                   FROM models m ORDER BY m.first_seen"""
+            ).fetchall()
         return [
             {"model_key": k, "identity": json.loads(i), "described": json.loads(d), "ok": ok, "failed": failed}
             for k, i, d, ok, failed in rows
@@ -147,39 +216,45 @@ class RunStore:
     # -- completions ----------------------------------------------------------------
     def put(self, model: str, key: str, request_id: str, completion: Completion) -> None:
         ok = 1 if completion.ok else 0
-        self._db.execute(
-            """INSERT INTO completions (model_key, request_key, request_id, ok, text, error, meta, tries, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
-               ON CONFLICT (model_key, request_key) DO UPDATE SET
-                   request_id = excluded.request_id, ok = excluded.ok, text = excluded.text,
-                   error = excluded.error, meta = excluded.meta, tries = completions.tries + 1,
-                   updated = excluded.updated
-               WHERE excluded.ok = 1 OR completions.ok = 0""",
-            (model, key, request_id, ok, completion.text if ok else None, completion.error,
-             json.dumps(completion.meta, default=str, ensure_ascii=False), time.time()),
-        )
+        with self._guard(writing=True):
+            self._db.execute(
+                """INSERT INTO completions (model_key, request_key, request_id, ok, text, error, meta, tries, updated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+                   ON CONFLICT (model_key, request_key) DO UPDATE SET
+                       request_id = excluded.request_id, ok = excluded.ok, text = excluded.text,
+                       error = excluded.error, meta = excluded.meta, tries = completions.tries + 1,
+                       updated = excluded.updated
+                   WHERE excluded.ok = 1 OR completions.ok = 0""",
+                (model, key, request_id, ok, completion.text if ok else None, completion.error,
+                 json.dumps(completion.meta, default=str, ensure_ascii=False), time.time()),
+            )
+        self.committed += 1
 
     def answers(self, model: str) -> dict[str, StoredRow]:
         """Successful rows of a model, by request key."""
-        return dict(self._rows(model, "AND ok = 1"))
+        return self._rows(model, "AND ok = 1")
 
     def rows(self, model: str) -> dict[str, StoredRow]:
         """All rows of a model (successes and failures), by request key."""
-        return dict(self._rows(model, ""))
+        return self._rows(model, "")
 
-    def _rows(self, model: str, where: str) -> Iterator[tuple[str, StoredRow]]:
-        cursor = self._db.execute(
-            f"SELECT request_key, request_id, ok, text, error, meta, tries FROM completions WHERE model_key = ? {where}",
-            (model,),
-        )
-        for key, rid, ok, text, error, meta, tries in cursor:
-            yield key, StoredRow(rid, bool(ok), text, error, json.loads(meta), tries)
+    def _rows(self, model: str, where: str) -> dict[str, StoredRow]:
+        out: dict[str, StoredRow] = {}
+        with self._guard():
+            cursor = self._db.execute(
+                f"SELECT request_key, request_id, ok, text, error, meta, tries FROM completions WHERE model_key = ? {where}",
+                (model,),
+            )
+            for key, rid, ok, text, error, meta, tries in cursor:
+                out[key] = StoredRow(rid, bool(ok), text, error, json.loads(meta), tries)
+        return out
 
     def counts(self, model: str | None = None) -> dict[str, int]:
         where, args = ("WHERE model_key = ?", (model,)) if model else ("", ())
-        ok, failed = self._db.execute(
-            f"SELECT COALESCE(SUM(ok), 0), COALESCE(SUM(1 - ok), 0) FROM completions {where}", args
-        ).fetchone()
+        with self._guard():
+            ok, failed = self._db.execute(
+                f"SELECT COALESCE(SUM(ok), 0), COALESCE(SUM(1 - ok), 0) FROM completions {where}", args
+            ).fetchone()
         return {"ok": int(ok), "failed": int(failed)}
 
     def close(self) -> None:

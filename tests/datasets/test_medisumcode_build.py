@@ -159,7 +159,8 @@ def test_codes_that_map_to_nothing_give_counts_not_an_empty_dataset(adms, tmp_pa
         builder.build(notes, dx, n=3)
     message = str(err.value)
     assert "no ICD-10-CM code left" in message
-    assert "icd9_no_mapping 3" in message and "icd9_unknown 3" in message and "icd10_dropped_not_in_edition 3" in message
+    # Counted over every admission of the file (12), since none can be chosen.
+    assert "icd9_no_mapping 12" in message and "icd9_unknown 12" in message and "icd10_dropped_not_in_edition 12" in message
 
 
 def test_diagnoses_from_another_release_are_refused(adms, tmp_path):
@@ -199,3 +200,23 @@ def test_a_cms_code_file_sets_the_edition(tables, tmp_path):
     assert kept <= {"A419", "I10"} and "I10" in kept
     assert result.manifest["icd10_edition"]["edition"] == "icd10cm_codes_2023"
     assert result.counts["icd10_dropped_not_in_edition"] > 0
+
+
+def test_only_admissions_with_a_kept_code_are_chosen_and_the_rest_counted(adms, tmp_path):
+    # Every third admission has only codes that map to nothing: it would score 0 whatever a model says.
+    empty = {a.hadm_id for i, a in enumerate(adms) if i % 3 == 0}
+    for adm in adms:
+        if adm.hadm_id in empty:
+            adm.diagnoses = [(1, "E8718", 9), (2, "99999", 9)]
+    notes, dx = write_tables(tmp_path, adms, gz=False)
+    result = builder.build(notes, dx, n=len(adms), seed=42)
+    assert len(result.items) == len(adms) - len(empty)
+    assert all(item["icd_codes"] for item in result.items)
+    assert not {item["hadm_id"] for item in result.items} & empty
+    counts = result.manifest["counts"]
+    assert counts["admissions_skipped_without_codes"] == len(empty)
+    assert counts["admissions_with_codes"] == len(adms) - len(empty)
+    assert counts.get("admissions_without_codes", 0) == 0
+    # The choice among the rest is still the seeded order.
+    kept = [a for a in adms if a.hadm_id not in empty]
+    assert [item["hadm_id"] for item in result.items] == expected_order(kept, 42, len(kept))

