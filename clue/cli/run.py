@@ -69,6 +69,7 @@ def run_cmd(
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
+    price: str | None = typer.Option(None, "--price", help="Price for the cost columns: gpu_hour=2.5, mtok=0.6 or prompt_mtok=0.5,completion_mtok=1.5 (currency=EUR; see docs/cluster.md)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -76,6 +77,7 @@ def run_cmd(
     the same command after a crash or kill resumes where it stopped.
     """
     from clue.pipeline.config import default_output
+    from clue.pipeline.cost import parse_price
     from clue.pipeline.data import parse_data_args
     from clue.pipeline.run import run_model
     from clue.tasks.registry import resolve_tasks
@@ -94,6 +96,7 @@ def run_cmd(
         task_options=_task_options(longhealth_budget),
         metric_config=parse_options(metric),
         bootstrap_resamples=bootstrap,
+        price=parse_price(price),
     )
     options = parse_options(option)
     for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):

@@ -32,6 +32,8 @@ class RunConfig:
     metric_config: dict[str, Any] = field(default_factory=dict)
     bootstrap_resamples: int = DEFAULT_BOOTSTRAP
     protocol: str = DEFAULT_PROTOCOL
+    price: dict[str, Any] | None = None  # clue.pipeline.cost.parse_price; None: no price
+    gpus: int | None = None  # GPUs the model holds; None: from the spec (clue.pipeline.cost.gpus_for)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 

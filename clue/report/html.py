@@ -149,6 +149,8 @@ def render_html(
         "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete.",
         "pairs": "Difference biomedical − base on each level; your runs with paired 95% intervals "
                  "(faded bars are not significant), published pairs as single numbers.",
+        "cost": "Score of each run against what it cost: the price when every run has one, else GPU-hours, "
+                "else generation time, else tokens (see cost.md for every column).",
     }
     runs_info = [
         {
