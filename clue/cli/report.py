@@ -16,8 +16,13 @@ def sweep_cmd(
     config: Path = typer.Argument(..., help="Sweep file (YAML or TOML): models, tasks, data, seed, limit, output."),
     only: list[str] | None = typer.Option(None, "--only", help="Run only the model with this name (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Run models again even when their run is done (stored answers are still reused)."),
+    executor: str | None = typer.Option(None, "--executor", help="local (one after another, the default), ray (Ray tasks on a cluster) or slurm (submitit jobs); default: the file's cluster.executor, else local."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (e.g. ray://head:10001 or auto); none: a local Ray started for the sweep."),
+    max_parallel: int | None = typer.Option(None, "--max-parallel", min=1, help="Models at once on ray/slurm (default: as many as the resources allow)."),
+    max_retries: int | None = typer.Option(None, "--max-retries", min=0, help="Starts again of a model whose worker died (ray/slurm; default 2)."),
 ) -> None:
-    """Run several models one after another: one run directory each; done ones are skipped; a crash resumes."""
+    """Run several models: one run directory each; done ones are skipped; a crash resumes. See docs/cluster.md for Ray and Slurm."""
+    from clue.pipeline.executors import make_executor
     from clue.pipeline.sweep import load_sweep, run_sweep
 
     plan = load_sweep(config)
@@ -25,11 +30,22 @@ def sweep_cmd(
     def log(line: str) -> None:
         say(line, err=True)
 
+    kind = executor or str(plan.cluster.get("executor", "local"))
+    runner = make_executor(kind, plan.cluster, plan.source.parent, address=address, max_parallel=max_parallel,
+                           max_retries=max_retries, log=log)
+
     def work(progress):
-        return run_sweep(plan, only=only or (), force=force, log=log,
+        return run_sweep(plan, only=only or (), force=force, log=log, executor=runner,
                          on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
 
-    outcomes = with_progress(work)
+    try:
+        outcomes = with_progress(work) if kind == "local" else work(lambda *_: None)
+    except KeyboardInterrupt:
+        fail(f"Sweep interrupted: the models still running were cancelled; what they answered is stored. "
+             f"Run the sweep again to resume (status: {plan.output / 'sweep-status.json'}).")
+        raise typer.Exit(130) from None
+    finally:
+        runner.close()
     for o in outcomes:
         say(f"{o.status:>8}  {o.name}  {o.run}" + (f"  ({o.error})" if o.error else ""))
     failed = [o for o in outcomes if o.status == "failed"]

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import socket
 import sys
 import time
 import traceback
@@ -49,7 +51,9 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import read_mapping
 from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
+from clue.pipeline.cost import gpus_for, parse_price
 from clue.pipeline.data import locate
+from clue.pipeline.executors import Executor, Job, LocalExecutor, cluster_section, cpus_per_model
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.registry import get_task, resolve_tasks
 
@@ -58,6 +62,9 @@ SWEEP_KEYS = {
     "templates", "metric", "models", "approve_endpoints",
 }
 MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "approve_endpoints"}
+# Cost and cluster settings (clue.pipeline.cost, clue.pipeline.executors): kept apart so each set reads alone.
+SWEEP_KEYS |= {"price", "cluster"}
+MODEL_KEYS |= {"price", "gpus"}
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
 STATUS = "sweep-status.json"
 
@@ -74,6 +81,11 @@ class ModelPlan:
     temperature: float
     approve_endpoints: list[str]
     output: Path
+    price: dict[str, Any] | None = None
+    gpus: int | None = None  # GPUs the model holds (scheduling and cost); None: from the spec
+
+    def gpus_held(self) -> int:
+        return self.gpus if self.gpus is not None else gpus_for(self.spec, self.options)
 
 
 @dataclass
@@ -87,6 +99,7 @@ class SweepPlan:
     longhealth_budget: int | None
     metric: dict[str, Any]
     models: list[ModelPlan] = field(default_factory=list)
+    cluster: dict[str, Any] = field(default_factory=dict)  # the file's 'cluster' section (clue.pipeline.executors)
 
 
 def _path(base: Path, value: Any) -> Path:
@@ -139,7 +152,9 @@ def load_sweep(path: str | Path) -> SweepPlan:
         templates=_path(base, raw["templates"]) if raw.get("templates") else None,
         longhealth_budget=_int(raw, "longhealth_budget", where),
         metric=dict(metric),
+        cluster=cluster_section(raw.get("cluster"), where),
     )
+    default_price = parse_price(raw.get("price"), f"{where}: price")
     default_tasks = _tasks(raw.get("tasks", "all"), where)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
@@ -170,6 +185,8 @@ def load_sweep(path: str | Path) -> SweepPlan:
             temperature=float(temperature),
             approve_endpoints=[str(u) for u in (m.get("approve_endpoints") or raw.get("approve_endpoints") or [])],
             output=plan.output / folder,
+            price=parse_price(m["price"], f"{at}: price") if "price" in m else default_price,
+            gpus=_int(m, "gpus", at),
         ))
     return plan
 
@@ -195,6 +212,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
         "limit": model.limit, "max_new_tokens": model.max_new_tokens, "temperature": model.temperature,
         "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": plan.metric,
     }
+    # The price and a stated GPU count go into results.json's cost; only when set, so older markers still match.
+    material.update({k: v for k, v in (("price", model.price), ("gpus", model.gpus)) if v is not None})
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 
@@ -223,6 +242,7 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     failed_requests: int = 0
+    detail: str | None = None  # the traceback of a crash, for the log
 
 
 def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
@@ -243,10 +263,13 @@ def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int
         task_options={} if plan.longhealth_budget is None else {"longhealth_budget": plan.longhealth_budget},
         metric_config=dict(plan.metric),
         command=["clue", "sweep", str(plan.source), "--only", model.name],
+        price=model.price,
+        gpus=model.gpus,
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
-    write_json(model.output / MARKER, marker)
+    # Where it runs: a sweep on a cluster shows which node and process hold the model.
+    write_json(model.output / MARKER, {**marker, "host": socket.gethostname(), "pid": os.getpid()})
     try:
         results = run_one(config, model.options, approved=model.approve_endpoints, on_progress=on_progress)
     finally:
@@ -256,6 +279,21 @@ def run_model(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int
     write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
     error = f"{failed} request(s) failed; run the sweep again to retry them" if failed else None
     return Outcome(model.name, model.output, status, time.perf_counter() - t0, error, failed)
+
+
+def run_model_safely(plan: SweepPlan, model: ModelPlan, on_progress: Callable[[str, int, int], None] | None = None) -> Outcome:
+    """``run_model`` as every executor runs it: a failure of the model comes back as a failed outcome.
+
+    Only the worker's death (or Ctrl-C) escapes, so an executor retries a
+    model whose worker died and never one that failed on its own.
+    """
+    try:
+        return run_model(plan, model, on_progress)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # any failure of one model is reported, and the sweep goes on
+        detail = None if isinstance(exc, UsageError) else traceback.format_exc(limit=6)
+        return Outcome(model.name, model.output, "failed", error=f"{type(exc).__name__}: {exc}", detail=detail)
 
 
 def release_memory() -> None:
@@ -273,36 +311,57 @@ def run_sweep(
     force: bool = False,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     on_progress: Callable[[str, str, int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[Outcome]:
-    """Run every model of ``plan`` in order; a failing model never stops the ones after it."""
+    """Run every model of ``plan`` (one after another unless ``executor`` spreads them); a failing model never stops the others.
+
+    Models already done are skipped here, before anything is sent to an
+    executor; the outcomes come back in the order of the sweep file.
+    """
     wanted = [m for m in plan.models if not only or m.name in only]
     missing = sorted(set(only) - {m.name for m in plan.models})
     if missing:
         raise UsageError(f"--only: no model named {', '.join(missing)} in {plan.source}")
-    outcomes: list[Outcome] = []
-    for i, model in enumerate(wanted, start=1):
-        head = f"[{i}/{len(wanted)}] {model.name}"
+    executor = executor or LocalExecutor(log=log)
+    heads = {m.name: f"[{i}/{len(wanted)}] {m.name}" for i, m in enumerate(wanted, start=1)}
+    outcomes: dict[str, Outcome] = {}
+    jobs: list[Job] = []
+    cpus = cpus_per_model(plan.cluster, executor.name)
+    for model in wanted:
         if not force and is_done(plan, model):
-            log(f"{head}: done before, skipped ({model.output})")
-            outcomes.append(Outcome(model.name, model.output, "skipped"))
+            log(f"{heads[model.name]}: done before, skipped ({model.output})")
+            outcomes[model.name] = Outcome(model.name, model.output, "skipped")
         else:
-            log(f"{head}: running {model.spec} -> {model.output}")
-            progress = (lambda task, done, total, n=model.name: on_progress(n, task, done, total)) if on_progress else None
-            try:
-                outcome = run_model(plan, model, progress)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # any failure of one model is reported, and the sweep goes on
-                message = f"{type(exc).__name__}: {exc}"
-                log(f"{head}: FAILED: {message}")
-                if not isinstance(exc, UsageError):
-                    log(traceback.format_exc(limit=6))
-                outcome = Outcome(model.name, model.output, "failed", error=message)
-            else:
-                log(f"{head}: {outcome.status} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
-            outcomes.append(outcome)
-        write_status(plan, outcomes, wanted)
-    return outcomes
+            jobs.append(Job(model.name, (plan, model), gpus=model.gpus_held(), cpus=cpus))
+    write_status(plan, list(outcomes.values()), wanted)
+    by_name = {m.name: m for m in wanted}
+
+    def progress(job: Job) -> Callable[[str, int, int], None] | None:
+        model = by_name[job.name]
+        log(f"{heads[job.name]}: running {model.spec} -> {model.output}")
+        if on_progress is None:
+            return None
+        return lambda task, done, total: on_progress(job.name, task, done, total)
+
+    if jobs and executor.name != "local":
+        for job in jobs:
+            model = by_name[job.name]
+            log(f"{heads[job.name]}: sent to {executor.name} ({job.gpus} GPU, {job.cpus} CPU): {model.spec} -> {model.output}")
+    for end in executor.run(jobs, run_model_safely, progress):
+        model = by_name[end.job.name]
+        head = heads[model.name]
+        outcome = end.result if end.error is None else Outcome(model.name, model.output, "failed", error=end.error)
+        if outcome.status == "failed" and outcome.error and outcome.failed_requests == 0:
+            log(f"{head}: FAILED: {outcome.error}")
+            if outcome.detail:
+                log(outcome.detail)
+        else:
+            log(f"{head}: {outcome.status} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
+        if end.starts > 1:
+            log(f"{head}: took {end.starts} start(s) (its worker died before)")
+        outcomes[model.name] = outcome
+        write_status(plan, list(outcomes.values()), wanted)
+    return [outcomes[m.name] for m in wanted if m.name in outcomes]
 
 
 def write_status(plan: SweepPlan, outcomes: Sequence[Outcome], models: Sequence[ModelPlan]) -> None:
