@@ -29,6 +29,12 @@ skipped next time, unless its settings or data changed. A model that fails
 (cannot load, crashes, or ends with failed requests) is reported and the
 sweep goes on with the next; the sweep exits non-zero at the end if any did.
 ``<output>/sweep-status.json`` records every model's outcome.
+
+Where the models run is the executor's business (``clue.pipeline.executors``:
+one after another here, Ray tasks or Slurm jobs; docs/cluster.md); each runs
+``run_model_safely`` below, so the files are the same whichever ran it. A
+``price`` (top level or per model) and a model's ``gpus`` go into each run's
+cost (``clue.pipeline.cost``); a ``cluster`` section configures the executor.
 """
 
 from __future__ import annotations

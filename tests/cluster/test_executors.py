@@ -328,3 +328,45 @@ def test_clue_sweep_on_submitit_exits_1_when_a_model_failed(tmp_path):
     assert (tmp_path / "runs" / "baseline" / "results.json").is_file()
     bad = clue("sweep", str(path), "--executor", "k8s")
     assert bad.returncode != 0 and "--executor must be one of" in bad.stderr
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (dead, not yet reaped by its parent) is gone for our purpose.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+@needs_ray
+def test_ctrl_c_cancels_the_models_still_running_on_ray(ray_cluster, tmp_path):
+    stub, plan = fresh_stub_sweep(tmp_path, latency=0.3)
+    run = plan.models[0].output
+    try:
+        def interrupt_once_running() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if stored_ok(run) >= 1:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=interrupt_once_running, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(plan, log=lambda line: None, executor=make_executor("ray", plan.cluster, tmp_path))
+        pid = json.loads((run / "sweep.json").read_text())["pid"]
+        answered = stub.answered()
+        deadline = time.monotonic() + 30
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not process_alive(pid)  # the worker running the model was stopped
+        time.sleep(1.0)
+        assert stub.answered() <= answered + CONCURRENCY  # nothing more is being asked
+        status = json.loads((plan.output / "sweep-status.json").read_text())
+        assert status["models"][0]["status"] == "pending"
+    finally:
+        stub.stop()
