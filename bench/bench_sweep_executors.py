@@ -22,44 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "tests" / "serving" / "fakeserver.py"
 MODELS = 6
 WORKERS = 3
 FIRST_TOKEN_S, PER_TOKEN_S, TOKENS = 0.100, 0.005, 64
 
-from bench_openai import write_mednli
+from bench_openai import fake_server, write_mednli
 
 from clue.pipeline.executors import LocalExecutor, RayExecutor
 from clue.pipeline.sweep import load_sweep, run_sweep
-
-
-@contextmanager
-def fake_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER), "--first-token", str(FIRST_TOKEN_S), "--per-token", str(PER_TOKEN_S),
-         "--tokens", str(TOKENS), "--max-seconds", "1800"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"fake server did not start: {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.stdin.close()  # type: ignore[union-attr]
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def write_sweep(path: Path, out: Path, urls: list[str], data: Path) -> Path:
@@ -91,7 +66,7 @@ def main() -> None:
         root = Path(tmp)
         # MedNLI keeps 3 items for its few-shot demonstrations; the rest are the requests.
         data = write_mednli(root / "mednli.jsonl", (10 if args.quick else 60) + 3)
-        urls = [stack.enter_context(fake_server()) for _ in range(MODELS)]
+        urls = [stack.enter_context(fake_server(FIRST_TOKEN_S, PER_TOKEN_S, TOKENS)) for _ in range(MODELS)]
         seq_s, seq_models = timed_sweep(write_sweep(root / "seq.toml", root / "seq", urls, data), LocalExecutor())
         requests = sum(json.loads((m.output / "results.json").read_text())["cost"]["requests"] for m in seq_models)
 

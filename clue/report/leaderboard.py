@@ -207,16 +207,31 @@ def cost_columns(e: Entry) -> dict[str, Any]:
     }
 
 
+# The cost table's columns (cost.md, the HTML page): key -> title.
+COST_TITLES = {"prompt_tokens": "prompt tokens", "completion_tokens": "completion tokens", "generation_s": "generation (s)",
+               "tokens_per_s": "tokens/s", "gpus": "GPUs", "gpu_hours": "GPU-hours", "cost": "cost"}
+
+
+def fmt_cost(value: Any, column: str, currency: str | None = None) -> str:
+    """One cost-table cell: counts with thousands separators, times and rates to one decimal."""
+    if value is None:
+        return "–"
+    if column in ("prompt_tokens", "completion_tokens", "gpus"):
+        return f"{int(value):,}"
+    if column == "gpu_hours":
+        return f"{float(value):.3f}"
+    if column == "cost":
+        return f"{float(value):.4f} {currency or ''}".strip()
+    return f"{float(value):.1f}"
+
+
 def cost_markdown(entries: Sequence[Entry]) -> str:
     """Tokens, speed, GPU time and cost of each run, in leaderboard order."""
-    head = ["model", "prompt tokens", "completion tokens", "generation (s)", "tokens/s", "GPUs", "GPU-hours", "cost"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    lines = ["| model | " + " | ".join(COST_TITLES.values()) + " |", "|---|" + "---:|" * len(COST_TITLES)]
     for row in leaderboard_rows(entries):
         if row["source"] == "published":
             continue
-        cost = "–" if row["cost"] is None else f"{row['cost']:.4f} {row['currency'] or ''}".strip()
-        cells = [_count(row["prompt_tokens"]), _count(row["completion_tokens"]), _num(row["generation_s"], 1),
-                 _num(row["tokens_per_s"], 1), _count(row["gpus"]), _num(row["gpu_hours"], 3), cost]
+        cells = [fmt_cost(row[col], col, row["currency"]) for col in COST_TITLES]
         lines.append("| " + " | ".join([_md(row["name"]), *cells]) + " |")
     lines += [
         "",
@@ -225,14 +240,6 @@ def cost_markdown(entries: Sequence[Entry]) -> str:
         "extrapolated from the part it generated. GPU-hours: GPUs held x generation time. Cost: from the run's --price.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _count(value: Any) -> str:
-    return "–" if value is None else f"{int(value):,}"
-
-
-def _num(value: Any, digits: int) -> str:
-    return "–" if value is None else f"{float(value):.{digits}f}"
 
 
 def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:

@@ -159,3 +159,17 @@ def test_no_cost_figure_without_costs(tmp_path):
     priced = Entry("new", "run", {"tasks": {}, "levels": {"level1": 50.0},
                                   "cost": {"prompt_tokens": 10, "completion_tokens": 2, "gpus": 0}})
     assert cost_axis([priced]) == ("tokens", "prompt + completion tokens")
+
+
+def test_the_html_report_has_a_cost_table(tmp_path):
+    pytest.importorskip("jinja2", reason="the report extra (jinja2) writes the HTML page")
+    pytest.importorskip("matplotlib", reason="the report extra (matplotlib) draws the figures")
+    from clue.report.html import ReportOptions, build_report
+
+    out = tmp_path / "run"
+    run_model(RunConfig(model="baseline", tasks=["mednli", "meqsum", "problem_summary"], output=out, limit=2,
+                        bootstrap_resamples=0, price=parse_price("mtok=2,currency=EUR")))
+    report = build_report([out], ReportOptions(out=tmp_path / "report"))
+    assert "figures/cost.svg" in report.files and "cost.md" in report.files
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert 'id="cost-table"' in page and " EUR</td>" in page

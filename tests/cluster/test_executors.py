@@ -370,3 +370,22 @@ def test_ctrl_c_cancels_the_models_still_running_on_ray(ray_cluster, tmp_path):
         assert status["models"][0]["status"] == "pending"
     finally:
         stub.stop()
+
+
+@needs_submitit
+def test_slurm_jobs_ask_for_the_models_resources(tmp_path, monkeypatch):
+    """The sbatch script submitit would submit for a 4-GPU model, on a machine that only pretends to have Slurm."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ.get('PATH', '')}")
+    settings = SlurmSettings(partition="gpu", time="1-02:30:00", mem_gb=64, account="clue", qos="normal",
+                             constraint="a100", logs=tmp_path / "logs", setup=["module load cuda"])
+    executor = SlurmExecutor(settings, max_parallel=3)
+    executor.executor.update_parameters(**executor._parameters(Job("Llama-2-70b", (), gpus=4, cpus=8)))
+    script = executor.executor._executor._make_submission_file_text("python -m x", "uid")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=4", "#SBATCH --cpus-per-task=8",
+                 "#SBATCH --time=1590", "#SBATCH --mem=64GB", "#SBATCH --account=clue", "#SBATCH --qos=normal",
+                 "#SBATCH --constraint=a100", "#SBATCH --job-name=clue-Llama-2-70b", "module load cuda"):
+        assert line in script, (line, script)
