@@ -139,7 +139,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
     unknown = sorted(set(raw) - SWEEP_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
-    base = path.parent
+    base = path.parent.resolve()  # absolute: Ray and Slurm workers do not share this process's working directory
     models = raw.get("models")
     if not isinstance(models, list) or not models:
         raise UsageError(f"{where}: 'models' must list at least one model (each with a 'spec')")
