@@ -138,6 +138,9 @@ class Executor(ABC):
             progress: Callable[[Job], Progress | None] | None = None) -> Iterator[Finished]:
         """Run ``work(*job.args)`` for every job; yield each job's end as it comes."""
 
+    def cancel(self) -> None:  # noqa: B027 - optional
+        """Stop every job still running or waiting (Ctrl-C); the sweep calls it wherever the interrupt lands."""
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release what the executor started (a local Ray cluster)."""
 
@@ -162,6 +165,7 @@ class RayExecutor(Executor):
         super().__init__(**kwargs)
         self.ray = import_extra("ray")
         self.started = False
+        self.running: dict[Any, Job] = {}  # object ref -> job, while it runs
         if not self.ray.is_initialized():
             options = dict(init_options or {})
             options.setdefault("log_to_driver", False)
@@ -178,7 +182,7 @@ class RayExecutor(Executor):
         ray = self.ray
         remote = ray.remote(work)
         waiting = list(jobs)
-        running: dict[Any, Job] = {}
+        running = self.running = {}
         try:
             while waiting or running:
                 while waiting and (self.max_parallel is None or len(running) < self.max_parallel):
@@ -200,10 +204,14 @@ class RayExecutor(Executor):
                     else:
                         yield Finished(job, result)
         except KeyboardInterrupt:
-            for ref, job in running.items():
-                self.log(f"{job.name}: cancelled")
-                ray.cancel(ref, force=True)
+            self.cancel()
             raise
+
+    def cancel(self) -> None:
+        for ref, job in list(self.running.items()):
+            self.log(f"{job.name}: cancelled")
+            self.ray.cancel(ref, force=True)
+        self.running.clear()
 
     def close(self) -> None:
         if self.started:
@@ -268,6 +276,7 @@ class SlurmExecutor(Executor):
             raise UsageError(f"the slurm executor found no Slurm on this machine ({exc}); run the sweep from a "
                              "Slurm login node, or set cluster.slurm.cluster = \"local\" to run its jobs here") from None
         self.poll_s = 0.5 if settings.cluster == "local" else 10.0
+        self.pending: list[_Submitted] = []  # jobs submitted and not yet ended
 
     def _parameters(self, job: Job) -> dict[str, Any]:
         s = self.settings
@@ -298,7 +307,7 @@ class SlurmExecutor(Executor):
         groups: dict[tuple[int, int], list[Job]] = {}
         for job in jobs:
             groups.setdefault((job.gpus, job.cpus), []).append(job)
-        pending: list[_Submitted] = []
+        pending = self.pending = []
         try:
             if self.settings.cluster == "local" and self.max_parallel is not None:
                 waiting = list(jobs)  # submitit's local executor starts everything at once: hold the rest back
@@ -329,10 +338,14 @@ class SlurmExecutor(Executor):
                     else:
                         yield Finished(p.job, result, starts=p.starts)
         except KeyboardInterrupt:
-            for p in pending:
-                self.log(f"{p.job.name}: cancelling job {p.handle.job_id}")
-                p.handle.cancel(check=False)
+            self.cancel()
             raise
+
+    def cancel(self) -> None:
+        for p in list(self.pending):
+            self.log(f"{p.job.name}: cancelling job {p.handle.job_id}")
+            p.handle.cancel(check=False)
+        self.pending.clear()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -59,7 +59,7 @@ from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
 from clue.pipeline.cost import gpus_for, parse_price
 from clue.pipeline.data import locate
-from clue.pipeline.executors import Executor, Job, LocalExecutor, cluster_section, cpus_per_model
+from clue.pipeline.executors import Executor, Finished, Job, LocalExecutor, cluster_section, cpus_per_model
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.registry import get_task, resolve_tasks
 
@@ -353,7 +353,7 @@ def run_sweep(
         for job in jobs:
             model = by_name[job.name]
             log(f"{heads[job.name]}: sent to {executor.name} ({job.gpus} GPU, {job.cpus} CPU): {model.spec} -> {model.output}")
-    for end in executor.run(jobs, run_model_safely, progress):
+    def record(end: Finished) -> None:
         model = by_name[end.job.name]
         head = heads[model.name]
         outcome = end.result if end.error is None else Outcome(model.name, model.output, "failed", error=end.error)
@@ -367,6 +367,13 @@ def run_sweep(
             log(f"{head}: took {end.starts} start(s) (its worker died before)")
         outcomes[model.name] = outcome
         write_status(plan, list(outcomes.values()), wanted)
+
+    try:
+        for end in executor.run(jobs, run_model_safely, progress):
+            record(end)
+    except KeyboardInterrupt:
+        executor.cancel()  # the interrupt may land here, between two models, rather than in the executor
+        raise
     return [outcomes[m.name] for m in wanted if m.name in outcomes]
 
 
