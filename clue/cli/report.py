@@ -22,11 +22,17 @@ def sweep_cmd(
              "A sweep file cannot approve endpoints."),
     protocol: str | None = typer.Option(None, "--protocol", help="Protocol profile for every model (overrides the file's 'protocol'): clue, clue-2024-06, clue-2025-01."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable; added to the file's)."),
+    executor: str | None = typer.Option(None, "--executor", help="local (one after another, the default), ray (Ray tasks on a cluster) or slurm (submitit jobs); default: the file's cluster.executor."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (e.g. ray://head:10001 or auto); none: a local Ray started for the sweep."),
+    max_parallel: int | None = typer.Option(None, "--max-parallel", min=1, help="Models at once on ray/slurm (default: as many as the resources allow)."),
+    max_retries: int | None = typer.Option(None, "--max-retries", min=0, help="Starts again of a model whose worker died (ray/slurm; default 2)."),
 ) -> None:
-    """Run several models one after another: one run directory each; done ones are skipped; a crash resumes.
+    """Run several models: one run directory each; done ones are skipped; a crash resumes. See docs/cluster.md for Ray and Slurm.
 
-    Exit status: 0 all done, 1 a model failed, 2 bad sweep file or folder in use, 4 the egress guard refused a model.
+    Exit status: 0 all done, 1 a model failed, 2 bad sweep file or folder in use, 4 the egress guard refused a model,
+    130 interrupted (the models still running are cancelled; what they answered is kept).
     """
+    from clue.pipeline.executors import make_executor
     from clue.pipeline.sweep import load_sweep, run_sweep
     from clue.tasks.protocols import get_protocol
 
@@ -38,12 +44,19 @@ def sweep_cmd(
     def log(line: str) -> None:
         say(line, err=True)
 
+    kind = executor or str(plan.cluster.get("executor", "local"))
+    runner = make_executor(kind, plan.cluster, plan.source.parent, address=address, max_parallel=max_parallel,
+                           max_retries=max_retries, log=log)
+
     def work(progress):
-        return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [],
+        return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [], executor=runner,
                          on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
 
-    with resumable(lambda: [m.output for m in plan.models if not only or m.name in only]):
-        outcomes = with_progress(work)
+    try:
+        with resumable(lambda: [m.output for m in plan.models if not only or m.name in only]):
+            outcomes = with_progress(work) if kind == "local" else work(lambda *_: None)
+    finally:
+        runner.close()
     for o in outcomes:
         say(f"{o.status:>8}  {o.name}  {o.run}" + (f"  ({o.error})" if o.error else ""))
     failed = [o for o in outcomes if o.status == "failed"]

@@ -98,6 +98,7 @@ def run_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
+    price: str | None = typer.Option(None, "--price", help="Price for the cost columns: gpu_hour=2.5, mtok=0.6 or prompt_mtok=0.5,completion_mtok=1.5 (currency=EUR; see docs/cluster.md)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -105,6 +106,7 @@ def run_cmd(
     the same command after a crash or kill resumes where it stopped.
     """
     from clue.pipeline.config import default_output
+    from clue.pipeline.cost import parse_price
     from clue.pipeline.data import parse_data_args
     from clue.pipeline.run import run_model
     from clue.tasks.registry import resolve_tasks
@@ -125,6 +127,7 @@ def run_cmd(
         bootstrap_resamples=bootstrap,
         protocol=protocol,
         protocol_settings=list(protocol_setting or []),
+        price=parse_price(price),
     )
     options = parse_options(option)
     for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):

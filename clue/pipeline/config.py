@@ -34,6 +34,8 @@ class RunConfig:
     protocol: str = DEFAULT_PROTOCOL
     # --protocol-setting [TASK.]KEY=VALUE, as given (recorded in the manifest)
     protocol_settings: list[str] = field(default_factory=list)
+    price: dict[str, Any] | None = None  # clue.pipeline.cost.parse_price; None: no price
+    gpus: int | None = None  # GPUs the model holds; None: from the spec (clue.pipeline.cost.gpus_for)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 

@@ -25,6 +25,7 @@ from clue.models import load_backend
 from clue.models.base import Backend
 from clue.models.baseline import InputsBackend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
+from clue.pipeline.cost import cost_parts, gpus_for
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
 from clue.pipeline.lock import hold_run_dir
@@ -83,9 +84,11 @@ def evaluate(
     templates = run_templates(config)
     prepared = plan(config, backend.tokenizer, backend.context_length, templates)
     attach_inputs(backend, prepared)
+    t_generate = time.perf_counter()
     completions = generate_all(backend, prepared, generate, on_progress)
     generation_s = time.perf_counter() - t0
-    return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s)
+    return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s,
+                           generating_s=time.perf_counter() - t_generate)
 
 
 def score_and_write(
@@ -97,8 +100,14 @@ def score_and_write(
     started: datetime,
     t0: float,
     generation_s: float,
+    generating_s: float | None = None,
 ) -> dict[str, Any]:
-    """Score every task, write predictions, results.json and manifest.json; return the results."""
+    """Score every task, write predictions, results.json and manifest.json; return the results.
+
+    ``generation_s`` is the manifest's time from start to the last answer;
+    ``generating_s`` the time the model was generating (planning excluded),
+    which the cost's speed is measured on.
+    """
     out = Path(config.output)
     metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
     tasks: dict[str, Any] = {}
@@ -114,6 +123,12 @@ def score_and_write(
     for p in prepared:
         metric_settings.update(p.task.scoring_settings())
     results = assemble_results(config, backend.model_id, backend.kind, prepared, tasks, rows_by_task, metric_settings)
+    info = backend.info()
+    gpus = config.gpus if config.gpus is not None else gpus_for(config.model, backend.options, info)
+    results["cost"], run_cost = cost_parts(
+        [c for p in prepared for c in p.cases], completions, backend.tokenizer, gpus=gpus, price=config.price,
+        generation_s=generation_s if generating_s is None else generating_s, previous=previous_cost(out),
+    )
     timing = {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -123,7 +138,7 @@ def score_and_write(
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
     write_run(
         out, results,
-        manifest(config, prepared, backend.info(), templates.manifest(), metric_settings, timing, reused),
+        {**manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused), "cost": run_cost},
     )
     return results
 
@@ -162,6 +177,18 @@ def run_model(
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
 
 
+def previous_cost(run_dir: Path) -> dict[str, Any] | None:
+    """The cost the run directory's manifest recorded, if it has one (a re-run keeps its measured part)."""
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        cost = read_json_dict(path, "the run's manifest").get("cost")
+    except UsageError:
+        return None
+    return cost if isinstance(cost, dict) else None
+
+
 def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:
     """The configuration a run directory was made with, read back from its manifest.
 
@@ -198,4 +225,6 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
         bootstrap_resamples=recorded.get("bootstrap_resamples", DEFAULT_BOOTSTRAP),
         protocol=recorded.get("protocol", DEFAULT_PROTOCOL),
         protocol_settings=list(recorded.get("protocol_settings", [])),
+        price=(recorded.get("cost") or {}).get("price"),
+        gpus=(recorded.get("cost") or {}).get("gpus"),
     )

@@ -43,12 +43,20 @@ failed otherwise, 2 for a sweep file that cannot run (or an output folder in
 use by another sweep: the sweep's output folder and each run directory are
 held exclusively while they are written, ``clue.pipeline.lock``), 130 on
 Ctrl-C.
+
+Where the models run is the executor's business (``clue.pipeline.executors``:
+one after another here, Ray tasks or Slurm jobs; docs/cluster.md); each runs
+``run_model_safely`` below, so the files are the same whichever ran it. A
+``price`` (top level or per model) and a model's ``gpus`` go into each run's
+cost (``clue.pipeline.cost``); a ``cluster`` section configures the executor.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
+import socket
 import sys
 import time
 import traceback
@@ -63,8 +71,10 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import read_mapping
 from clue.models import spec_identity
 from clue.pipeline.config import RunConfig, default_output
+from clue.pipeline.cost import gpus_for, parse_price
 from clue.pipeline.data import locate
 from clue.pipeline.egress import EgressRefused
+from clue.pipeline.executors import Executor, Finished, Job, LocalExecutor, cluster_section, cpus_per_model
 from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.base import DEFAULT_PROTOCOL
@@ -82,6 +92,9 @@ REFUSED_KEYS = {
     "approve where credentialed data goes. Use `clue sweep --approve-endpoint URL` or your own approvals file "
     "(docs/security.md)",
 }
+# Cost and cluster settings (clue.pipeline.cost, clue.pipeline.executors): kept apart so each set reads alone.
+SWEEP_KEYS |= {"price", "cluster"}
+MODEL_KEYS |= {"price", "gpus"}
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
 STATUS = "sweep-status.json"
 
@@ -97,6 +110,11 @@ class ModelPlan:
     max_new_tokens: int | None
     temperature: float
     output: Path
+    price: dict[str, Any] | None = None
+    gpus: int | None = None  # GPUs the model holds (scheduling and cost); None: from the spec
+
+    def gpus_held(self) -> int:
+        return self.gpus if self.gpus is not None else gpus_for(self.spec, self.options)
 
 
 @dataclass
@@ -112,6 +130,7 @@ class SweepPlan:
     models: list[ModelPlan] = field(default_factory=list)
     protocol: str = DEFAULT_PROTOCOL
     protocol_settings: list[str] = field(default_factory=list)
+    cluster: dict[str, Any] = field(default_factory=dict)  # the file's 'cluster' section (clue.pipeline.executors)
 
 
 def _path(base: Path, value: Any) -> Path:
@@ -146,7 +165,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
     unknown = sorted(set(raw) - SWEEP_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
-    base = path.parent
+    base = path.parent.resolve()  # absolute: Ray and Slurm workers do not share this process's working directory
     models = raw.get("models")
     if not isinstance(models, list) or not models:
         raise UsageError(f"{where}: 'models' must list at least one model (each with a 'spec')")
@@ -167,8 +186,10 @@ def load_sweep(path: str | Path) -> SweepPlan:
         metric=dict(metric),
         protocol=str(raw.get("protocol", DEFAULT_PROTOCOL)),
         protocol_settings=[str(v) for v in (raw.get("protocol_settings") or [])],
+        cluster=cluster_section(raw.get("cluster"), where),
     )
     get_protocol(plan.protocol)
+    default_price = parse_price(raw.get("price"), f"{where}: price")
     default_tasks = _tasks(raw.get("tasks", "all"), where, base)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
@@ -199,6 +220,8 @@ def load_sweep(path: str | Path) -> SweepPlan:
             max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
             temperature=float(temperature),
             output=plan.output / folder,
+            price=parse_price(m["price"], f"{at}: price") if "price" in m else default_price,
+            gpus=_int(m, "gpus", at),
         ))
     return plan
 
@@ -235,6 +258,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
         material["task_files"] = task_files
     if plan.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
         material["protocol"] = {"name": plan.protocol, "settings": plan.protocol_settings}
+    # The price and a stated GPU count go into results.json's cost; only when set, so older markers still match.
+    material.update({k: v for k, v in (("price", model.price), ("gpus", model.gpus)) if v is not None})
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 
@@ -263,6 +288,7 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     failed_requests: int = 0
+    detail: str | None = None  # the traceback of a crash, for the log
 
 
 def run_model(
@@ -290,11 +316,14 @@ def run_model(
         protocol=plan.protocol,
         protocol_settings=list(plan.protocol_settings),
         command=["clue", "sweep", str(plan.source), "--only", model.name],
+        price=model.price,
+        gpus=model.gpus,
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
     with hold_run_dir(model.output):
-        write_json(model.output / MARKER, marker)
+        # Where it runs: a sweep on a cluster shows which node and process hold the model.
+        write_json(model.output / MARKER, {**marker, "host": socket.gethostname(), "pid": os.getpid()})
         try:
             results = run_one(config, model.options, approved=approved, on_progress=on_progress)
         finally:
@@ -304,6 +333,29 @@ def run_model(
         write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
     error = f"{failed} request(s) failed; run the sweep again to retry them" if failed else None
     return Outcome(model.name, model.output, status, time.perf_counter() - t0, error, failed)
+
+
+def run_model_safely(
+    plan: SweepPlan,
+    model: ModelPlan,
+    approved: Sequence[str] = (),
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Outcome:
+    """``run_model`` as every executor runs it: a failure of the model comes back as a failed outcome.
+
+    Only the worker's death (or Ctrl-C) escapes, so an executor retries a
+    model whose worker died and never one that failed on its own. A refusal
+    by the egress guard comes back as ``refused``: nothing was sent for it.
+    """
+    try:
+        return run_model(plan, model, on_progress, approved)
+    except KeyboardInterrupt:
+        raise
+    except EgressRefused as exc:  # nothing was sent for this model; the others still run
+        return Outcome(model.name, model.output, "refused", error=str(exc).splitlines()[0], detail=str(exc))
+    except Exception as exc:  # any failure of one model is reported, and the sweep goes on
+        detail = None if isinstance(exc, ClueError) else traceback.format_exc(limit=6)  # clue's own errors are one clear line
+        return Outcome(model.name, model.output, "failed", error=f"{type(exc).__name__}: {exc}", detail=detail)
 
 
 def release_memory() -> None:
@@ -322,14 +374,19 @@ def run_sweep(
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     on_progress: Callable[[str, str, int, int], None] | None = None,
     approved: Sequence[str] = (),
+    executor: Executor | None = None,
 ) -> list[Outcome]:
-    """Run every model of ``plan`` in order; a failing model never stops the ones after it."""
+    """Run every model of ``plan`` (one after another unless ``executor`` spreads them); a failing model never stops the others.
+
+    Models already done are skipped here, before anything is sent to an
+    executor; the outcomes come back in the order of the sweep file.
+    """
     wanted = [m for m in plan.models if not only or m.name in only]
     missing = sorted(set(only) - {m.name for m in plan.models})
     if missing:
         raise UsageError(f"--only: no model named {', '.join(missing)} in {plan.source}")
     with hold_run_dir(plan.output, what="sweep output folder"):
-        return _run_models(plan, wanted, force, log, on_progress, approved)
+        return _run_models(plan, wanted, force, log, on_progress, approved, executor or LocalExecutor(log=log))
 
 
 def _run_models(
@@ -339,34 +396,56 @@ def _run_models(
     log: Callable[[str], None],
     on_progress: Callable[[str, str, int, int], None] | None,
     approved: Sequence[str],
+    executor: Executor,
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for i, model in enumerate(wanted, start=1):
-        head = f"[{i}/{len(wanted)}] {model.name}"
+    heads = {m.name: f"[{i}/{len(wanted)}] {m.name}" for i, m in enumerate(wanted, start=1)}
+    outcomes: dict[str, Outcome] = {}
+    jobs: list[Job] = []
+    cpus = cpus_per_model(plan.cluster, executor.name)
+    for model in wanted:
         if not force and is_done(plan, model):
-            log(f"{head}: done before, skipped ({model.output})")
-            outcomes.append(Outcome(model.name, model.output, "skipped"))
+            log(f"{heads[model.name]}: done before, skipped ({model.output})")
+            outcomes[model.name] = Outcome(model.name, model.output, "skipped")
         else:
-            log(f"{head}: running {model.spec} -> {model.output}")
-            progress = (lambda task, done, total, n=model.name: on_progress(n, task, done, total)) if on_progress else None
-            try:
-                outcome = run_model(plan, model, progress, approved)
-            except KeyboardInterrupt:
-                raise
-            except EgressRefused as exc:  # nothing was sent for this model; the others still run
-                log(f"{head}: REFUSED: {exc}")
-                outcome = Outcome(model.name, model.output, "refused", error=str(exc).splitlines()[0])
-            except Exception as exc:  # any failure of one model is reported, and the sweep goes on
-                message = f"{type(exc).__name__}: {exc}"
-                log(f"{head}: FAILED: {message}")
-                if not isinstance(exc, ClueError):  # clue's own errors are one clear line; the rest need a trace
-                    log(traceback.format_exc(limit=6))
-                outcome = Outcome(model.name, model.output, "failed", error=message)
-            else:
-                log(f"{head}: {outcome.status} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
-            outcomes.append(outcome)
-        write_status(plan, outcomes, wanted)
-    return outcomes
+            jobs.append(Job(model.name, (plan, model, tuple(approved)), gpus=model.gpus_held(), cpus=cpus))
+    write_status(plan, list(outcomes.values()), wanted)
+    by_name = {m.name: m for m in wanted}
+
+    def progress(job: Job) -> Callable[[str, int, int], None] | None:
+        model = by_name[job.name]
+        log(f"{heads[job.name]}: running {model.spec} -> {model.output}")
+        if on_progress is None:
+            return None
+        return lambda task, done, total: on_progress(job.name, task, done, total)
+
+    if jobs and executor.name != "local":
+        for job in jobs:
+            model = by_name[job.name]
+            log(f"{heads[job.name]}: sent to {executor.name} ({job.gpus} GPU, {job.cpus} CPU): {model.spec} -> {model.output}")
+    def record(end: Finished) -> None:
+        model = by_name[end.job.name]
+        head = heads[model.name]
+        outcome = end.result if end.error is None else Outcome(model.name, model.output, "failed", error=end.error)
+        if outcome.status == "refused":
+            log(f"{head}: REFUSED: {outcome.detail or outcome.error}")
+        elif outcome.status == "failed" and outcome.error and outcome.failed_requests == 0:
+            log(f"{head}: FAILED: {outcome.error}")
+            if outcome.detail:
+                log(outcome.detail)
+        else:
+            log(f"{head}: {outcome.status} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
+        if end.starts > 1:
+            log(f"{head}: took {end.starts} start(s) (its worker died before)")
+        outcomes[model.name] = outcome
+        write_status(plan, list(outcomes.values()), wanted)
+
+    try:
+        for end in executor.run(jobs, run_model_safely, progress):
+            record(end)
+    except KeyboardInterrupt:
+        executor.cancel()  # the interrupt may land here, between two models, rather than in the executor
+        raise
+    return [outcomes[m.name] for m in wanted if m.name in outcomes]
 
 
 def write_status(plan: SweepPlan, outcomes: Sequence[Outcome], models: Sequence[ModelPlan]) -> None:

@@ -4,7 +4,9 @@
   each base model to its biomedical model (solid: your runs; dashed: published);
 - ``tasks``: per-task scores of the runs, bars with their 95% intervals;
 - ``pairs``: per pair, the difference biomedical - base on each level, with the
-  paired 95% interval where there is one.
+  paired 95% interval where there is one;
+- ``cost``: each run's score against what it cost (the price when every run
+  has one, else GPU-hours, else generation time, else tokens).
 
 Files are reproducible: no timestamps, a fixed SVG id salt.
 """
@@ -180,10 +182,74 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
     return paths
 
 
+# What the cost figure's x axis shows: the first measure every placed run has (key, axis label).
+COST_MEASURES = (("cost", "cost ({currency})"), ("gpu_hours", "GPU-hours"), ("generation_s", "generation time (s)"),
+                 ("tokens", "prompt + completion tokens"))
+
+
+def _cost_value(e: Entry, key: str) -> float | None:
+    c = e.cost
+    if key == "cost":
+        value = c.get("total_cost", c.get("token_cost"))
+    elif key == "tokens":
+        value = None if c.get("prompt_tokens") is None else c["prompt_tokens"] + (c.get("completion_tokens") or 0)
+    else:
+        value = c.get(key)
+    return None if value is None else float(value)
+
+
+def cost_axis(runs: Sequence[Entry]) -> tuple[str, str] | None:
+    """The measure the cost figure plots: one that every run has (and GPU-hours only if some run held a GPU)."""
+    for key, label in COST_MEASURES:
+        values = [_cost_value(e, key) for e in runs]
+        if any(v is None for v in values):
+            continue
+        if key == "gpu_hours" and not any(values):
+            continue
+        if key == "cost":
+            currencies = {(e.cost.get("price") or {}).get("currency") for e in runs}
+            if len(currencies) != 1:
+                continue
+            label = label.format(currency=currencies.pop())
+        return key, label
+    return None
+
+
+def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+    """Score (overall, else level 1) against cost, one point per run."""
+    runs = [e for e in entries if not e.published and e.cost]
+    level = "overall" if any(e.level("overall") is not None for e in runs) else "level1"
+    runs = [e for e in runs if e.level(level) is not None]
+    axis = cost_axis(runs) if runs else None
+    if axis is None:
+        return None
+    key, label = axis
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    xs = [_cost_value(e, key) or 0.0 for e in runs]
+    for i, (e, x) in enumerate(zip(runs, xs)):
+        y = e.level(level)
+        complete = e.level_complete(level)
+        ax.scatter([x], [y], s=46, color=PALETTE[i % len(PALETTE)], zorder=3,
+                   facecolors=PALETTE[i % len(PALETTE)] if complete else "none")
+        ax.annotate(e.name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+    positive = [x for x in xs if x > 0]
+    if len(positive) == len(xs) and max(xs) / min(positive) > 100:
+        ax.set_xscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel(f"{level_title(level)} score (%)")
+    ax.set_title(f"{level_title(level)} score against {label.split(' (')[0]} (hollow: incomplete score)")
+    ax.grid(True, alpha=0.25)
+    paths = _save(fig, out, "cost")
+    plt.close(fig)
+    return paths
+
+
 def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, dict[str, Path]]:
     figures = {
         "levels": levels_figure(entries, pairs, out),
         "tasks": tasks_figure(entries, out),
         "pairs": pairs_figure(pairs, out),
+        "cost": cost_figure(entries, out),
     }
     return {k: v for k, v in figures.items() if v}

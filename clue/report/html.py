@@ -29,9 +29,11 @@ from clue.core.errors import UsageError, require
 from clue.core.seeding import DEFAULT_SEED
 from clue.report.figures import write_figures
 from clue.report.leaderboard import (
+    COST_TITLES,
     Entry,
     diagnostic_columns,
     diagnostics_rows,
+    fmt_cost,
     fmt_diag,
     fmt_score,
     leaderboard_rows,
@@ -151,7 +153,7 @@ def render_html(
     jinja2 = require("jinja2", "report", "Writing the HTML report")
     template_text = (resources.files("clue.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag)
+    env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag, fmt_cost=fmt_cost)
     tasks = tasks_present(entries)
     manifests = [e.manifest for e in entries]
     columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
@@ -162,6 +164,8 @@ def render_html(
         "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete.",
         "pairs": "Difference biomedical − base on each level; your runs with paired 95% intervals "
                  "(faded bars are not significant), published pairs as single numbers.",
+        "cost": "Score of each run against what it cost: the price when every run has one, else GPU-hours, "
+                "else generation time, else tokens (see cost.md for every column).",
     }
     runs_info = [
         {
@@ -181,6 +185,8 @@ def render_html(
         leaderboard=leaderboard_rows(entries),
         diagnostics=diagnostics_rows(entries),
         diagnostic_columns=[(col.key, col.title) for _, col in diagnostic_columns()],
+        cost_rows=[r for r in leaderboard_rows(entries) if r["source"] == "run" and r["prompt_tokens"] is not None],
+        cost_columns=list(COST_TITLES.items()),
         pairs=pair_rows(pairs),
         pairs_requested=options.pairs is not None,
         headlines=[*headline(pairs, "runs"), *headline(pairs, "published")],

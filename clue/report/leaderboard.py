@@ -1,5 +1,7 @@
 """The leaderboard: one row per model, task scores with their 95% intervals,
-level 1, level 2 and overall, written as Markdown, CSV and JSON.
+level 1, level 2 and overall, written as Markdown, CSV and JSON; the CSV and
+JSON also carry each run's cost and speed (tokens, generation time, tokens/s,
+GPUs, GPU-hours, cost), which ``cost.md`` shows as a table.
 
 A row is an ``Entry``: either a run directory written by ``clue run`` or
 ``clue sweep`` (``source = "run"``), or a published reference row
@@ -93,6 +95,12 @@ class Entry:
 
     def level_complete(self, level: str) -> bool:
         return bool((self.results.get("levels_complete") or {}).get(level))
+
+    @property
+    def cost(self) -> dict[str, Any]:
+        """The run's cost (``clue.pipeline.cost``): the manifest's measured part over results.json's; {} if none."""
+        recorded = (self.manifest or {}).get("cost")
+        return {**(recorded if isinstance(recorded, dict) else {}), **(self.results.get("cost") or {})}
 
     def access(self, task: str) -> str:
         """The task's access class as the run recorded it; unknown counts as credentialed."""
@@ -279,8 +287,59 @@ def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
             row[f"{col}_ci_high"] = ci[1] if ci else None
             row[f"{col}_complete"] = (e.level_complete(col) if is_level else e.task_complete(col)) if score is not None else None
         row["n"] = {t: (e.task(t) or {}).get("n") for t in tasks}
+        row.update(cost_columns(e))
         rows.append(row)
     return rows
+
+
+# Cost and speed of each run (clue.pipeline.cost); empty for published rows and runs made before clue recorded it.
+COST_COLUMNS = ("prompt_tokens", "completion_tokens", "generation_s", "tokens_per_s", "gpus", "gpu_hours", "cost", "currency")
+
+
+def cost_columns(e: Entry) -> dict[str, Any]:
+    cost = e.cost
+    price = cost.get("price") or {}
+    return {
+        "prompt_tokens": cost.get("prompt_tokens"), "completion_tokens": cost.get("completion_tokens"),
+        "generation_s": cost.get("generation_s"), "tokens_per_s": cost.get("tokens_per_s"), "gpus": cost.get("gpus"),
+        "gpu_hours": cost.get("gpu_hours"), "cost": cost.get("total_cost", cost.get("token_cost")),
+        "currency": price.get("currency") if price else None,
+    }
+
+
+# The cost table's columns (cost.md, the HTML page): key -> title.
+COST_TITLES = {"prompt_tokens": "prompt tokens", "completion_tokens": "completion tokens", "generation_s": "generation (s)",
+               "tokens_per_s": "tokens/s", "gpus": "GPUs", "gpu_hours": "GPU-hours", "cost": "cost"}
+
+
+def fmt_cost(value: Any, column: str, currency: str | None = None) -> str:
+    """One cost-table cell: counts with thousands separators, times and rates to one decimal."""
+    if value is None:
+        return "–"
+    if column in ("prompt_tokens", "completion_tokens", "gpus"):
+        return f"{int(value):,}"
+    if column == "gpu_hours":
+        return f"{float(value):.3f}"
+    if column == "cost":
+        return f"{float(value):.4f} {currency or ''}".strip()
+    return f"{float(value):.1f}"
+
+
+def cost_markdown(entries: Sequence[Entry]) -> str:
+    """Tokens, speed, GPU time and cost of each run, in leaderboard order."""
+    lines = ["| model | " + " | ".join(COST_TITLES.values()) + " |", "|---|" + "---:|" * len(COST_TITLES)]
+    for row in leaderboard_rows(entries):
+        if row["source"] == "published":
+            continue
+        cells = [fmt_cost(row[col], col, row["currency"]) for col in COST_TITLES]
+        lines.append("| " + " | ".join([md_text(row["name"]), *cells]) + " |")
+    lines += [
+        "",
+        "Tokens: the engine's counts where the backend reports them, else the backend's tokenizer (see results.json `cost`).",
+        "Generation time, tokens/s and GPU-hours are measured (manifest.json `cost`); a resumed run's time is",
+        "extrapolated from the part it generated. GPU-hours: GPUs held x generation time. Cost: from the run's --price.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
@@ -295,6 +354,7 @@ def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
                                 "n": row["n"].get(t)}
         item["levels"] = {lv: {"score": row[lv], "ci": _ci_pair(row, lv), "complete": row[f"{lv}_complete"]}
                           for lv in level_order()}
+        item["cost"] = {k: row[k] for k in COST_COLUMNS}
         out.append(item)
     return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(level_order()), "rows": out}
 
@@ -309,7 +369,7 @@ def leaderboard_csv(entries: Sequence[Entry]) -> str:
     header = ["rank", "group", "name", "source", "model", "backend", "scored_on", "apart"]
     for col in [*tasks, *level_order()]:
         header += [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_complete"]
-    return csv_text(header, leaderboard_rows(entries))
+    return csv_text([*header, *COST_COLUMNS], leaderboard_rows(entries))
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
@@ -471,6 +531,7 @@ def write_leaderboard(entries: Sequence[Entry], out: Path) -> dict[str, Path]:
         "leaderboard.csv": write_text(out / "leaderboard.csv", leaderboard_csv(entries)),
         "diagnostics.md": write_text(out / "diagnostics.md", diagnostics_markdown(entries)),
         "diagnostics.csv": write_text(out / "diagnostics.csv", diagnostics_csv(entries)),
+        "cost.md": write_text(out / "cost.md", cost_markdown(entries)),
     }
     write_json(out / "leaderboard.json", {**leaderboard_json(entries), "diagnostics": diagnostics_rows(entries)})
     files["leaderboard.json"] = out / "leaderboard.json"
