@@ -69,6 +69,8 @@ def run_cmd(
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
+    variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
+    variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -99,15 +101,58 @@ def run_cmd(
     for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
         if value is not None:
             options[key] = value
-    results = with_progress(
-        lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
-    )
-    print_results(results)
-    say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
+    if variants is not None:
+        results = run_with_variants(config, variants, variant_design, options, approve_endpoint or [], refresh)
+    else:
+        results = with_progress(
+            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+        )
+        print_results(results)
+        say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
     failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
     if failed:
         fail(f"{failed} request(s) failed; re-run the same command to retry them.")
         raise typer.Exit(1)
+
+
+def run_with_variants(
+    config: Any, variants: str, design_text: str, options: dict[str, Any], approved: list[str], refresh: bool
+) -> dict[str, Any]:
+    """``clue run --variants``: say what will be sent, run every variant, print the spread."""
+    from clue.pipeline.variants import parse_design, run_variants
+
+    design = parse_design(variants, design_text)
+
+    def on_plan(plan: dict[str, Any]) -> None:
+        names = plan["variants"]
+        say(f"{len(names)} variant(s), {plan['design']['kind']} design: {plan['requests']} requests, "
+            f"{plan['distinct']} distinct prompts, {plan['stored']} already in the store: "
+            f"sending {plan['to_send']} request(s) to the model.")
+
+    results = with_progress(
+        lambda progress: run_variants(config, design, options, approved=approved, refresh=refresh,
+                                      on_plan=on_plan, on_progress=progress)
+    )
+    print_results(results)
+    print_variants(results)
+    say(f"Results written to {config.output} (the protocol's prompt: results.json, predictions/; "
+        f"each variant: variants/<name>/)")
+    return results
+
+
+def print_variants(results: dict[str, Any]) -> None:
+    block = results["variants"]
+    table = Table(title=f"Across {len(block['names'])} variants ({block['design']['kind']})")
+    for col in ("task / level", "variants", "varies", "mean", "sd", "min", "max", "flip rate (%)"):
+        table.add_column(col, justify="left" if col in ("task / level", "varies") else "right")
+    for name, t in block["tasks"].items():
+        flip = t["flip"]["flip_rate"]
+        table.add_row(name, str(t["n_variants"]), ", ".join(t["varies"]) or "-", fmt(t["mean"]), fmt(t["sd"]),
+                      fmt(t["min"]), fmt(t["max"]), "-" if flip is None else f"{flip:.1f}")
+    for level, lv in block["levels"].items():
+        table.add_row(f"[bold]{level}[/bold]", str(lv["n_variants"]), "", fmt(lv["mean"]), fmt(lv["sd"]),
+                      fmt(lv["min"]), fmt(lv["max"]), "")
+    console.print(table)
 
 
 @app.command("score")
