@@ -57,7 +57,6 @@ from clue.tasks.registry import levels as declared_levels
 
 AXES = ("prompts", "shots", "order")
 VARIANTS_FOLDER = "variants"
-AXIS_WORDS = {"prompts": "wording", "shots": "draw of demonstrations", "order": "answer order"}
 
 
 @dataclass(frozen=True)
@@ -136,11 +135,6 @@ def effective(variant: Variant, task: Task, shots: int) -> Variant:
 def varying_axes(variants: Iterable[Variant]) -> list[str]:
     chosen = list(variants)
     return [a for a, field in zip(AXES, ("wording", "shots", "order")) if len({getattr(v, field) for v in chosen}) > 1]
-
-
-def axis_word(axes: Sequence[str]) -> str:
-    """What the variants differ in, in words: "wording", "answer order", ... or "variant"."""
-    return AXIS_WORDS[axes[0]] if len(axes) == 1 else "variant"
 
 
 @dataclass
