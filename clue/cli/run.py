@@ -177,16 +177,21 @@ def score_cmd(
             raise UsageError("give either a run directory or --task/--data/--predictions, not both")
         from clue.pipeline.generate import StoreBackend
         from clue.pipeline.run import evaluate, rerun_config
+        from clue.pipeline.variants import evaluate_variants, recorded_design
         from clue.store.runs import STORE_FILENAME
 
         config = rerun_config(run_dir, parse_options(metric))
         config.command = ["clue", *sys.argv[1:]]
         backend = StoreBackend(run_dir / STORE_FILENAME)
+        design = recorded_design(run_dir)
         try:
-            results = evaluate(config, backend)
+            # A variant run is re-scored whole: every variant, and the spread across them.
+            results = evaluate(config, backend) if design is None else evaluate_variants(config, design, backend)
         finally:
             backend.close()
         print_results(results)
+        if design is not None:
+            print_variants(results)
         say(f"Re-scored {run_dir} from its store")
         return
     if not (task and data and predictions):

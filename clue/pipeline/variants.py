@@ -90,6 +90,15 @@ class Design:
         return {"kind": self.kind, "sample": self.sample, "axes": {a: getattr(self, a) for a in AXES}}
 
 
+def recorded_design(run_dir: Path) -> Design | None:
+    """The design a run directory was made with (its manifest's "variants"), or None for a plain run."""
+    path = Path(run_dir) / "manifest.json"
+    described = (read_json_dict(path, "the run's manifest").get("variants") or {}).get("design") if path.is_file() else None
+    if not described:
+        return None
+    return Design(**{a: int(described["axes"][a]) for a in AXES}, sample=described.get("sample"))
+
+
 def parse_design(variants: str, design: str = "crossed") -> Design:
     """``prompts=4,shots=3,order=5`` (any subset) and ``crossed`` or ``sampled:N``."""
     values: dict[str, int] = {}

@@ -134,3 +134,10 @@ def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_pa
     assert results["variants"]["design"] == {"kind": "sampled", "sample": 4, "axes": {"prompts": 2, "shots": 1, "order": 3}}
     assert len(list((out / "variants").iterdir())) == 4
     assert results["tasks"]["longhealth"]["n"] == 2 * 15
+    # clue score RUN_DIR re-scores every variant from the store, sending nothing
+    again = subprocess.run([sys.executable, "-m", "clue.cli", "score", str(out)], capture_output=True, text=True,
+                           timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    assert again.returncode == 0, again.stderr
+    rescored = json.loads((out / "results.json").read_text())
+    assert rescored["variants"]["tasks"] == results["variants"]["tasks"]
+    assert rescored["variants"]["levels"] == results["variants"]["levels"]
