@@ -103,12 +103,16 @@ def run_cmd(
             options[key] = value
     if variants is not None:
         results = run_with_variants(config, variants, variant_design, options, approve_endpoint or [], refresh)
-    else:
-        results = with_progress(
-            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
-        )
-        print_results(results)
-        say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
+        failed = sum(t["failed_requests"] for t in results["variants"]["tasks"].values())
+        if failed:
+            fail(f"{failed} request(s) failed across the variants; re-run the same command to retry them.")
+            raise typer.Exit(1)
+        return
+    results = with_progress(
+        lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+    )
+    print_results(results)
+    say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
     failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
     if failed:
         fail(f"{failed} request(s) failed; re-run the same command to retry them.")

@@ -319,9 +319,11 @@ def summarise(
         rows = [variant_rows(out / VARIANTS_FOLDER / g, task) for g in first.values()]
         binary = list(get_task(task).declaration.paired_binary)
         varies = varying_axes(vplan.asked[(task, own)] for own in first)
+        failed = sum(per_variant[g]["tasks"][task]["diagnostics"].get("failed_requests", 0) for g in first.values())
         tasks[task] = {
             **spread(list(scores.values())),
             "scores": scores,
+            "failed_requests": failed,
             "varies": varies,
             "flip": flip_rate(rows, binary),
             "variant_of": dict(of),

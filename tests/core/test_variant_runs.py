@@ -9,6 +9,7 @@ import pytest
 from variant_fakes import WordingSensitive, mednli_gold
 
 from clue.core.errors import UsageError
+from clue.core.records import Completion
 from clue.models.baseline import BaselineBackend
 from clue.pipeline.config import RunConfig
 from clue.pipeline.variants import Design, evaluate_variants, parse_design, through_store
@@ -141,3 +142,19 @@ def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_pa
     rescored = json.loads((out / "results.json").read_text())
     assert rescored["variants"]["tasks"] == results["variants"]["tasks"]
     assert rescored["variants"]["levels"] == results["variants"]["levels"]
+
+
+def test_failed_requests_of_any_variant_are_counted_never_scored(tmp_path):
+    class FailsOneWording(WordingSensitive):
+        def generate(self, requests):
+            for completion in super().generate(requests):
+                if completion.request_id.endswith("@p1-s0-o0"):
+                    yield Completion(completion.request_id, None, error="server said no")
+                else:
+                    yield completion
+
+    results = evaluate_variants(config(tmp_path, ["mednli"], limit=3), Design(prompts=2), FailsOneWording(mednli_gold()))
+    block = results["variants"]["tasks"]["mednli"]
+    assert block["failed_requests"] == 3
+    assert block["scores"]["p1-s0-o0"] is None and block["n_variants"] == 1
+    assert block["flip"]["rows_compared"] == 0
