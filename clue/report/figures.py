@@ -166,8 +166,10 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
                     vci = across.get("ci")
                     verr = ([[max(0.0, across["delta"] - vci[0])], [max(0.0, vci[1] - across["delta"])]]
                             if vci else None)
-                    ax.errorbar([across["delta"]], [y], xerr=verr, fmt="D", color="#111", markersize=3.5,
-                                elinewidth=1.2, capsize=3, label="mean over variants (items and variants resampled)")
+                    # just below the bar's centre, so the two intervals stay apart
+                    ax.errorbar([across["delta"]], [y + bar_h * 0.28], xerr=verr, fmt="D", color="#111",
+                                markersize=3, elinewidth=0.9, capsize=2,
+                                label="mean over prompt variants (items and variants resampled)")
         ax.set_yticks(range(len(results)))
         ax.set_yticklabels(labels, fontsize=7)
         ax.set_ylim(len(results) - 0.5, -0.5)  # first pair on top, every row the same height
@@ -181,7 +183,12 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
         ax.set_title(title, fontsize=9)
         handles, names = ax.get_legend_handles_labels()
         unique = dict(zip(names, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="lower right")
+        if any(r.cell(lv).get("variants") for r in results for lv in level_order()):
+            # four entries: right of the axes, where they cover no bar
+            ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="center left",
+                      bbox_to_anchor=(1.01, 0.5))
+        else:
+            ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="lower right")
         ax.grid(True, axis="x", alpha=0.25)
     fig.tight_layout()
     paths = _save(fig, out, "pairs")
