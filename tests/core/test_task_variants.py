@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import re
 import string
 from itertools import permutations
+from pathlib import Path
 
 import pytest
 
 from clue.core.errors import UsageError
 from clue.core.records import Item
+from clue.formats.config import read_mapping
 from clue.tasks import BuildContext, get_task
 from clue.tasks.base import Templates, Variant, base_request_id, split_shots
 from clue.tasks.longhealth.task import LETTERS, option_permutation, permute_options
@@ -148,3 +151,21 @@ def test_mednli_permutation_table_is_all_orders():
     from clue.tasks.mednli.task import LABEL_ORDERS
 
     assert sorted(LABEL_ORDERS) == sorted(permutations(("ENTAILMENT", "NEUTRAL", "CONTRADICTION")))
+
+
+def test_every_template_file_is_declared_package_data():
+    """The wheel carries a task folder's files matching pyproject's package-data patterns: every template must match."""
+    root = Path(__file__).resolve().parents[2]
+    patterns = read_mapping(root / "pyproject.toml")["tool"]["setuptools"]["package-data"]["*"]
+    tasks_dir = root / "clue" / "tasks"
+    templates = list(tasks_dir.glob("*/prompts/**/*.txt"))
+    assert len(templates) >= 6 * 5 * 2
+    for path in templates:
+        task_dir = tasks_dir / path.relative_to(tasks_dir).parts[0]
+        relative = path.relative_to(task_dir).as_posix()  # prompts/..., as package-data names it
+        # fnmatch's * crosses "/", setuptools' does not: compare part by part
+        assert any(
+            len(p.split("/")) == len(relative.split("/"))
+            and all(fnmatch.fnmatch(a, b) for a, b in zip(relative.split("/"), p.split("/")))
+            for p in patterns
+        ), relative
