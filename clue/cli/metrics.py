@@ -56,6 +56,24 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def print_variant_comparison(result: dict[str, Any]) -> None:
+    """The differences across prompt variants (runs made with ``clue run --variants``)."""
+    table = Table(title=f"Across {len(result['variant_names'])} variants: B - A, 95% CI resampling items and variants")
+    for col in ("", "variants", "mean B - A", "95% CI", "p", "sign holds", "verdict"):
+        table.add_column(col, justify="left" if col in ("", "verdict") else "right")
+    rows = [(name, t.get("variants")) for name, t in result["tasks"].items()]
+    rows += [(f"[bold]{name}[/bold]", lv.get("variants")) for name, lv in result["levels"].items()]
+    for name, v in rows:
+        if not v:
+            continue
+        share = "-" if v["sign_share"] is None else f"{round(v['sign_share'] * v['n_variants'])}/{v['n_variants']}"
+        table.add_row(name, str(v["n_variants"]), _num(v["delta"], True), _ci(v["ci"]), _p(v["p_value"]), share,
+                      v["words"])
+    console.print(table)
+    for line in result["variant_verdicts"]:
+        say(line)
+
+
 def print_comparison(result: dict[str, Any]) -> None:
     a, b = result["a"]["label"], result["b"]["label"]
     table = Table(title=plain(f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)"))
@@ -76,6 +94,8 @@ def print_comparison(result: dict[str, Any]) -> None:
     console.print(table)
     for line in result["verdicts"]:
         say(line)
+    if result.get("variant_names"):
+        print_variant_comparison(result)
     for side, key in (("A", "tasks_only_in_a"), ("B", "tasks_only_in_b")):
         if result[key]:
             warn(f"tasks only in run {side}: {', '.join(result[key])}")

@@ -99,6 +99,8 @@ def run_cmd(
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
     price: str | None = typer.Option(None, "--price", help="Price for the cost columns: gpu_hour=2.5, mtok=0.6 or prompt_mtok=0.5,completion_mtok=1.5 (currency=EUR; see docs/cluster.md)."),
+    variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
+    variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -135,6 +137,14 @@ def run_cmd(
             options[key] = value
     if "chat_layout" not in options and _protocol_layout(config) is not None:
         options["chat_layout"] = _protocol_layout(config)
+    if variants is not None:
+        with resumable(lambda: [config.output]):
+            results = run_with_variants(config, variants, variant_design, options, approve_endpoint or [], refresh)
+        failed = sum(t["failed_requests"] for t in results["variants"]["tasks"].values())
+        if failed:
+            fail(f"{failed} request(s) failed across the variants; re-run the same command to retry them.")
+            raise typer.Exit(1)
+        return
     with resumable(lambda: [config.output]):
         results = with_progress(
             lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
@@ -145,6 +155,46 @@ def run_cmd(
     if failed:
         fail(f"{failed} request(s) failed; re-run the same command to retry them.")
         raise typer.Exit(1)
+
+
+def run_with_variants(
+    config: Any, variants: str, design_text: str, options: dict[str, Any], approved: list[str], refresh: bool
+) -> dict[str, Any]:
+    """``clue run --variants``: say what will be sent, run every variant, print the spread."""
+    from clue.pipeline.variants import parse_design, run_variants
+
+    design = parse_design(variants, design_text)
+
+    def on_plan(plan: dict[str, Any]) -> None:
+        names = plan["variants"]
+        say(f"{len(names)} variant(s), {plan['design']['kind']} design: {plan['requests']} requests, "
+            f"{plan['distinct']} distinct prompts, {plan['stored']} already in the store: "
+            f"sending {plan['to_send']} request(s) to the model.")
+
+    results = with_progress(
+        lambda progress: run_variants(config, design, options, approved=approved, refresh=refresh,
+                                      on_plan=on_plan, on_progress=progress)
+    )
+    print_results(results)
+    print_variants(results)
+    say(f"Results written to {config.output} (the protocol's prompt: results.json, predictions/; "
+        f"each variant: variants/<name>/)")
+    return results
+
+
+def print_variants(results: dict[str, Any]) -> None:
+    block = results["variants"]
+    table = Table(title=f"Across {len(block['names'])} variants ({block['design']['kind']})")
+    for col in ("task / level", "variants", "varies", "mean", "sd", "min", "max", "flip rate (%)"):
+        table.add_column(col, justify="left" if col in ("task / level", "varies") else "right")
+    for name, t in block["tasks"].items():
+        flip = t["flip"]["flip_rate"]
+        table.add_row(name, str(t["n_variants"]), ", ".join(t["varies"]) or "-", fmt(t["mean"]), fmt(t["sd"]),
+                      fmt(t["min"]), fmt(t["max"]), "-" if flip is None else f"{flip:.1f}")
+    for level, lv in block["levels"].items():
+        table.add_row(f"[bold]{level}[/bold]", str(lv["n_variants"]), "", fmt(lv["mean"]), fmt(lv["sd"]),
+                      fmt(lv["min"]), fmt(lv["max"]), "")
+    console.print(table)
 
 
 @app.command("score")
@@ -172,6 +222,7 @@ def score_cmd(
         from clue.pipeline.generate import StoreBackend
         from clue.pipeline.lock import hold_run_dir
         from clue.pipeline.run import evaluate, rerun_config
+        from clue.pipeline.variants import evaluate_variants, recorded_design
         from clue.store.runs import STORE_FILENAME
 
         if protocol != "clue" or protocol_setting:
@@ -182,11 +233,15 @@ def score_cmd(
             config = rerun_config(run_dir, parse_options(metric))
             config.command = ["clue", *sys.argv[1:]]
             backend = StoreBackend(run_dir / STORE_FILENAME)
+            design = recorded_design(run_dir)
             try:
-                results = evaluate(config, backend)
+                # A variant run is re-scored whole: every variant, and the spread across them.
+                results = evaluate(config, backend) if design is None else evaluate_variants(config, design, backend)
             finally:
                 backend.close()
         print_results(results)
+        if design is not None:
+            print_variants(results)
         say(f"Re-scored {run_dir} from its store")
         return
     if not (task and data and predictions):

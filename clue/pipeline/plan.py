@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clue.core.errors import UsageError
 from clue.core.files import sha256_file
@@ -16,7 +17,7 @@ from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunConfig
 from clue.pipeline.data import locate
-from clue.tasks.base import BuildContext, Settings, Task, Templates, parse_setting
+from clue.tasks.base import BuildContext, Settings, Task, Templates, Variant, parse_setting
 from clue.tasks.protocols import get_protocol, protocol_dir
 from clue.tasks.registry import get_task
 
@@ -58,32 +59,51 @@ def run_templates(config: RunConfig) -> Templates:
     return Templates()
 
 
-def plan(
-    config: RunConfig, tokenizer: Tokenizer, context_length: int | None, templates: Templates
-) -> list[PreparedTask]:
-    """Load and build every task of ``config`` for a model with this tokenizer and context."""
+def protocol_overrides(config: RunConfig) -> list[tuple[str | None, str, Any]]:
+    """The run's ``--protocol-setting`` overrides, checked against its protocol and tasks."""
     get_protocol(config.protocol)
     overrides = [parse_setting(text) for text in config.protocol_settings]
     for target, name, _ in overrides:
         if target is not None and target not in config.tasks:
             get_task(target)  # an unknown task name stops the run
             raise UsageError(f"--protocol-setting {target}.{name}: task {target!r} is not in this run")
+    return overrides
+
+
+def build_context(
+    config: RunConfig,
+    tokenizer: Tokenizer,
+    context_length: int | None,
+    templates: Templates,
+    overrides: Sequence[tuple[str | None, str, Any]],
+    variant: Variant | None = None,
+) -> BuildContext:
+    """What a task's build depends on in this run (and, for a prompt variant, that variant)."""
+    return BuildContext(
+        seed=config.seed,
+        tokenizer=tokenizer,
+        context_length=context_length,
+        templates=templates,
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        task_options=config.task_options,
+        protocol=config.protocol,
+        overrides=overrides,
+        variant=variant or Variant(),
+    )
+
+
+def plan(
+    config: RunConfig, tokenizer: Tokenizer, context_length: int | None, templates: Templates
+) -> list[PreparedTask]:
+    """Load and build every task of ``config`` for a model with this tokenizer and context."""
+    overrides = protocol_overrides(config)
     prepared = []
     for name in config.tasks:
         task = get_task(name)
         path, source = locate(task, config.data, config.data_dir)
         items = task.load(path)
-        ctx = BuildContext(
-            seed=config.seed,
-            tokenizer=tokenizer,
-            context_length=context_length,
-            templates=templates,
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            task_options=config.task_options,
-            protocol=config.protocol,
-            overrides=overrides,
-        )
+        ctx = build_context(config, tokenizer, context_length, templates, overrides)
         cases = limit_cases(task.build(items, ctx), config.limit)
         prepared.append(PreparedTask(task, path, source, sha256_file(path), items, cases, task.settings(ctx)))
     return prepared

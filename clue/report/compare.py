@@ -29,6 +29,13 @@ Returned dict::
 
 All scores and differences are in points (%). ``significant`` means the 95%
 interval excludes 0.
+
+When both runs were made with ``clue run --variants``, each task and level
+also gets ``variants``: {n_variants, varies, delta (mean over variants of
+B - A), ci and p_value (resampling units and variants together), significant,
+per_variant: {variant: delta}, pattern (below/above/equal/mixed), sign_share,
+words ("below A in every wording", "depends on wording"), verdict}; the
+top level gets ``variant_verdicts`` and ``variant_names``.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.report.taskinfo import task_info
 from clue.stats.bootstrap import (
     CONFIDENCE,
+    UnitTable,
     contingency,
     generator,
     mcnemar_exact,
@@ -55,6 +63,8 @@ from clue.stats.bootstrap import (
     unit_of,
     unit_table,
 )
+from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
+from clue.tasks.base import base_request_id
 from clue.tasks.registry import levels as declared_levels
 
 COMPARE_SCHEMA = "clue.compare/1"
@@ -123,6 +133,24 @@ def id_list(ids: Sequence[str]) -> dict[str, Any]:
     return {"count": len(ids), "ids": list(ids)}
 
 
+def scored_ids(rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    return {i for i, r in rows.items() if isinstance(r.get("metrics"), Mapping)}
+
+
+def paired_tables(
+    rows_a: Mapping[str, Mapping[str, Any]], rows_b: Mapping[str, Mapping[str, Any]], paired: Sequence[str],
+    metrics: Sequence[str],
+) -> tuple[UnitTable, UnitTable]:
+    """Both runs' paired rows grouped by unit; the unit of each request is taken from run A,
+    so both runs resample the same units."""
+    units = {i: unit_of(rows_a[i]) for i in paired}
+
+    def table(rows: Mapping[str, Mapping[str, Any]]) -> UnitTable:
+        return unit_table(({**rows[i], "unit": units[i]} for i in paired), metrics, lambda r: r["unit"])
+
+    return table(rows_a), table(rows_b)
+
+
 def compare_task(
     task: str,
     summary_a: Mapping[str, Any],
@@ -143,10 +171,7 @@ def compare_task(
     metrics_a, metrics_b = list(summary_a.get("metrics", {})), list(summary_b.get("metrics", {}))
     metrics = [m for m in metrics_a if m in metrics_b]
 
-    def scored(rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
-        return {i for i, r in rows.items() if isinstance(r.get("metrics"), Mapping)}
-
-    scored_a, scored_b = scored(rows_a), scored(rows_b)
+    scored_a, scored_b = scored_ids(rows_a), scored_ids(rows_b)
     paired = [i for i in rows_a if i in scored_a and i in scored_b]
     both = [i for i in rows_a if i in rows_b]
     out: dict[str, Any] = {
@@ -172,10 +197,7 @@ def compare_task(
                 f"{task}: incomplete in run {side} (no {', '.join(summary['missing_metrics'])}); "
                 f"compared on {', '.join(metrics) or 'nothing'}"
             )
-    # Unit of each request, taken from run A so both runs resample the same units.
-    units = {i: unit_of(rows_a[i]) for i in paired}
-    table_a = unit_table((rows_a[i] for i in paired), metrics, lambda r: units[str(r["id"])])
-    table_b = unit_table((rows_b[i] for i in paired), metrics, lambda r: units[str(r["id"])])
+    table_a, table_b = paired_tables(rows_a, rows_b, paired, metrics)
     out["n_units"] = table_a.n_units
     title = out["title"]
     if not paired or not metrics:
@@ -260,6 +282,121 @@ def compare_levels(
     return levels
 
 
+# -- across prompt variants (runs made with ``clue run --variants``) ----------------------------
+# What the variants of a comparison differ in, as "in every ..." and "depends on ..." say it.
+AXIS_WORDS = {
+    "prompts": ("wording", "wording"),
+    "shots": ("draw of demonstrations", "the demonstrations"),
+    "order": ("answer order", "answer order"),
+}
+
+
+def axis_words(varies: Sequence[str]) -> tuple[str, str]:
+    if len(varies) == 1 and varies[0] in AXIS_WORDS:
+        return AXIS_WORDS[varies[0]]
+    return ("variant", "the variant")
+
+
+def variant_words(pattern: str, varies: Sequence[str], reference: str) -> str:
+    """The sign of a difference across variants in words: "below its base in every wording",
+    "depends on wording", ..."""
+    every, depends = axis_words(varies)
+    return {
+        "below": f"below {reference} in every {every}",
+        "above": f"above {reference} in every {every}",
+        "equal": f"level with {reference} in every {every}",
+        "mixed": f"depends on {depends}",
+    }.get(pattern, "no variants compared")
+
+
+def variant_rows(run: Path, variant: str, task: str) -> dict[str, dict[str, Any]]:
+    """A variant's prediction rows, keyed by request id without the variant suffix (so the runs pair up)."""
+    return {base_request_id(i): row for i, row in load_rows(run / "variants" / variant, task).items()}
+
+
+def variant_summary(
+    per_variant: np.ndarray, points: Sequence[float], names: Sequence[str], varies: Sequence[str],
+    labels_ab: tuple[str, str], where: str, seed: int, key: str,
+) -> dict[str, Any]:
+    """Point, variant-aware interval and p-value, sign agreement and verdict from per-variant samples."""
+    samples = resample_variants(per_variant, seed, key)
+    ci = percentile_ci(samples)
+    p = paired_p_value(samples)
+    delta = float(np.mean(points))
+    signs = sign_pattern(points)
+    words = variant_words(signs["pattern"], varies, labels_ab[0])
+    share = signs["sign_share"]
+    held = "" if share is None else f"; the sign holds in {round(share * len(points))} of {len(points)} variants"
+    return {
+        "n_variants": len(points),
+        "varies": list(varies),
+        "delta": delta,
+        "ci": ci,
+        "p_value": p,
+        "significant": excludes_zero(ci),
+        "per_variant": {n: float(d) for n, d in zip(names, points)},
+        "pattern": signs["pattern"],
+        "sign_share": share,
+        "words": words,
+        "verdict": (f"{labels_ab[1]} against {labels_ab[0]} on {where} {words}" if signs["pattern"] == "mixed"
+                    else f"{labels_ab[1]} is {words} on {where}")
+        + f": mean difference {signed(delta)} points over {len(points)} variants ({CONFIDENCE:.0%} CI over items "
+        f"and variants {signed(ci[0]) if ci else 'n/a'} to {signed(ci[1]) if ci else 'n/a'}, {format_p(p)}){held}.",
+    }
+
+
+def compare_variants(
+    dir_a: Path, dir_b: Path, results_a: Mapping[str, Any], results_b: Mapping[str, Any],
+    tasks: Mapping[str, Mapping[str, Any]], labels_ab: tuple[str, str], seed: int, n_resamples: int,
+) -> tuple[dict[str, Any], list[str]]:
+    """Per task and level: the difference B - A over the variants both runs share.
+
+    The interval resamples units (items; LongHealth patients) and variants
+    together (``clue.stats.variants``); with one variant it is the plain one.
+    Returns the comparison ("tasks", "levels") and warnings.
+    """
+    va, vb = results_a.get("variants") or {}, results_b.get("variants") or {}
+    names = [n for n in va.get("names", []) if n in vb.get("names", [])]
+    warnings = []
+    if va.get("names") != vb.get("names"):
+        warnings.append(f"the runs' variant designs differ; compared on the {len(names)} variant(s) both ran")
+    out_tasks: dict[str, Any] = {}
+    columns: dict[str, dict[str, np.ndarray]] = {}  # task -> global variant -> resampled deltas
+    points_of: dict[str, dict[str, float]] = {}
+    for task, plain in tasks.items():
+        ta, tb = (va.get("tasks") or {}).get(task), (vb.get("tasks") or {}).get(task)
+        metrics = plain.get("metrics") or []
+        if not ta or not tb or not names or not metrics or plain.get("score_a") is None:
+            continue
+        of = {g: ta["variant_of"].get(g, g) for g in names}
+        own_names = list(dict.fromkeys(of.values()))
+        first = {own: next(g for g in names if of[g] == own) for own in own_names}
+        tables_a, tables_b, points = [], [], []
+        for own in own_names:
+            rows_a = variant_rows(dir_a, first[own], task)
+            rows_b = variant_rows(dir_b, first[own], task)
+            scored_a, scored_b = scored_ids(rows_a), scored_ids(rows_b)
+            paired = [i for i in rows_a if i in scored_a and i in scored_b]
+            table_a, table_b = paired_tables(rows_a, rows_b, paired, metrics)
+            tables_a.append(table_a)
+            tables_b.append(table_b)
+            points.append(float(np.nanmean(100.0 * table_b.means()) - np.nanmean(100.0 * table_a.means())))
+        per_variant = paired_variant_samples(tables_a, tables_b, seed, task, n_resamples)
+        columns[task] = {g: per_variant[:, own_names.index(of[g])] for g in names}
+        points_of[task] = {g: points[own_names.index(of[g])] for g in names}
+        out_tasks[task] = variant_summary(per_variant, points, own_names, ta.get("varies") or [], labels_ab,
+                                          str(plain.get("title") or task), seed, task)
+    out_levels: dict[str, Any] = {}
+    for level, members in declared_levels().items():
+        if any(t not in columns for t in members):
+            continue
+        per_variant = np.column_stack([np.mean([columns[t][g] for t in members], axis=0) for g in names])
+        points = [float(np.mean([points_of[t][g] for t in members])) for g in names]
+        out_levels[level] = variant_summary(per_variant, points, names, va.get("varies") or [], labels_ab,
+                                            LEVEL_TITLES.get(level, level), seed, level)
+    return {"names": names, "tasks": out_tasks, "levels": out_levels}, warnings
+
+
 def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamples: int = 10000) -> dict[str, Any]:
     """Compare run B against run A on their shared requests (see the module docstring)."""
     if n_resamples < 1:
@@ -282,6 +419,18 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
             deltas[task] = samples
     levels = compare_levels(tasks, deltas, labels_ab)
     warnings = [w for t in tasks.values() for w in t["warnings"]]
+    variants: dict[str, Any] | None = None
+    if results_a.get("variants") and results_b.get("variants"):
+        variants, variant_warnings = compare_variants(
+            dir_a, dir_b, results_a, results_b, tasks, labels_ab, seed, n_resamples
+        )
+        warnings += variant_warnings
+        for part, block in (("tasks", tasks), ("levels", levels)):
+            for name, summary in variants[part].items():
+                block[name]["variants"] = summary
+    elif results_a.get("variants") or results_b.get("variants"):
+        side = "A" if results_a.get("variants") else "B"
+        warnings.append(f"only run {side} was made with --variants; compared on the protocol's prompt alone")
     warnings += settings_warnings(results_a, results_b)
     for task, t in tasks.items():
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
@@ -301,6 +450,10 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
         "levels": levels,
         "verdicts": [t["verdict"] for t in tasks.values()]
         + [lv["verdict"] for lv in levels.values() if lv.get("available")],
+        "variant_verdicts": [] if variants is None else [
+            v["verdict"] for part in ("tasks", "levels") for v in variants[part].values()
+        ],
+        "variant_names": None if variants is None else variants["names"],
         "warnings": warnings,
     }
 

@@ -7,6 +7,10 @@
   paired 95% interval where there is one;
 - ``cost``: each run's score against what it cost (the price when every run
   has one, else GPU-hours, else generation time, else tokens).
+  paired 95% interval where there is one (and, for runs made with prompt
+  variants, the mean difference over variants with its items-and-variants interval);
+- ``variants``: for runs made with ``clue run --variants``, each run's score
+  under every variant (dots), the mean over variants and the range, per task and level.
 
 Files are reproducible: no timestamps, a fixed SVG id salt.
 """
@@ -161,6 +165,15 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
                         alpha=1.0 if cell.get("significant") in (True, None) else 0.45,
                         xerr=err, capsize=2, error_kw={"elinewidth": 0.8},
                         label=level_title(level))
+                across = cell.get("variants")
+                if across:
+                    vci = across.get("ci")
+                    verr = ([[max(0.0, across["delta"] - vci[0])], [max(0.0, vci[1] - across["delta"])]]
+                            if vci else None)
+                    # just below the bar's centre, so the two intervals stay apart
+                    ax.errorbar([across["delta"]], [y + bar_h * 0.28], xerr=verr, fmt="D", color="#111",
+                                markersize=3, elinewidth=0.9, capsize=2,
+                                label="mean over prompt variants (items and variants resampled)")
         ax.set_yticks(range(len(results)))
         ax.set_yticklabels(labels, fontsize=7)
         ax.set_ylim(len(results) - 0.5, -0.5)  # first pair on top, every row the same height
@@ -174,7 +187,12 @@ def pairs_figure(pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | No
         ax.set_title(title, fontsize=9)
         handles, names = ax.get_legend_handles_labels()
         unique = dict(zip(names, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="lower right")
+        if any(r.cell(lv).get("variants") for r in results for lv in level_order()):
+            # four entries: right of the axes, where they cover no bar
+            ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="center left",
+                      bbox_to_anchor=(1.01, 0.5))
+        else:
+            ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, loc="lower right")
         ax.grid(True, axis="x", alpha=0.25)
     fig.tight_layout()
     paths = _save(fig, out, "pairs")
@@ -245,11 +263,51 @@ def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     return paths
 
 
+def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+    """Per task and level, each run's score under every variant: dots, the mean (bar) and the range (line)."""
+    runs = [e for e in entries if not e.published and (e.results.get("variants") or {}).get("tasks")]
+    if not runs:
+        return None
+    columns = [t for t in tasks_present(runs) if any(t in e.results["variants"]["tasks"] for e in runs)]
+    columns += [lv for lv in level_order() if any(lv in e.results["variants"].get("levels", {}) for e in runs)]
+    plt = _pyplot()
+    width = 0.8 / len(runs)
+    fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 1.2 * len(columns) + 0.15 * len(runs) * len(columns))), 4.8))
+    for i, e in enumerate(runs):
+        block = e.results["variants"]
+        color = PALETTE[i % len(PALETTE)]
+        for j, col in enumerate(columns):
+            part = (block.get("levels", {}) if col in level_order() else block["tasks"]).get(col)
+            if not part or part.get("mean") is None:
+                continue
+            x = j - 0.4 + width * (i + 0.5)
+            scores = [s for s in part["scores"].values() if s is not None]
+            ax.bar([x], [part["mean"]], width=width * 0.85, color=color, alpha=0.35,
+                   label=f"{e.name} ({len(block['names'])} variants)" if j == 0 or col == columns[0] else None)
+            ax.vlines([x], part["min"], part["max"], color=color, lw=1.6)
+            # spread the dots a little across the bar so equal scores stay visible as one mark
+            offsets = [(k - (len(scores) - 1) / 2) * min(width * 0.6 / max(len(scores), 1), 0.04) for k in range(len(scores))]
+            ax.scatter([x + o for o in offsets], scores, s=9, color=color, edgecolors="white", linewidths=0.3, zorder=3)
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c) for c in columns], rotation=20, ha="right")
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(-3, 103)  # room for dots at 0 and 100
+    ax.set_title("Scores across prompt variants: dots = variants, bar = mean, line = range")
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, frameon=False, ncol=min(4, len(runs)), loc="upper center",
+              bbox_to_anchor=(0.5, -0.22))
+    paths = _save(fig, out, "variants")
+    plt.close(fig)
+    return paths
+
+
 def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, dict[str, Path]]:
     figures = {
         "levels": levels_figure(entries, pairs, out),
         "tasks": tasks_figure(entries, out),
         "pairs": pairs_figure(pairs, out),
         "cost": cost_figure(entries, out),
+        "variants": variants_figure(entries, out),
     }
     return {k: v for k, v in figures.items() if v}

@@ -43,7 +43,18 @@ from clue.report.leaderboard import (
     write_leaderboard,
     write_text,
 )
-from clue.report.pairs import PairResult, PairSet, compare_pairs, fmt_delta, fmt_p, headline, load_pairs, pair_rows, write_pairs
+from clue.report.pairs import (
+    PairResult,
+    PairSet,
+    compare_pairs,
+    fmt_delta,
+    fmt_p,
+    fmt_variants,
+    headline,
+    load_pairs,
+    pair_rows,
+    write_pairs,
+)
 from clue.report.published import load_published
 from clue.report.taskinfo import level_order, level_title, task_title
 
@@ -153,7 +164,8 @@ def render_html(
     jinja2 = require("jinja2", "report", "Writing the HTML report")
     template_text = (resources.files("clue.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag, fmt_cost=fmt_cost)
+    env.globals.update(fmt_score=fmt_score, fmt_delta=fmt_delta, fmt_p=fmt_p, fmt_diag=fmt_diag, fmt_cost=fmt_cost,
+                       fmt_variants=fmt_variants)
     tasks = tasks_present(entries)
     manifests = [e.manifest for e in entries]
     columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
@@ -163,7 +175,11 @@ def render_html(
                   "Models without a level-2 score are not shown.",
         "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete.",
         "pairs": "Difference biomedical − base on each level; your runs with paired 95% intervals "
-                 "(faded bars are not significant), published pairs as single numbers.",
+                 "(faded bars are not significant), published pairs as single numbers. Where both runs were made "
+                 "with prompt variants, a black diamond marks the mean difference over variants with its interval "
+                 "resampling items and variants.",
+        "variants": "Each run's score under every prompt variant (dots), the mean over variants (bar) and the "
+                    "range (line), per task and level; a wide range means the score depends on how the task is asked.",
         "cost": "Score of each run against what it cost: the price when every run has one, else GPU-hours, "
                 "else generation time, else tokens (see cost.md for every column).",
     }

@@ -33,7 +33,7 @@ from clue.core.errors import UsageError
 from clue.core.files import write_json
 from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import parse_mapping, read_mapping
-from clue.report.compare import compare_runs
+from clue.report.compare import compare_runs, variant_words
 from clue.report.leaderboard import Entry, csv_text, differences, md_text, name_key, tasks_present, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
 
@@ -132,7 +132,7 @@ class PairResult:
                 "score_base": part["score_a"], "score_biomedical": part["score_b"], "delta": part["delta"],
                 "ci": part.get("ci"), "p_value": part.get("p_value"), "significant": bool(part.get("significant")),
                 "mcnemar_p": mcnemar or None, "n_paired": part.get("n_paired"),
-                "complete": part.get("complete"),
+                "complete": part.get("complete"), "variants": part.get("variants"),
             }
         a = self.base.level(what) if is_level else self.base.task_score(what)
         b = self.biomedical.level(what) if is_level else self.biomedical.task_score(what)
@@ -184,8 +184,27 @@ def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
                 "delta": cell["delta"], "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                 "p_value": cell["p_value"], "significant": cell["significant"],
                 "mcnemar_p": cell["mcnemar_p"], "n_paired": cell["n_paired"], "complete": cell["complete"],
+                **variant_columns(cell.get("variants")),
             })
     return rows
+
+
+def variant_columns(v: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The pair's difference across prompt variants (both runs made with ``clue run --variants``)."""
+    if not v:
+        return dict.fromkeys(VARIANT_FIELDS)
+    ci = v.get("ci")
+    return {
+        "n_variants": v["n_variants"], "variant_delta": v["delta"],
+        "variant_ci_low": ci[0] if ci else None, "variant_ci_high": ci[1] if ci else None,
+        "variant_p_value": v["p_value"], "variant_significant": v["significant"],
+        "sign_share": v["sign_share"], "variant_pattern": v["pattern"],
+        "variant_verdict": variant_words(v["pattern"], v.get("varies") or [], "its base"),
+    }
+
+
+VARIANT_FIELDS = ("n_variants", "variant_delta", "variant_ci_low", "variant_ci_high", "variant_p_value",
+                  "variant_significant", "sign_share", "variant_pattern", "variant_verdict")
 
 
 def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[str, Any]]:
@@ -204,8 +223,17 @@ def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[s
             text += f", {len(sig)} of them significantly (95% paired bootstrap interval excludes 0)."
         else:
             text += " (published single runs: no intervals)."
-        lines.append({"level": level, "source": source, "n": len(cells), "below": len(below),
-                      "significant": None if sig is None else len(sig), "text": text})
+        line: dict[str, Any] = {"level": level, "source": source, "n": len(cells), "below": len(below),
+                                "significant": None if sig is None else len(sig)}
+        across = [c["variants"] for c in cells if c.get("variants")]
+        if across:
+            every = sum(v["pattern"] == "below" for v in across)
+            mixed = sum(v["pattern"] == "mixed" for v in across)
+            line["variants"] = {"n": len(across), "below_in_every": every, "depends": mixed}
+            text += (f" Across prompt variants: {every} of {len(across)} below their base in every variant, "
+                     f"{mixed} depending on the variant.")
+        line["text"] = text
+        lines.append(line)
     return lines
 
 
@@ -231,16 +259,24 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
             lines.append(f"- **{'Your runs' if source == 'runs' else 'Published'}**: {h['text']}")
     if not results:
         lines.append("No pair has both of its models among the runs or published rows.")
-    lines += ["", "delta = biomedical − base in points; [95% paired bootstrap interval]; p two-sided.", "",
-              "| biomedical | base | source | task / level | base | biomedical | delta [95% CI] | p | McNemar p |",
-              "|---|---|---|---|---:|---:|---:|---:|---:|"]
-    for row in pair_rows(results):
+    rows = pair_rows(results)
+    with_variants = any(row["n_variants"] for row in rows)
+    lines += ["", "delta = biomedical − base in points; [95% paired bootstrap interval]; p two-sided."
+              + (" Across variants: the mean delta over prompt variants [95% interval resampling items and variants],"
+                 " the variants in which its sign holds, and the verdict." if with_variants else ""), "",
+              "| biomedical | base | source | task / level | base | biomedical | delta [95% CI] | p | McNemar p |"
+              + (" across variants |" if with_variants else ""),
+              "|---|---|---|---|---:|---:|---:|---:|---:|" + ("---|" if with_variants else "")]
+    for row in rows:
         ci = None if row["ci_low"] is None else (row["ci_low"], row["ci_high"])
         what = level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"])
         mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
         delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
-        lines.append(f"| {md_text(row['biomedical'])} | {md_text(row['base'])} | {row['source']} | {what} | {row['score_base']:.2f} | "
-                     f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
+        line = (f"| {md_text(row['biomedical'])} | {md_text(row['base'])} | {row['source']} | {what} | {row['score_base']:.2f} | "
+                f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
+        if with_variants:
+            line += f" {fmt_variants(row)} |"
+        lines.append(line)
     lines += ["", "✱ significant: the interval excludes 0."]
     apart = [r for r in results if r.apart]
     if apart:
@@ -249,9 +285,20 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fmt_variants(row: Mapping[str, Any]) -> str:
+    """"−2.10 [−4.0, −0.3] ✱, 4/4: below its base in every wording" (– without variants)."""
+    if not row.get("n_variants"):
+        return "–"
+    ci = None if row["variant_ci_low"] is None else (row["variant_ci_low"], row["variant_ci_high"])
+    text = fmt_delta(row["variant_delta"], ci) + (" ✱" if row["variant_significant"] else "")
+    share = row["sign_share"]
+    held = "" if share is None else f", {round(share * row['n_variants'])}/{row['n_variants']}"
+    return f"{text}{held}: {row['variant_verdict']}"
+
+
 def pairs_csv(results: Sequence[PairResult]) -> str:
     header = ["biomedical", "base", "source", "what", "kind", "score_base", "score_biomedical", "delta",
-              "ci_low", "ci_high", "p_value", "significant", "n_paired", "complete", "note"]
+              "ci_low", "ci_high", "p_value", "significant", "n_paired", "complete", "note", *VARIANT_FIELDS]
     return csv_text(header, pair_rows(results))
 
 
@@ -264,7 +311,7 @@ def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
                          for r in results if r.apart],
         "comparisons": [
             {"biomedical": r.biomedical.name, "base": r.base.name, "verdicts": r.comparison["verdicts"],
-             "warnings": r.comparison["warnings"]}
+             "variant_verdicts": r.comparison.get("variant_verdicts", []), "warnings": r.comparison["warnings"]}
             for r in results if r.comparison is not None
         ],
     }

@@ -44,6 +44,7 @@ __all__ = [
     "Templates",
     "apply_overrides",
     "clean_output",
+    "Variant",
     "fit_to_context",
     "parse_setting",
     "select_shots",
@@ -269,6 +270,44 @@ class Declaration:
         }
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One way of asking the same questions: a wording, a draw of demonstrations, an answer order.
+
+    0 on every axis is the protocol's own prompt. ``wording`` n > 0 reads the
+    templates of ``prompts/variants/w<n>/``; ``shots`` d > 0 takes the d-th
+    disjoint block of demonstrations from the run's seeded shuffle; ``order``
+    k > 0 is the k-th order of the answer options (LongHealth) or of the
+    labels as they are named (MedNLI). ``shot_draws`` is how many draws the
+    whole design holds: the demonstrations of all of them are kept out of
+    scoring, so every variant scores the same items. A variant never changes
+    what is scored, only how it is asked.
+    """
+
+    wording: int = 0
+    shots: int = 0
+    order: int = 0
+    shot_draws: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"p{self.wording}-s{self.shots}-o{self.order}"
+
+    @property
+    def is_default(self) -> bool:
+        return self.wording == self.shots == self.order == 0
+
+    @property
+    def suffix(self) -> str:
+        """Appended to request ids: none for the protocol's own prompt, so its ids match a plain run's."""
+        return "" if self.is_default else f"@{self.name}"
+
+
+def base_request_id(request_id: str) -> str:
+    """A request id without its variant suffix: the same question under every variant."""
+    return request_id.split("@", 1)[0]
+
+
 @dataclass
 class BuildContext:
     """Everything ``build`` may depend on besides the items."""
@@ -283,6 +322,11 @@ class BuildContext:
     protocol: str = DEFAULT_PROTOCOL
     # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
     overrides: Sequence[tuple[str | None, str, Any]] = ()
+    variant: Variant = field(default_factory=Variant)
+
+    def template_set(self) -> Templates:
+        """The templates of this build's wording (the run's own, or a variant's folder)."""
+        return (self.templates or Templates()).for_wording(self.variant.wording)
 
 
 @dataclass(frozen=True)
@@ -318,26 +362,42 @@ class Templates:
 
     A file ``<task>.<part>.txt`` in the override folder replaces the task's
     file of the same name; the hashes of the templates actually used go into
-    the manifest.
+    the manifest. A wording variant n (``for_wording``) reads
+    ``variants/w<n>/<task>.<part>.txt`` in both places instead; each
+    variant folder is a complete set, so a missing file is an error, never
+    a silent fall back to the default wording.
     """
 
     def __init__(self, override_dir: str | Path | None = None):
         self.override_dir = Path(override_dir) if override_dir else None
         self.used: dict[str, Template] = {}
+        self.wording = 0
+
+    def for_wording(self, wording: int) -> Templates:
+        """The same templates in another wording; what either uses goes into one manifest."""
+        if wording == self.wording:
+            return self
+        other = Templates(self.override_dir)
+        other.used = self.used
+        other.wording = wording
+        return other
 
     def get(self, name: str, builtin: Traversable | Path | None) -> Template:
-        if name in self.used:
-            return self.used[name]
+        folder = ("variants", f"w{self.wording}") if self.wording else ()
+        key = "/".join([*folder, name])
+        if key in self.used:
+            return self.used[key]
         filename = f"{name}.txt"
-        if self.override_dir and (self.override_dir / filename).is_file():
-            path = self.override_dir / filename
-            tpl = Template(name, path.read_text(encoding="utf-8"), str(path))
+        relative = "/".join([*folder, filename])
+        override = self.override_dir / relative if self.override_dir else None
+        if override is not None and override.is_file():
+            tpl = Template(name, override.read_text(encoding="utf-8"), str(override))
         else:
-            found = builtin.joinpath(filename) if builtin is not None else None
+            found = builtin.joinpath(relative) if builtin is not None else None
             if found is None or not found.is_file():
-                raise UsageError(f"no prompt template named {filename!r}")
+                raise UsageError(f"no prompt template named {relative!r}")
             tpl = Template(name, found.read_text(encoding="utf-8"), "builtin")
-        self.used[name] = tpl
+        self.used[key] = tpl
         return tpl
 
     def manifest(self) -> dict[str, dict[str, str]]:
@@ -400,6 +460,23 @@ class Task:
     def template(self, templates: Templates, part: str) -> Template:
         return templates.get(f"{self.name}.{part}", self.prompts_dir())
 
+    # -- the ways it can be asked (clue.pipeline.variants) ------------------------
+    def wordings(self) -> int:
+        """How many wordings the task has: its own and one per ``prompts/variants/w<n>/`` folder."""
+        folder = self.prompts_dir()
+        n = 1
+        while folder is not None and folder.joinpath(f"variants/w{n}").is_dir():
+            n += 1
+        return n
+
+    def answer_orders(self) -> int:
+        """How many distinct orders its answer options (or labels) can be shown in; 1: no options."""
+        return 1
+
+    def prompt_values(self, ctx: BuildContext) -> dict[str, Any]:
+        """Values the system template is filled with besides its text (e.g. labels in a variant's order)."""
+        return {}
+
     # -- load -----------------------------------------------------------
     def load(self, path: str | Path) -> list[Item]:
         raise NotImplementedError
@@ -410,10 +487,11 @@ class Task:
         return apply_overrides(self.declaration.settings(ctx.protocol), self.name, ctx.overrides)
 
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
-        """Default: k-shot prompts as the protocol says; the shots are not scored."""
-        templates = ctx.templates or Templates()
+        """Default: k-shot prompts as the protocol says (in the run's variant); the shots are not scored."""
+        templates = ctx.template_set()
         settings = self.settings(ctx)
-        shots, scored = select_shots(items, settings, ctx.seed, self.name)
+        variant = ctx.variant
+        shots, scored = select_shots(items, settings, ctx.seed, self.name, variant.shots, variant.shot_draws)
         prompt = self.prompt_parts(templates, settings, ctx)
         demos: list[Message] = []
         for shot in shots:
@@ -431,7 +509,7 @@ class Task:
                 decoding.max_new_tokens,
                 settings.truncation,
             )
-            request = Request(id=f"{self.name}/{item.id}", messages=messages, decoding=decoding)
+            request = Request(id=f"{self.name}/{item.id}{variant.suffix}", messages=messages, decoding=decoding)
             reference = Reference(
                 request_id=request.id,
                 task=self.name,
@@ -448,7 +526,7 @@ class Task:
         """The system text and how a user turn, a demonstration answer and the pre-fill are made."""
         if settings.templates == "reference":
             return self.reference_parts(templates, settings, ctx)
-        system = self.template(templates, "system").fill()
+        system = self.template(templates, "system").fill(**self.prompt_values(ctx))
 
         def answer(item: Item) -> str:
             if settings.answer_format == "stored":
@@ -541,23 +619,27 @@ class PromptParts:
     prefill: str  # text the assistant turn starts with ("" for none)
 
 
-def select_shots(items: Sequence[Item], settings: Settings, seed: int, task: str) -> tuple[list[Item], list[Item]]:
+def select_shots(
+    items: Sequence[Item], settings: Settings, seed: int, task: str, draw: int = 0, draws: int = 1
+) -> tuple[list[Item], list[Item]]:
     """The demonstrations and the scored items, as ``settings.shot_selection`` says.
 
     ``seeded``: clue's derived RNG (``split_shots``). ``first``: the first k
     rows, the rest scored in file order. ``shuffle-seed1``: the rows shuffled
     as Python's ``random.seed(1); random.shuffle(rows)`` does, the first k the
-    demonstrations, the rest scored in that shuffled order.
+    demonstrations, the rest scored in that shuffled order. A variant's draw d
+    of ``draws`` takes the d-th block of k instead, and every block is kept out
+    of scoring (``split_shots``).
     """
     k = settings.shots
     if settings.shot_selection == "seeded":
-        return split_shots(items, k, seed, task)
+        return split_shots(items, k, seed, task, draw, draws)
     rows = list(items)
     if settings.shot_selection == "shuffle-seed1":
         random.Random(1).shuffle(rows)
-    if k and len(rows) <= k:
-        raise UsageError(f"{task}: {len(rows)} items cannot give {k} demonstrations and anything to score")
-    return rows[:k], rows[k:]
+    if k and len(rows) <= k * draws:
+        raise UsageError(f"{task}: {len(rows)} items cannot give {draws} x {k} demonstrations and anything to score")
+    return rows[draw * k:(draw + 1) * k], rows[k * draws:]
 
 
 def clean_output(text: str, settings: Settings) -> str:
@@ -569,19 +651,28 @@ def clean_output(text: str, settings: Settings) -> str:
     return text
 
 
-def split_shots(items: Sequence[Item], k: int, seed: int, task: str) -> tuple[list[Item], list[Item]]:
-    """Shuffle with a seed, take the first k as demonstrations, score the rest.
+def split_shots(
+    items: Sequence[Item], k: int, seed: int, task: str, draw: int = 0, draws: int = 1
+) -> tuple[list[Item], list[Item]]:
+    """Shuffle with a seed, take k demonstrations, score the rest.
 
-    The scored items keep the file's order so predictions read like the file.
+    Draw d of ``draws`` takes the d-th block of k from the one seeded shuffle
+    (draw 0: the first k, as in a plain run); the items of every block are
+    kept out of scoring, so all draws score the same items. The scored items
+    keep the file's order so predictions read like the file.
     """
     if k == 0:
         return [], list(items)
-    if len(items) <= k:
-        raise UsageError(f"{task}: {len(items)} items cannot give {k} demonstrations and anything to score")
+    if not 0 <= draw < draws:
+        raise UsageError(f"{task}: demonstration draw {draw} is not one of the design's {draws}")
+    if len(items) <= k * draws:
+        what = f"{k} demonstrations" if draws == 1 else f"{draws} draws of {k} demonstrations"
+        raise UsageError(f"{task}: {len(items)} items cannot give {what} and anything to score")
     order = list(range(len(items)))
     rng(seed, task, "shots").shuffle(order)
-    shot_idx = set(order[:k])
-    return [items[i] for i in order[:k]], [it for i, it in enumerate(items) if i not in shot_idx]
+    reserved = set(order[: k * draws])
+    chosen = order[k * draw : k * (draw + 1)]
+    return [items[i] for i in chosen], [it for i, it in enumerate(items) if i not in reserved]
 
 
 # Tokens kept free beyond max_new_tokens for chat-template markup the

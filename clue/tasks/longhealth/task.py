@@ -53,10 +53,42 @@ from clue.tasks.base import (
 from clue.tasks.longhealth import baseline
 
 LETTERS = ("A", "B", "C", "D", "E")
+# Distinct orders of the five options (F, "cannot be answered", always stays last).
+OPTION_ORDERS = 120
 UNANSWERABLE = "F"
 TASK1_RUNS = 5
 TASK23_RUNS = 10
 DISTRACTORS = 10
+
+
+def option_permutation(order: int, seed: int, item_id: str) -> list[int]:
+    """Which original option each letter shows under answer order ``order``: position i shows option perm[i].
+
+    Order 0 is the file's order; 1 to 4 rotate the options by that many
+    places (orders 0-4 together put every option in every position once);
+    from 5 on, a seeded shuffle per question.
+    """
+    n = len(LETTERS)
+    if order < 0:
+        raise ValueError(f"answer order {order} is negative")
+    if order < n:
+        return [(i + order) % n for i in range(n)]
+    perm = list(range(n))
+    rng(seed, "longhealth", item_id, "order", order).shuffle(perm)
+    return perm
+
+
+def permute_options(options: Mapping[str, str], gold: str, perm: Sequence[int]) -> tuple[dict[str, str], str]:
+    """The options A-E shown in the order ``perm``, and the letter the gold option now has.
+
+    Any other key (F) keeps its letter, as does a gold answer outside A-E.
+    """
+    texts = [options[letter] for letter in LETTERS]
+    shown = {letter: texts[perm[i]] for i, letter in enumerate(LETTERS)}
+    rest = {k: v for k, v in options.items() if k not in LETTERS}
+    if gold in LETTERS:
+        gold = LETTERS[list(perm).index(LETTERS.index(gold))]
+    return {**shown, **rest}, gold
 
 
 def pack_documents(
@@ -200,7 +232,8 @@ class LongHealth(Task):
 
     # -- build ----------------------------------------------------------
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
-        templates = ctx.templates or Templates()
+        templates = ctx.template_set()
+        variant = ctx.variant
         # Distractors come from every other patient in the file.
         texts = {item.inputs["patient"]: item.inputs["texts"] for item in items}
         prompt_texts = self._texts(templates, ctx)
@@ -209,6 +242,9 @@ class LongHealth(Task):
         budget_option = int(self.option(ctx, "budget"))
         cases: list[Case] = []
         for item in items:
+            shown, item_gold = permute_options(
+                item.inputs["options"], item.gold, option_permutation(variant.order, ctx.seed, item.id)
+            )
             patient = item.inputs["patient"]
             own = texts[patient]
             evidence = [own[t] for t in item.inputs["evidence"]]
@@ -217,7 +253,7 @@ class LongHealth(Task):
             runs: list[tuple[str, int, bool]] = [("task1", r, True) for r in range(TASK1_RUNS)]
             runs += [("task2" if r % 2 else "task3", r, bool(r % 2)) for r in range(TASK23_RUNS)]
             for subtask, run, with_evidence in runs:
-                options = dict(item.inputs["options"])
+                options = dict(shown)
                 if subtask != "task1":
                     options[UNANSWERABLE] = unanswerable
                 render = self._renderer(prompt_texts, item.inputs["question"], options)
@@ -232,8 +268,10 @@ class LongHealth(Task):
                     distractors = draw.sample(pool, min(DISTRACTORS, len(pool)))
                     first, then = (evidence if with_evidence else []), distractors
                 docs, cut = pack_documents(first, then, budget, ctx.tokenizer, prompt_texts.join, draw.shuffle)
-                gold = item.gold if with_evidence else UNANSWERABLE
-                request = Request(id=f"longhealth/{item.id}/{subtask}/{run}", messages=render(docs), decoding=decoding)
+                gold = item_gold if with_evidence else UNANSWERABLE
+                request = Request(
+                    id=f"longhealth/{item.id}/{subtask}/{run}{variant.suffix}", messages=render(docs), decoding=decoding
+                )
                 reference = Reference(
                     request_id=request.id,
                     task=self.name,
@@ -321,6 +359,9 @@ class LongHealth(Task):
                 f"{sub}_answered_f_rate": float(lenient == UNANSWERABLE),
             },
         )
+
+    def answer_orders(self) -> int:
+        return OPTION_ORDERS
 
     def describe(self, protocol: str = "clue") -> dict[str, Any]:
         info = super().describe(protocol)

@@ -10,6 +10,7 @@ naming no label, share naming more than one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import permutations
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,24 @@ from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics.labels import NLI_LABELS, first_label, reference_correct
-from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.base import BuildContext, DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
 from clue.tasks.mednli import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
 
 # The reference's template fields -> this task's inputs ("@answer": the stored answer).
 FIELDS = {"sentence1": "sentence1", "sentence2": "sentence2", "gold_label": "@answer"}
+
+# The orders the three labels can be named in; order 0 is the protocol's.
+LABEL_ORDERS = list(permutations(NLI_LABELS))
+
+
+def label_list(order: int) -> str:
+    """The labels as the prompt names them under answer order ``order``: "A, B or C"."""
+    if not 0 <= order < len(LABEL_ORDERS):
+        raise ValueError(f"MedNLI has {len(LABEL_ORDERS)} label orders; {order} is not one")
+    first, second, third = LABEL_ORDERS[order]
+    return f"{first}, {second} or {third}"
+
 
 DECLARATION = Declaration(
     name="mednli",
@@ -88,6 +101,12 @@ class MedNLI(Task):
                 )
             )
         return items
+
+    def answer_orders(self) -> int:
+        return len(LABEL_ORDERS)
+
+    def prompt_values(self, ctx: BuildContext) -> dict[str, Any]:
+        return {"labels": label_list(ctx.variant.order)}
 
     def render_answer(self, item: Item, templates: Templates) -> str:
         return str(item.gold).upper()
