@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from clue.cli.app import app
-from clue.cli.console import fail, say, with_progress
+from clue.cli.console import fail, say
+from clue.cli.progress import with_progress
 from clue.core.seeding import DEFAULT_SEED
 
 
@@ -27,7 +28,7 @@ def sweep_cmd(
 
     def work(progress):
         return run_sweep(plan, only=only or (), force=force, log=log,
-                         on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
+                         on_progress=lambda model, task, done, total: progress(f"{model}/{task}", done, total))
 
     outcomes = with_progress(work)
     for o in outcomes:

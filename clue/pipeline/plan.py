@@ -14,7 +14,7 @@ from clue.core.files import sha256_file
 from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunConfig
-from clue.pipeline.data import locate
+from clue.pipeline.data import locate_all
 from clue.tasks.base import BuildContext, Task, Templates
 from clue.tasks.registry import get_task
 
@@ -51,9 +51,10 @@ def plan(
 ) -> list[PreparedTask]:
     """Load and build every task of ``config`` for a model with this tokenizer and context."""
     prepared = []
+    files = locate_all([get_task(name) for name in config.tasks], config.data, config.data_dir)
     for name in config.tasks:
         task = get_task(name)
-        path, source = locate(task, config.data, config.data_dir)
+        path, source = files[name]
         items = task.load(path)
         ctx = BuildContext(
             seed=config.seed,

@@ -1,0 +1,94 @@
+"""Progress while a run works: bars with an ETA on a terminal, plain lines elsewhere.
+
+On a terminal each task gets a rich progress bar (done/total, elapsed, ETA).
+Off a terminal (a log file, CI, ``nohup``) a bar cannot redraw, so a plain
+line is printed per task every ``CLUE_PROGRESS_INTERVAL`` seconds (default
+15) while it advances, and once when it finishes::
+
+    mednli: 12/15 (80%), 2.4/s, ETA 0:00:01
+    mednli: 15/15 done in 6.2 s
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from clue.cli.console import err_console
+
+T = TypeVar("T")
+Progress = Callable[[str, int, int], None]
+
+DEFAULT_INTERVAL_S = 15.0
+
+
+def clock(seconds: float) -> str:
+    """``H:MM:SS`` for an ETA or elapsed time."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class _Task:
+    total: int
+    started: float
+    done: int = 0
+    last_line: float = field(default=0.0)
+
+
+class PlainProgress:
+    """Periodic plain progress lines (count, rate, ETA) for output that is not a terminal."""
+
+    def __init__(self, console: Console, interval_s: float | None = None, now: Callable[[], float] = time.monotonic):
+        self.console = console
+        env = os.environ.get("CLUE_PROGRESS_INTERVAL")
+        self.interval_s = interval_s if interval_s is not None else float(env) if env else DEFAULT_INTERVAL_S
+        self.now = now
+        self.tasks: dict[str, _Task] = {}
+
+    def line(self, name: str) -> str:
+        t = self.tasks[name]
+        elapsed = self.now() - t.started
+        if t.done >= t.total:
+            return f"{name}: {t.done}/{t.total} done in {elapsed:.1f} s"
+        rate = t.done / elapsed if elapsed > 0 else 0.0
+        eta = clock((t.total - t.done) / rate) if rate > 0 else "?"
+        pct = 100.0 * t.done / t.total if t.total else 100.0
+        return f"{name}: {t.done}/{t.total} ({pct:.0f}%), {rate:.1f}/s, ETA {eta}"
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        now = self.now()
+        if name not in self.tasks:
+            self.tasks[name] = _Task(total=total, started=now, last_line=now)
+        t = self.tasks[name]
+        t.done, t.total = done, total
+        if done >= total or now - t.last_line >= self.interval_s:
+            t.last_line = now
+            self.console.print(self.line(name), markup=False, highlight=False, soft_wrap=True)
+
+
+def with_progress(work: Callable[[Progress], T], console: Console | None = None) -> T:
+    """Run ``work(on_progress)`` with progress per task on the error console (bars or plain lines)."""
+    console = console or err_console
+    if not console.is_terminal:
+        return work(PlainProgress(console))
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=False,
+    ) as progress:
+        bars: dict[str, Any] = {}
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(name, total=total)
+            progress.update(bars[name], completed=done)
+
+        return work(on_progress)
