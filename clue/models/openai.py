@@ -1,6 +1,6 @@
 """Any OpenAI-compatible server: vLLM serve, TGI, llama.cpp server, Ollama, hosted APIs.
 
-    clue run --model openai:MODEL -O base_url=http://127.0.0.1:8000/v1
+    clue run --model openai:MODEL --base-url http://127.0.0.1:8000/v1
 
 The client is asynchronous (``httpx``) with a fixed pool of workers, so at most
 ``concurrency`` requests are in flight. ``generate`` is an ordinary iterator:
@@ -83,7 +83,8 @@ class ClientSettings:
             raise UsageError(f"openai backend: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         raw = options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
         if not raw:
-            raise UsageError("openai backend: give the server's URL, e.g. -O base_url=http://127.0.0.1:8000/v1")
+            raise UsageError("openai backend: give the server's URL with --base-url, e.g. --base-url http://127.0.0.1:8000/v1 "
+                             "(in a sweep file: the model's base_url option; or set OPENAI_BASE_URL)")
         urls = tuple(normalise_base_url(u) for u in str(raw).split(",") if u.strip())
         extra = options.get("extra_body", {})
         if not isinstance(extra, dict):

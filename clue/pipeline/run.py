@@ -9,6 +9,7 @@ with, so ``clue score RUN_DIR`` can score it again without any model.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -163,7 +164,8 @@ def run_model(
 
 
 def _same_model(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    return all(stored.get(k, {} if k == "options" else None) == wanted[k] for k in ("kind", "model", "options"))
+    """A stored ``Backend.identity()`` against a spec identity: all but the chat layout, which only the loaded model knows."""
+    return {k: v for k, v in stored.items() if k != "chat_layout"} == dict(wanted)
 
 
 def check_output_model(output: Path, spec: str, options: Mapping[str, Any]) -> None:
@@ -190,8 +192,8 @@ def check_output_model(output: Path, spec: str, options: Mapping[str, Any]) -> N
         return
 
     def name(identity: Mapping[str, Any]) -> str:
-        opts = ", ".join(f"{k}={v}" for k, v in sorted((identity.get("options") or {}).items()))
-        return f"{identity.get('kind')}:{identity.get('model')}" + (f" ({opts})" if opts else "")
+        rest = {k: v for k, v in identity.items() if k not in ("kind", "model", "chat_layout") and v}
+        return f"{identity.get('kind')}:{identity.get('model')}" + (f" ({json.dumps(rest, sort_keys=True)})" if rest else "")
 
     raise UsageError(
         f"{output} holds the run of {name(stored[-1])}, not {name(wanted)}; writing there would replace its results. "

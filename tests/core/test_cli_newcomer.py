@@ -192,3 +192,10 @@ def test_force_lets_another_model_replace_the_run(baseline_run, tmp_path):
     # --force skips the check before anything loads: the refusal text is gone (the backend's own errors may follow).
     proc = clue("run", "--tasks", "medisumcode", "--output", str(baseline_run), "-m", "openai:other-model", "--force")
     assert "holds the run of" not in proc.stderr
+
+
+def test_openai_without_a_url_suggests_the_base_url_flag(tmp_path):
+    proc = clue("run", "-m", "openai:some-model", "--tasks", "medisumcode", "--output", str(tmp_path / "o"),
+                env={"OPENAI_BASE_URL": ""})
+    assert proc.returncode == 2
+    assert "--base-url http://127.0.0.1:8000/v1" in proc.stderr and "-O base_url" not in proc.stderr
