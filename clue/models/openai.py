@@ -207,6 +207,7 @@ class OpenAIBackend(Backend):
         self._layout: ChatLayout | None = None
         self._context: tuple[int | None, str] | None = None  # (length, where it came from)
         self._server_model: dict[str, Any] | None = None
+        self._tls_context: Any = None
         # Nothing talks to the server before generate() or context_length is
         # asked for, so the egress guard can refuse an endpoint first.
 
@@ -291,6 +292,25 @@ class OpenAIBackend(Backend):
         # A chat endpoint applies the server's own template; the system role is the default there.
         return ChatLayout.SYSTEM
 
+    def _tls(self) -> Any:
+        """One TLS context for every client of this backend (the workers' and the model query's), built on first use.
+
+        Loading the CA store costs ~20 ms; httpx would build a context per
+        client (one per worker) even for plain http. With only ``http://``
+        servers nothing is ever verified, so the one shared context is a bare
+        one that loads no CA store.
+        """
+        if self._tls_context is None:
+            if any(u.lower().startswith("https:") for u in self.settings.base_urls):
+                self._tls_context = _httpx().create_ssl_context(trust_env=self.settings.use_env_proxy)
+            else:
+                import ssl
+
+                self._tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                self._tls_context.check_hostname = False
+                self._tls_context.verify_mode = ssl.CERT_NONE
+        return self._tls_context
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
@@ -303,7 +323,8 @@ class OpenAIBackend(Backend):
 
         url = endpoint_url(self.settings.base_urls[0], "/models")
         try:
-            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=self.settings.use_env_proxy) as client:
+            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=self.settings.use_env_proxy,
+                              verify=self._tls()) as client:
                 response = client.get(url, headers=self._headers())
             entries = response.json().get("data", []) if response.status_code == 200 else []
         except (httpx.HTTPError, ValueError, AttributeError):
@@ -403,8 +424,7 @@ class OpenAIBackend(Backend):
         # cost more CPU than everything else the harness does per request.
         limits = httpx.Limits(max_connections=len(replicas), max_keepalive_connections=len(replicas))
         timeout = httpx.Timeout(s.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
-        # Built once and shared: loading the CA store costs ~20 ms per client.
-        tls = httpx.create_ssl_context(trust_env=s.use_env_proxy)
+        tls = self._tls()
 
         async def worker() -> None:
             async with httpx.AsyncClient(
