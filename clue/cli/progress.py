@@ -3,7 +3,7 @@
 On a terminal each task gets a rich progress bar (done/total, elapsed, ETA).
 Off a terminal (a log file, CI, ``nohup``) a bar cannot redraw, so a plain
 line is printed per task every ``CLUE_PROGRESS_INTERVAL`` seconds (default
-15) while it advances, and once when it finishes::
+15) while it runs, even while no answer arrives, and once when it finishes::
 
     mednli: 12/15 (80%), 2.4/s, ETA 0:00:01
     mednli: 15/15 done in 6.2 s
@@ -12,6 +12,7 @@ line is printed per task every ``CLUE_PROGRESS_INTERVAL`` seconds (default
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class PlainProgress:
         self.interval_s = interval_s if interval_s is not None else float(env) if env else DEFAULT_INTERVAL_S
         self.now = now
         self.tasks: dict[str, _Task] = {}
+        self._lock = threading.Lock()
 
     def line(self, name: str) -> str:
         t = self.tasks[name]
@@ -62,21 +64,55 @@ class PlainProgress:
         return f"{name}: {t.done}/{t.total} ({pct:.0f}%), {rate:.1f}/s, ETA {eta}"
 
     def __call__(self, name: str, done: int, total: int) -> None:
-        now = self.now()
-        if name not in self.tasks:
-            self.tasks[name] = _Task(total=total, started=now, last_line=now)
-        t = self.tasks[name]
-        t.done, t.total = done, total
-        if done >= total or now - t.last_line >= self.interval_s:
-            t.last_line = now
-            self.console.print(self.line(name), markup=False, highlight=False, soft_wrap=True)
+        with self._lock:
+            now = self.now()
+            if name not in self.tasks:
+                self.tasks[name] = _Task(total=total, started=now, last_line=now)
+            t = self.tasks[name]
+            t.done, t.total = done, total
+            if done >= total or now - t.last_line >= self.interval_s:
+                self._print(name, now)
+
+    def tick(self) -> None:
+        """A line for every unfinished task that has printed none for an interval (a slow model still shows life)."""
+        with self._lock:
+            now = self.now()
+            for name, t in self.tasks.items():
+                if t.done < t.total and now - t.last_line >= self.interval_s:
+                    self._print(name, now)
+
+    def _print(self, name: str, now: float) -> None:
+        self.tasks[name].last_line = now
+        self.console.print(self.line(name), markup=False, highlight=False, soft_wrap=True)
+
+    def ticking(self) -> Callable[[], None]:
+        """Call ``tick`` every interval from a background thread; returns the function that stops it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.interval_s):
+                self.tick()
+
+        thread = threading.Thread(target=loop, name="clue-progress", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return halt
 
 
 def with_progress(work: Callable[[Progress], T], console: Console | None = None) -> T:
     """Run ``work(on_progress)`` with progress per task on the error console (bars or plain lines)."""
     console = console or err_console
     if not console.is_terminal:
-        return work(PlainProgress(console))
+        plain = PlainProgress(console)
+        halt = plain.ticking()
+        try:
+            return work(plain)
+        finally:
+            halt()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(

@@ -199,3 +199,18 @@ def test_openai_without_a_url_suggests_the_base_url_flag(tmp_path):
                 env={"OPENAI_BASE_URL": ""})
     assert proc.returncode == 2
     assert "--base-url http://127.0.0.1:8000/v1" in proc.stderr and "-O base_url" not in proc.stderr
+
+
+def test_plain_progress_ticks_while_no_answer_arrives():
+    now = [0.0]
+    out = io.StringIO()
+    progress = PlainProgress(Console(file=out, width=200), interval_s=10, now=lambda: now[0])
+    progress("longhealth", 0, 9)
+    now[0] = 5.0
+    progress.tick()  # too soon
+    now[0] = 12.0
+    progress.tick()
+    now[0] = 30.0
+    progress("longhealth", 9, 9)
+    progress.tick()  # finished: nothing more
+    assert out.getvalue().splitlines() == ["longhealth: 0/9 (0%), 0.0/s, ETA ?", "longhealth: 9/9 done in 30.0 s"]
