@@ -52,6 +52,7 @@ class PlainProgress:
         self.now = now
         self.tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
+        self._last_event = self.now()
 
     def line(self, name: str) -> str:
         t = self.tasks[name]
@@ -67,7 +68,10 @@ class PlainProgress:
         with self._lock:
             now = self.now()
             if name not in self.tasks:
-                self.tasks[name] = _Task(total=total, started=now, last_line=now)
+                # A task is first heard of with its first answer: its clock starts at the previous
+                # event (the start, or the last answer of any task), when its first request went out.
+                self.tasks[name] = _Task(total=total, started=self._last_event, last_line=self._last_event)
+            self._last_event = now
             t = self.tasks[name]
             t.done, t.total = done, total
             if done >= total or now - t.last_line >= self.interval_s:

@@ -214,3 +214,14 @@ def test_plain_progress_ticks_while_no_answer_arrives():
     progress("longhealth", 9, 9)
     progress.tick()  # finished: nothing more
     assert out.getvalue().splitlines() == ["longhealth: 0/9 (0%), 0.0/s, ETA ?", "longhealth: 9/9 done in 30.0 s"]
+
+
+def test_a_task_first_heard_of_with_its_first_answer_is_timed_from_the_previous_event():
+    now = [100.0]
+    out = io.StringIO()
+    progress = PlainProgress(Console(file=out, width=200), interval_s=1000, now=lambda: now[0])
+    now[0] = 140.0
+    progress("mednli", 1, 1)  # one slow answer: 40 s since the start, not 0
+    now[0] = 150.0
+    progress("meqsum", 1, 1)
+    assert out.getvalue().splitlines() == ["mednli: 1/1 done in 40.0 s", "meqsum: 1/1 done in 10.0 s"]
