@@ -59,10 +59,12 @@ class PlainProgress:
         elapsed = self.now() - t.started
         if t.done >= t.total:
             return f"{name}: {t.done}/{t.total} done in {elapsed:.1f} s"
-        rate = t.done / elapsed if elapsed > 0 else 0.0
-        eta = clock((t.total - t.done) / rate) if rate > 0 else "?"
         pct = 100.0 * t.done / t.total if t.total else 100.0
-        return f"{name}: {t.done}/{t.total} ({pct:.0f}%), {rate:.1f}/s, ETA {eta}"
+        rate = t.done / elapsed if elapsed > 0 else 0.0
+        if rate <= 0:
+            return f"{name}: {t.done}/{t.total} ({pct:.0f}%), waiting for answers, {elapsed:.0f} s so far"
+        speed = f"{rate:.1f}/s" if rate >= 0.1 else f"{1 / rate:.0f} s each"
+        return f"{name}: {t.done}/{t.total} ({pct:.0f}%), {speed}, ETA {clock((t.total - t.done) / rate)}"
 
     def __call__(self, name: str, done: int, total: int) -> None:
         with self._lock:

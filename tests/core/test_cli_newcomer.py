@@ -213,7 +213,16 @@ def test_plain_progress_ticks_while_no_answer_arrives():
     now[0] = 30.0
     progress("longhealth", 9, 9)
     progress.tick()  # finished: nothing more
-    assert out.getvalue().splitlines() == ["longhealth: 0/9 (0%), 0.0/s, ETA ?", "longhealth: 9/9 done in 30.0 s"]
+    assert out.getvalue().splitlines() == ["longhealth: 0/9 (0%), waiting for answers, 12 s so far", "longhealth: 9/9 done in 30.0 s"]
+
+
+def test_plain_progress_of_a_slow_model_says_seconds_per_answer():
+    now = [0.0]
+    out = io.StringIO()
+    progress = PlainProgress(Console(file=out, width=200), interval_s=10, now=lambda: now[0])
+    now[0] = 90.0
+    progress("longhealth", 2, 15)
+    assert out.getvalue().splitlines() == ["longhealth: 2/15 (13%), 45 s each, ETA 0:09:45"]
 
 
 def test_a_task_first_heard_of_with_its_first_answer_is_timed_from_the_previous_event():
