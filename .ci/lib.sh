@@ -16,11 +16,11 @@ step() {
     "$@" &
     local pid=$!
     (
-        # The sleep is killed with the loop, so no stray process holds the output open.
+        # The sleep is killed with the loop, and holds no output open should it outlive it.
         nap=""
         trap 'kill $nap 2>/dev/null; exit 0' TERM
         while :; do
-            sleep "$every" &
+            sleep "$every" </dev/null >/dev/null 2>&1 &
             nap=$!
             wait "$nap"
             kill -0 "$pid" 2>/dev/null || exit 0
