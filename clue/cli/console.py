@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,12 +25,10 @@ from rich.text import Text
 from clue.core.errors import UsageError
 
 # Piped output (CI logs, files) gets a fixed width that fits the results table,
-# instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 132)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
-
-T = TypeVar("T")
-Progress = Callable[[str, int, int], None]
+# instead of rich's 80-column default; an explicit COLUMNS is always honoured.
+_fixed = None if "COLUMNS" in os.environ else 132
+console = Console(width=None if sys.stdout.isatty() else _fixed)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else _fixed)
 
 
 def say(text: str, *, err: bool = False, style: str | None = None) -> None:
@@ -112,20 +111,3 @@ def parse_options(values: list[str] | None) -> dict[str, Any]:
             options[key.strip()] = raw
     return options
 
-
-def with_progress(work: Callable[[Progress], T]) -> T:
-    """Run ``work(on_progress)`` with a progress bar per task on the error console."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=False, disable=not err_console.is_terminal,
-    ) as progress:
-        bars: dict[str, Any] = {}
-
-        def on_progress(name: str, done: int, total: int) -> None:
-            if name not in bars:
-                bars[name] = progress.add_task(name, total=total)
-            progress.update(bars[name], completed=done)
-
-        return work(on_progress)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from clue.cli.app import app
 from clue.cli.console import console, parse_options, plain, say, warn
+from clue.cli.tables import print_table
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -76,22 +77,22 @@ def print_variant_comparison(result: dict[str, Any]) -> None:
 
 def print_comparison(result: dict[str, Any]) -> None:
     a, b = result["a"]["label"], result["b"]["label"]
-    table = Table(title=plain(f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)"))
-    for col in ("", "paired", "A", "B", "B - A", "95% CI", "p", "McNemar p", "unpaired"):
-        table.add_column(col, justify="left" if col == "" else "right")
+    columns = ("", "paired", "A", "B", "B - A", "95% CI", "p", "McNemar p", "unpaired")
+    rows: list[tuple[str, ...]] = []
     for name, t in result["tasks"].items():
         mcnemar = ", ".join(f"{m} {_p(v['p_value'])}" for m, v in t.get("mcnemar", {}).items()) or "-"
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
         n = f"{t['n_paired']}" + (f" ({t['n_units']} {t['unit']}s)" if t["unit"] != "item" else "")
-        table.add_row(*map(plain, (name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
-                      _p(t["p_value"]), mcnemar, unpaired or "")))
+        rows.append((name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
+                     _p(t["p_value"]), mcnemar, str(unpaired) if unpaired else ""))
     for level, lv in result["levels"].items():
         if not lv.get("available"):
-            table.add_row(plain(level, "bold"), "", "", "", "-", "", "", "", "")
+            rows.append((level, "", "", "", "-", "", "", "", ""))
             continue
-        table.add_row(plain(level, "bold"), *map(plain, ("", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
-                      _ci(lv["ci"]), _p(lv["p_value"]), "", "")))
-    console.print(table)
+        rows.append((level, "", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
+                     _ci(lv["ci"]), _p(lv["p_value"]), "", ""))
+    title = f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)"
+    print_table(console, title, columns, rows, right=columns[1:], whole=("",))
     for line in result["verdicts"]:
         say(line)
     if result.get("variant_names"):

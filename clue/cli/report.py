@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from clue.cli.app import app
-from clue.cli.console import fail, resumable, say, with_progress
+from clue.cli.console import fail, resumable, say, warn
+from clue.cli.progress import with_progress
 from clue.core.seeding import DEFAULT_SEED
 
 
@@ -50,7 +51,7 @@ def sweep_cmd(
 
     def work(progress):
         return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [], executor=runner,
-                         on_progress=lambda model, task, done, total: progress(f"{model[:10]}/{task}", done, total))
+                         on_progress=lambda model, task, done, total: progress(f"{model}/{task}", done, total))
 
     try:
         with resumable(lambda: [m.output for m in plan.models if not only or m.name in only]):
@@ -87,7 +88,10 @@ def report_cmd(
     resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples for the pair comparisons."),
     title: str = typer.Option("CLUE report", "--title", help="Title of the HTML page."),
 ) -> None:
-    """Leaderboard, biomedical-vs-base pairs, diagnostics, figures and one offline HTML page."""
+    """Leaderboard, biomedical-vs-base pairs, diagnostics, figures and one offline HTML page.
+
+    Without the report extra (matplotlib, jinja2) the tables are still written and the command exits 0, naming what it left out and the extra that adds it: pip install 'clue-eval[report]'.
+    """
     from clue.report.html import ReportOptions, build_report
 
     report = build_report(run_dirs or [], ReportOptions(
@@ -97,6 +101,8 @@ def report_cmd(
     for h in (report.files and _headlines(report)):
         say(h)
     say(f"Report written to {out}: " + ", ".join(sorted(report.files)))
+    for part, why in report.skipped.items():
+        warn(f"not written: {part}. {why}")
 
 
 def _headlines(report) -> list[str]:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from clue.cli.app import app
-from clue.cli.console import console, fail, parse_options, plain, resumable, say, warn, with_progress
+from clue.cli.console import console, fail, parse_options, resumable, say, warn
+from clue.cli.progress import with_progress
+from clue.cli.tables import print_table
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -39,15 +40,13 @@ def tasks_cmd(
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table(title=f"CLUE tasks (protocol {protocol})")
-    for col in ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens", "source"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*map(plain, (
-            r["task"], r["level"] or "-", r["access"], r["expected_file"], ", ".join(r["metrics"]),
-            r["shots"], r["max_new_tokens"], r["source"],
-        )))
-    console.print(table)
+    columns = ("task", "level", "access", "expected file", "metrics", "shots", "max new tokens", "source")
+    cells = [
+        (r["task"], str(r["level"] or "-"), r["access"], r["expected_file"], ", ".join(r["metrics"]),
+         str(r["shots"]), str(r["max_new_tokens"]), r["source"])
+        for r in rows
+    ]
+    print_table(console, f"CLUE tasks (protocol {protocol})", columns, cells, whole=("task", "expected file"))
     for problem in plugin_errors():
         warn(problem)
 
@@ -81,31 +80,31 @@ def run_cmd(
     tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2, or a comma-separated list of tasks and task files (./my_task.toml)."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: clue-runs/<model>]."),
+    output: Path | None = typer.Option(None, "--output", "-o", show_default="clue-runs/<model>", help="Run directory; one model's run per directory."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N items of each task."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection, LongHealth shuffles, bootstrap."),
     templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", show_default="per task, see `clue tasks`", help="Override every task's max new tokens."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget, before the system prompt [default: the task's declared budget]."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget, before the system prompt."),
     option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
-    chat_layout: str | None = typer.Option(None, "--chat-layout", help="auto, system, fold or plain (default: from the model's chat template)."),
+    chat_layout: str | None = typer.Option(None, "--chat-layout", show_default="auto: from the model's chat template", help="auto, system, fold or plain."),
     approve_endpoint: list[str] | None = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
+    force: bool = typer.Option(False, "--force", help="Write into an --output that holds another model's run, replacing its results."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% confidence intervals (0: none)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
-    price: str | None = typer.Option(None, "--price", help="Price for the cost columns: gpu_hour=2.5, mtok=0.6 or prompt_mtok=0.5,completion_mtok=1.5 (currency=EUR; see docs/cluster.md)."),
+    price: str | None = typer.Option(None, "--price", help="Price for the cost columns, e.g. gpu_hour=2.5 or mtok=0.6; prompt_mtok=X and completion_mtok=Y (comma-separated) price the two kinds of tokens apart; currency=EUR (see docs/cluster.md)."),
     variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
     variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
-    Every completion is committed to <output>/store.sqlite as it arrives: re-running
-    the same command after a crash or kill resumes where it stopped.
+    Every completion is committed to <output>/store.sqlite as it arrives: re-running the same command after a crash or kill resumes where it stopped. A run directory holds one model's run: another model is refused there unless --force is given.
     """
     from clue.pipeline.config import default_output
     from clue.pipeline.cost import parse_price
@@ -147,9 +146,11 @@ def run_cmd(
         return
     with resumable(lambda: [config.output]):
         results = with_progress(
-            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, on_progress=progress)
+            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, force=force,
+                                       on_progress=progress)
         )
     print_results(results)
+    say_reused(Path(config.output))
     say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
     failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
     if failed:
@@ -184,17 +185,16 @@ def run_with_variants(
 
 def print_variants(results: dict[str, Any]) -> None:
     block = results["variants"]
-    table = Table(title=f"Across {len(block['names'])} variants ({block['design']['kind']})")
-    for col in ("task / level", "variants", "varies", "mean", "sd", "min", "max", "flip rate (%)"):
-        table.add_column(col, justify="left" if col in ("task / level", "varies") else "right")
+    columns = ("task / level", "variants", "varies", "mean", "sd", "min", "max", "flip rate (%)")
+    rows: list[tuple[str, ...]] = []
     for name, t in block["tasks"].items():
         flip = t["flip"]["flip_rate"]
-        table.add_row(name, str(t["n_variants"]), ", ".join(t["varies"]) or "-", fmt(t["mean"]), fmt(t["sd"]),
-                      fmt(t["min"]), fmt(t["max"]), "-" if flip is None else f"{flip:.1f}")
+        rows.append((name, str(t["n_variants"]), ", ".join(t["varies"]) or "-", fmt(t["mean"]), fmt(t["sd"]),
+                     fmt(t["min"]), fmt(t["max"]), "-" if flip is None else f"{flip:.1f}"))
     for level, lv in block["levels"].items():
-        table.add_row(f"[bold]{level}[/bold]", str(lv["n_variants"]), "", fmt(lv["mean"]), fmt(lv["sd"]),
-                      fmt(lv["min"]), fmt(lv["max"]), "")
-    console.print(table)
+        rows.append((level, str(lv["n_variants"]), "", fmt(lv["mean"]), fmt(lv["sd"]), fmt(lv["min"]), fmt(lv["max"]), ""))
+    print_table(console, f"Across {len(block['names'])} variants ({block['design']['kind']})", columns, rows,
+                right=columns[1:2] + columns[3:], whole=("task / level",))
 
 
 @app.command("score")
@@ -266,8 +266,9 @@ def score_cmd(
     results, matched = score_predictions(config, predictions)
     print_results(results)
     if matched.demonstrations:
-        say(f"{len(matched.demonstrations)} prediction id(s) are the few-shot demonstrations, which are not scored: "
-            f"{', '.join(matched.demonstrations[:5])}", err=True)
+        shown = ", ".join(matched.demonstrations[:5]) + (", ..." if len(matched.demonstrations) > 5 else "")
+        say(f"{len(matched.demonstrations)} prediction id(s) are for the few-shot demonstrations, which are not scored "
+            f"(they are the worked examples shown in every prompt): {shown}", err=True)
     if matched.unmatched:
         warn(f"{len(matched.unmatched)} prediction id(s) matched no item, e.g. {matched.unmatched[:3]}")
     missing = sum(t["diagnostics"]["failed_requests"] for t in results["tasks"].values())
@@ -286,8 +287,8 @@ def prompts_cmd(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items of each task."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for few-shot selection and LongHealth shuffles."),
     templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Override every task's max new tokens."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", help="LongHealth document token budget [default: the task's declared budget]."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", show_default="per task, see `clue tasks`", help="Override every task's max new tokens."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget."),
     chat_layout: str = typer.Option("system", "--chat-layout", help="system, fold or plain: the layout to show the messages in."),
     context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
@@ -314,6 +315,18 @@ def prompts_cmd(
     say(f"Wrote {sum(counts.values())} requests ({shown}) to {output}")
 
 
+def say_reused(run_dir: Path) -> None:
+    """"N of M answers reused from the run store", from the manifest the run just wrote."""
+    from clue.core.files import read_json_dict
+
+    recorded = read_json_dict(run_dir / "manifest.json", "the run's manifest")
+    total = sum(t.get("requests", 0) for t in recorded.get("tasks", {}).values())
+    reused = recorded.get("reused_from_store", 0)
+    if reused:
+        say(f"{reused} of {total} answers reused from the run store ({run_dir / 'store.sqlite'}); "
+            "--refresh asks the model again", err=True)
+
+
 def fmt_ci(ci: list[float] | None) -> str:
     return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
 
@@ -325,23 +338,18 @@ def fmt(value: float | None, complete: bool = True) -> str:
 
 
 def print_results(results: dict[str, Any]) -> None:
-    table = Table(title=plain(f"CLUE results: {results['model']}"))
-    table.add_column("task")
-    table.add_column("n", justify="right")
-    table.add_column("score [95% CI]", justify="right")
-    table.add_column("metrics")
+    rows: list[tuple[str, str, str, str]] = []
     incomplete = False
     for name, t in results["tasks"].items():
         incomplete |= not t["complete"]
         metrics = ", ".join(f"{k} {v:.1f}" for k, v in t["metrics"].items())
         if t["missing_metrics"]:
             metrics += f"  (missing: {', '.join(t['missing_metrics'])})"
-        table.add_row(*map(plain, (name, t["n"], fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics)))
+        rows.append((name, str(t["n"]), fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics))
     levels_ci = results.get("levels_ci", {})
     for level, value in results["levels"].items():
-        table.add_row(
-            plain(level, "bold"), "", plain(fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level))), ""
-        )
-    console.print(table)
+        rows.append((level, "", fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level)), ""))
+    print_table(console, f"CLUE results: {results['model']}", ("task", "n", "score [95% CI]", "metrics"), rows,
+                right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"))
     if incomplete:
         say("* incomplete: a metric could not be computed or requests failed (see results.json).")

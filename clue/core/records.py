@@ -72,14 +72,23 @@ class Request:
     id: str
     messages: list[Message]
     decoding: Decoding
+    # (what it was computed from, the hash): the run store's key and the predictions row both ask for it
+    _hashed: tuple[tuple[Any, ...], str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def prompt_hash(self) -> str:
-        """Hash of what the model sees (messages) and how it decodes."""
-        return sha256_text(
-            canonical_json(
-                {"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()}
+        """Hash of what the model sees (messages) and how it decodes; computed once per request.
+
+        Messages and decoding are frozen values: the hash is kept while they
+        compare equal to the ones it was computed from (a cheap comparison,
+        usually of the very same objects).
+        """
+        basis = (self.decoding, *self.messages)
+        if self._hashed is None or self._hashed[0] != basis:
+            digest = sha256_text(
+                canonical_json({"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()})
             )
-        )
+            self._hashed = (basis, digest)
+        return self._hashed[1]
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Any OpenAI-compatible server: vLLM serve, TGI, llama.cpp server, Ollama, hosted APIs.
 
-    clue run --model openai:MODEL -O base_url=http://127.0.0.1:8000/v1
+    clue run --model openai:MODEL --base-url http://127.0.0.1:8000/v1
 
 The client is asynchronous (``httpx``) with a fixed pool of workers, so at most
 ``concurrency`` requests are in flight. ``generate`` is an ordinary iterator:
@@ -109,7 +109,8 @@ class ClientSettings:
             raise UsageError(f"openai backend: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         raw = options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
         if not raw:
-            raise UsageError("openai backend: give the server's URL, e.g. -O base_url=http://127.0.0.1:8000/v1")
+            raise UsageError("openai backend: give the server's URL with --base-url, e.g. --base-url http://127.0.0.1:8000/v1 "
+                             "(in a sweep file: the model's base_url option; or set OPENAI_BASE_URL)")
         urls = tuple(normalise_base_url(u) for u in str(raw).split(",") if u.strip())
         extra = options.get("extra_body", {})
         if not isinstance(extra, dict):
@@ -273,6 +274,7 @@ class OpenAIBackend(Backend):
         self._layout: ChatLayout | None = None
         self._context: tuple[int | None, str] | None = None  # (length, where it came from)
         self._server_model: dict[str, Any] | None = None
+        self._tls_context: Any = None
         # Nothing talks to the server before generate() or context_length is
         # asked for, so the egress guard can refuse an endpoint first.
 
@@ -389,6 +391,25 @@ class OpenAIBackend(Backend):
         # A chat endpoint applies the server's own template; the system role is the default there.
         return ChatLayout.SYSTEM
 
+    def _tls(self) -> Any:
+        """One TLS context for every client of this backend (the workers' and the model query's), built on first use.
+
+        Loading the CA store costs ~20 ms; httpx would build a context per
+        client (one per worker) even for plain http. With only ``http://``
+        servers nothing is ever verified, so the one shared context is a bare
+        one that loads no CA store.
+        """
+        if self._tls_context is None:
+            if any(u.lower().startswith("https:") for u in self.settings.base_urls):
+                self._tls_context = _httpx().create_ssl_context(trust_env=self.settings.use_env_proxy)
+            else:
+                import ssl
+
+                self._tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                self._tls_context.check_hostname = False
+                self._tls_context.verify_mode = ssl.CERT_NONE
+        return self._tls_context
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
@@ -401,7 +422,7 @@ class OpenAIBackend(Backend):
 
         url = endpoint_url(self.settings.base_urls[0], "/models")
         try:
-            routes = self._client_routes(sync=True)
+            routes = self._client_routes(sync=True, verify=self._tls())
             with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=False, **routes) as client:
                 response = client.get(url, headers=self._headers())
             entries = response.json().get("data", []) if response.status_code == 200 else []
@@ -508,8 +529,7 @@ class OpenAIBackend(Backend):
         # cost more CPU than everything else the harness does per request.
         limits = httpx.Limits(max_connections=len(replicas), max_keepalive_connections=len(replicas))
         timeout = httpx.Timeout(s.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
-        # Built once and shared: loading the CA store costs ~20 ms per client.
-        tls = httpx.create_ssl_context(trust_env=s.use_env_proxy)
+        tls = self._tls()
 
         async def worker() -> None:
             routes = self._client_routes(limits=limits, verify=tls)

@@ -39,6 +39,26 @@ def locate(task: Task, explicit: Mapping[str, Path], data_dir: Path | None) -> t
     return demo, "demo"
 
 
+def locate_all(
+    tasks: list[Task], explicit: Mapping[str, Path], data_dir: Path | None
+) -> dict[str, tuple[Path, str]]:
+    """``locate`` for every task; when files are missing, one error that names all of them."""
+    found: dict[str, tuple[Path, str]] = {}
+    missing: list[str] = []
+    for task in tasks:
+        try:
+            found[task.name] = locate(task, explicit, data_dir)
+        except UsageError as exc:
+            missing.append(f"  {task.name}: {task.expected_file}" if data_dir is not None and task.name not in explicit else f"  {exc}")
+    if missing:
+        where = f" in {data_dir} (or its <task>/ subfolders)" if data_dir is not None else ""
+        raise UsageError(
+            f"no data file for {len(missing)} task(s){where}:\n" + "\n".join(missing)
+            + "\nput them there under these names, or give each with --data TASK=PATH"
+        )
+    return found
+
+
 def parse_data_args(values: list[str] | None) -> dict[str, Path]:
     """``--data TASK=PATH`` options into a mapping."""
     mapping: dict[str, Path] = {}

@@ -16,7 +16,7 @@ from clue.core.files import sha256_file
 from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunConfig
-from clue.pipeline.data import locate
+from clue.pipeline.data import locate_all
 from clue.tasks.base import BuildContext, Settings, Task, Templates, Variant, parse_setting
 from clue.tasks.protocols import get_protocol, protocol_dir
 from clue.tasks.registry import get_task
@@ -99,9 +99,10 @@ def plan(
     """Load and build every task of ``config`` for a model with this tokenizer and context."""
     overrides = protocol_overrides(config)
     prepared = []
+    files = locate_all([get_task(name) for name in config.tasks], config.data, config.data_dir)
     for name in config.tasks:
         task = get_task(name)
-        path, source = locate(task, config.data, config.data_dir)
+        path, source = files[name]
         items = task.load(path)
         ctx = build_context(config, tokenizer, context_length, templates, overrides)
         cases = limit_cases(task.build(items, ctx), config.limit)

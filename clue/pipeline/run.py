@@ -9,6 +9,7 @@ with, so ``clue score RUN_DIR`` can score it again without any model.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -21,7 +22,7 @@ from clue.core.errors import UsageError
 from clue.core.files import read_json_dict, sha256_file
 from clue.core.records import Completion, Request
 from clue.metrics.rouge import settings as rouge_settings
-from clue.models import load_backend
+from clue.models import load_backend, spec_identity
 from clue.models.base import Backend
 from clue.models.baseline import InputsBackend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
@@ -149,9 +150,14 @@ def run_model(
     *,
     approved: Sequence[str] = (),
     refresh: bool = False,
+    force: bool = False,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """``clue run`` for one model: load the backend, check egress, evaluate through the run store.
+
+    A run directory holds one model's run: unless ``force``, a model whose
+    identity differs from the one whose results are there is refused before
+    anything loads (``check_output_model``).
 
     The egress guard runs before anything is sent anywhere (backends ask
     nothing of a server before it). The run directory is held exclusively
@@ -165,6 +171,8 @@ def run_model(
     with ExitStack() as held:
         if out.is_dir():  # an existing run directory: refuse a second process before loading any model
             held.enter_context(hold_run_dir(out))
+            if not force:
+                check_output_model(out, config.model, options or {})
         backend = load_backend(config.model, options or {})
         held.callback(backend.close)
         check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
@@ -187,6 +195,44 @@ def previous_cost(run_dir: Path) -> dict[str, Any] | None:
     except UsageError:
         return None
     return cost if isinstance(cost, dict) else None
+
+
+def _same_model(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """A stored ``Backend.identity()`` against a spec identity: all but the chat layout, which only the loaded model knows."""
+    return {k: v for k, v in stored.items() if k != "chat_layout"} == dict(wanted)
+
+
+def check_output_model(output: Path, spec: str, options: Mapping[str, Any]) -> None:
+    """Refuse to write one model's run over another's in the same directory.
+
+    The run store records the identity of every model that answered there
+    (``Backend.identity``); the spec's (``clue.models.spec_identity``: kind,
+    model, the options that decide answers) must match the one whose results
+    the directory holds, i.e. the store's models with the kind and model the
+    manifest names, or any stored model when there is no manifest yet.
+    """
+    store_path = output / STORE_FILENAME
+    if not store_path.is_file():
+        return
+    wanted = spec_identity(spec, options)
+    with RunStore(store_path) as store:
+        stored = [m["identity"] for m in store.models()]
+    manifest_path = output / "manifest.json"
+    if manifest_path.is_file():
+        backend = read_json_dict(manifest_path, "the run's manifest").get("backend", {})
+        current = [s for s in stored if (s.get("kind"), s.get("model")) == (backend.get("backend"), backend.get("model"))]
+        stored = current or stored
+    if not stored or any(_same_model(s, wanted) for s in stored):
+        return
+
+    def name(identity: Mapping[str, Any]) -> str:
+        rest = {k: v for k, v in identity.items() if k not in ("kind", "model", "chat_layout") and v}
+        return f"{identity.get('kind')}:{identity.get('model')}" + (f" ({json.dumps(rest, sort_keys=True)})" if rest else "")
+
+    raise UsageError(
+        f"{output} holds the run of {name(stored[-1])}, not {name(wanted)}; writing there would replace its results. "
+        f"Give this model its own --output (the default is clue-runs/<model>), or add --force to replace them"
+    )
 
 
 def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:

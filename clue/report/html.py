@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from clue import __version__
-from clue.core.errors import UsageError, require
+from clue.core.errors import MissingExtra, UsageError, require
 from clue.core.seeding import DEFAULT_SEED
 from clue.report.figures import write_figures
 from clue.report.leaderboard import (
@@ -80,6 +80,8 @@ class Report:
     files: dict[str, Path] = field(default_factory=dict)
     items_included: dict[str, list[str]] = field(default_factory=dict)  # run -> tasks
     items_withheld: dict[str, list[str]] = field(default_factory=dict)
+    # what could not be written and why (an optional extra that is not installed): part -> message
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Report:
@@ -99,13 +101,23 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     report.files.update(write_leaderboard(entries, out))
     if pairset is not None:
         report.files.update(write_pairs(pairs, out))
-    figures = write_figures(entries, pairs, out / "figures")
+    # Figures and the page need the report extra (matplotlib, jinja2): without it the
+    # tables above are still written, and the report says what was left out and why.
+    try:
+        figures = write_figures(entries, pairs, out / "figures")
+    except MissingExtra as exc:
+        figures = {}
+        report.skipped["figures"] = str(exc)
     for name, paths in figures.items():
         for fmt, path in paths.items():
             report.files[f"figures/{name}.{fmt}"] = path
     items = collect_items(entries, options, report)
-    html = render_html(entries, pairs, figures, items, options, report)
-    report.files["report.html"] = write_text(out / "report.html", html)
+    try:
+        html = render_html(entries, pairs, figures, items, options, report)
+    except MissingExtra as exc:
+        report.skipped["report.html"] = str(exc)
+    else:
+        report.files["report.html"] = write_text(out / "report.html", html)
     return report
 
 
@@ -120,7 +132,8 @@ def collect_items(entries: Sequence[Entry], options: ReportOptions, report: Repo
             if not options.show_items or not (public or options.allow_credentialed_items):
                 report.items_withheld.setdefault(e.name, []).append(task)
                 continue
-            rows = [[row.get(k) for k in ITEM_FIELDS] for row in e.prediction_rows(task)]
+            rows = [[fmt_item_metrics(row.get(k)) if k == "metrics" else row.get(k) for k in ITEM_FIELDS]
+                    for row in e.prediction_rows(task)]
             items.setdefault(e.name, {})[task] = rows
             report.items_included.setdefault(e.name, []).append(task)
     return items
@@ -135,6 +148,21 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+def fmt_item_metrics(metrics: Any) -> Any:
+    """One item's metrics as the tables show scores: ``rouge1 21.4, rouge2 7.7`` (names, %, one decimal)."""
+    if not isinstance(metrics, dict):
+        return metrics
+    parts = []
+    for name, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            parts.append(f"{name} NaN" if value != value else f"{name} {value}")
+        elif isinstance(value, (bool, int, float)):
+            parts.append(f"{name} {100.0 * float(value):.1f}")
+        else:
+            parts.append(f"{name} {'–' if value is None else value}")
+    return ", ".join(parts)
 
 
 def _json_for_script(obj: Any) -> str:

@@ -17,6 +17,7 @@ tasks outside the levels are run by name.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
 import warnings
@@ -126,7 +127,9 @@ def get_task(name: str) -> Task:
     try:
         return tasks[name]
     except KeyError:
-        raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(tasks)}") from None
+        close = difflib.get_close_matches(name, [*tasks, *levels(), "all"], n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown task {name!r}{hint} Known tasks: {', '.join(tasks)}") from None
 
 
 def find_task(name: str) -> Task | None:

@@ -361,7 +361,7 @@ def test_predictions_are_scored_against_a_task_file(tmp_path):
     proc = clue("score", "--task", str(path), "--data", str(tmp_path / "smoking.csv"), "--predictions", str(answers),
                 "--output", "scored", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "2 prediction id(s) are the few-shot demonstrations" in proc.stderr
+    assert "2 prediction id(s) are for the few-shot demonstrations" in proc.stderr
     assert json.loads((tmp_path / "scored" / "results.json").read_text())["tasks"]["smoking"]["score"] == 100.0
     # compared with the baseline in a fresh process: paired by request, McNemar on the paired-binary accuracy
     base = clue("run", "--tasks", str(path), "--output", "base", "--bootstrap", "0", cwd=tmp_path)
