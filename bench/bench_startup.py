@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_openai import write_mednli  # the same synthetic MedNLI file, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # -- the stub server (run as: bench_startup.py --serve PORTFILE) ----------------------------------
@@ -120,18 +122,6 @@ def bare(url: str, bodies_path: str, concurrency: int) -> None:
 # -- the benchmark ---------------------------------------------------------------------------------
 
 
-def write_mednli(path: Path, n: int) -> Path:
-    with open(path, "w", encoding="utf-8") as fh:
-        for i in range(n + 3):  # 3 become the few-shot demonstrations
-            fh.write(json.dumps({
-                "pairID": f"p{i}",
-                "sentence1": f"Synthetic patient {i} was admitted with chest pain and shortness of breath; troponin was negative.",
-                "sentence2": f"Synthetic patient {i} has no myocardial infarction.",
-                "gold_label": ("entailment", "neutral", "contradiction")[i % 3],
-            }) + "\n")
-    return path
-
-
 def stats(base: str, bodies: bool = False) -> dict:
     import urllib.request
 
@@ -180,7 +170,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{int(line.split()[1])}"
         url = base + "/v1"
         with tempfile.TemporaryDirectory() as tmp:
-            data = write_mednli(Path(tmp) / "mli_test_v1.jsonl", args.n)
+            data = write_mednli(Path(tmp) / "mli_test_v1.jsonl", args.n + 3)  # 3 become the few-shot demonstrations
             # Warm-up: one clue run, whose request bodies the bare loop then sends verbatim.
             run_clue(url, data, Path(tmp) / "warm", args.concurrency)
             sent = stats(base, bodies=True)
