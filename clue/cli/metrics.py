@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from clue.cli.app import app
 from clue.cli.console import console, parse_options, plain, say, warn
@@ -59,6 +58,8 @@ def _p(value: float | None) -> str:
 
 def print_variant_comparison(result: dict[str, Any]) -> None:
     """The differences across prompt variants (runs made with ``clue run --variants``)."""
+    from rich.table import Table  # ~25 ms: loaded when a table is shown
+
     table = Table(title=f"Across {len(result['variant_names'])} variants: B - A, 95% CI resampling items and variants")
     for col in ("", "variants", "mean B - A", "95% CI", "p", "sign holds", "verdict"):
         table.add_column(col, justify="left" if col in ("", "verdict") else "right")
@@ -138,6 +139,8 @@ def status_cmd(
     if as_json:
         console.print_json(json.dumps(rows))
         return
+    from rich.table import Table  # ~25 ms: loaded when a table is shown
+
     table = Table(title="Model metrics on this machine")
     table.add_column("metric")
     table.add_column("ready")

@@ -10,10 +10,13 @@ longest cell, so the other columns give way first.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # rich.table costs ~25 ms to import: it loads when a table is shown, not at start
+    from rich.console import Console
+    from rich.table import Table
 
 
 def cell_width(cell: str, markup: bool) -> int:
@@ -30,6 +33,8 @@ def fold_table(
     markup: bool = True,
 ) -> Table:
     """A table whose cells wrap; ``whole`` columns are never narrower than their longest cell."""
+    from rich.table import Table
+
     table = Table(title=(title if markup else Text(title)) if title is not None else None)
     for i, col in enumerate(columns):
         width = max((cell_width(r[i], markup) for r in rows), default=0) if col in whole else None

@@ -29,11 +29,12 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clue.core.seeding import derive
+
+if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue starts (bench/bench_startup.py)
+    import numpy as np
 
 CONFIDENCE = 0.95
 
@@ -63,6 +64,7 @@ class UnitTable:
 
     def means(self) -> np.ndarray:
         """Full-sample metric means (in [0, 1])."""
+        import numpy as np
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.sums.sum(axis=0) / self.counts.sum(axis=0)
 
@@ -71,6 +73,7 @@ def unit_table(
     rows: Iterable[Mapping[str, Any]], metrics: Sequence[str], unit: Callable[[Mapping[str, Any]], str]
 ) -> UnitTable:
     """Group scored rows (those whose ``metrics`` is a dict) by unit; unscored rows are skipped."""
+    import numpy as np
     index: dict[str, int] = {}
     cells: list[tuple[int, int, float]] = []
     column = {name: j for j, name in enumerate(metrics)}
@@ -94,6 +97,7 @@ def unit_table(
 
 def generator(seed: int, *keys: object) -> np.random.Generator:
     """A numpy generator for one purpose, derived like every other seed in clue."""
+    import numpy as np
     return np.random.default_rng(derive(seed, *keys))
 
 
@@ -102,6 +106,7 @@ def draw_units(gen: np.random.Generator, size: int, n_units: int) -> np.ndarray:
 
     Small index types keep the draws (a large share of the work) fast and cache-friendly.
     """
+    import numpy as np
     dtype = np.uint16 if n_units <= np.iinfo(np.uint16).max else np.int64
     return gen.integers(0, n_units, size=(size, n_units), dtype=dtype)
 
@@ -112,6 +117,7 @@ def resampled_means(gen: np.random.Generator, sums: np.ndarray, counts: np.ndarr
     Each resample draws ``n_units`` units with replacement; a column's mean is
     its resampled sum over its resampled count (NaN where that count is 0).
     """
+    import numpy as np
     n_units, n_cols = sums.shape
     out = np.empty((n_resamples, n_cols))
     if n_units == 0:
@@ -138,6 +144,7 @@ def resampled_means(gen: np.random.Generator, sums: np.ndarray, counts: np.ndarr
 
 def task_scores(means: np.ndarray) -> np.ndarray:
     """A task score per resample: the mean of its metric means, in points (%)."""
+    import numpy as np
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: NaN is the answer
         return 100.0 * np.nanmean(means, axis=1)
@@ -145,6 +152,7 @@ def task_scores(means: np.ndarray) -> np.ndarray:
 
 def percentile_ci(samples: np.ndarray, confidence: float = CONFIDENCE) -> list[float] | None:
     """Percentile interval of bootstrap samples; None when no sample is finite."""
+    import numpy as np
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return None
@@ -155,6 +163,7 @@ def percentile_ci(samples: np.ndarray, confidence: float = CONFIDENCE) -> list[f
 
 def paired_p_value(deltas: np.ndarray) -> float:
     """Two-sided bootstrap p-value for 'no difference' (see the module note)."""
+    import numpy as np
     finite = deltas[np.isfinite(deltas)]
     if finite.size == 0:
         return float("nan")
@@ -180,6 +189,7 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 
 def contingency(a: Sequence[bool], b: Sequence[bool]) -> dict[str, int]:
     """2x2 table of paired correctness."""
+    import numpy as np
     arr_a = np.asarray(a, dtype=bool)
     arr_b = np.asarray(b, dtype=bool)
     return {

@@ -12,9 +12,7 @@ from the scores themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clue.stats.aggregate import Levels
 from clue.stats.bootstrap import (
@@ -26,6 +24,9 @@ from clue.stats.bootstrap import (
     unit_of,
     unit_table,
 )
+
+if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue starts (bench/bench_startup.py)
+    import numpy as np
 
 
 def add_confidence_intervals(
@@ -42,6 +43,7 @@ def add_confidence_intervals(
     Intervals are in points (%), like the scores; an interval that cannot be
     computed (no scored rows) is ``None``.
     """
+    import numpy as np
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
     samples: dict[str, np.ndarray] = {}

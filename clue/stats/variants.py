@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from statistics import fmean, stdev
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clue.stats.bootstrap import UnitTable, generator, resampled_means, task_scores
+
+if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue starts (bench/bench_startup.py)
+    import numpy as np
 
 
 def spread(scores: Sequence[float]) -> dict[str, Any]:
@@ -83,6 +84,7 @@ def flip_rate(
 
 def align_units(tables: Sequence[UnitTable]) -> list[UnitTable]:
     """The tables re-indexed onto one list of units (the first table's order, then any new ones)."""
+    import numpy as np
     units: dict[str, None] = {}
     for table in tables:
         units.update(dict.fromkeys(table.units))
@@ -110,6 +112,7 @@ def paired_variant_samples(
     once for all of them (``align_units``), with the plain paired bootstrap's
     generator, so one variant gives exactly the plain comparison's samples.
     """
+    import numpy as np
     if len(tables_a) != len(tables_b) or not tables_a:
         raise ValueError("one table per variant in each run, and at least one variant")
     aligned = align_units([*tables_a, *tables_b])
@@ -133,6 +136,7 @@ def resample_variants(per_variant: np.ndarray, seed: int, key: str) -> np.ndarra
 
     ``per_variant`` is (n_resamples, variants); one variant returns its column unchanged.
     """
+    import numpy as np
     n_resamples, n = per_variant.shape
     if n == 1:
         return per_variant[:, 0].copy()

@@ -9,6 +9,11 @@ A user's own task is a task file (TOML or YAML, ``clue.tasks.userfile``):
 ``resolve_tasks`` takes its path wherever it takes a task name and registers
 it under the name the file declares.
 
+Installed packages are searched for tasks only when a name is not built in,
+or when every task is wanted (listing them, ``all``, a level): reading every
+installed package's metadata costs more than the rest of ``clue run``'s start
+(bench/bench_startup.py), and a run of built-in tasks does not need it.
+
 Levels are read from the declarations: ``level1`` is every task declaring
 level 1, ``overall`` every task with a level. ``all`` means the tasks with a
 level (the CLUE suite, in the study's order, and any task declared into it);
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.metadata as md
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -44,7 +48,8 @@ ENTRY_POINT_GROUP = "clue.tasks"
 
 _tasks: dict[str, Task] = {}
 _sources: dict[str, str] = {}
-_loaded = False
+_loaded = False  # the built-in tasks
+_plugins_loaded = False  # the entry points of installed packages
 _plugin_errors: list[str] = []
 
 
@@ -67,13 +72,24 @@ def _as_tasks(obj: Any, where: str) -> list[Task]:
     raise UsageError(f"{where}: is not a clue Task, a Task class or a function returning tasks")
 
 
-def _ensure_loaded() -> None:
+def _ensure_builtin() -> None:
     global _loaded
     if _loaded:
         return
     _loaded = True
     for path in BUILTIN:
         _add(_as_tasks(_load_object(path), path)[0], "builtin")
+
+
+def _ensure_loaded() -> None:
+    """Every task: the built-in ones, then those of installed packages (read once)."""
+    global _plugins_loaded
+    _ensure_builtin()
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import importlib.metadata as md
+
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         where = f"entry point {ep.name!r} ({ep.value})"
         try:
@@ -123,6 +139,9 @@ def plugin_errors() -> list[str]:
 
 
 def get_task(name: str) -> Task:
+    _ensure_builtin()
+    if name in _tasks:  # built in, or already registered: no need to search installed packages
+        return _tasks[name]
     tasks = all_tasks()
     try:
         return tasks[name]
@@ -133,7 +152,8 @@ def get_task(name: str) -> Task:
 
 
 def find_task(name: str) -> Task | None:
-    return all_tasks().get(name)
+    _ensure_builtin()
+    return _tasks.get(name) or all_tasks().get(name)
 
 
 def levels() -> dict[str, tuple[str, ...]]:
@@ -201,14 +221,16 @@ def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None) -> 
             path = Path(piece).expanduser()
             files[piece] = load_task_file(path if path.is_absolute() or base is None else Path(base) / path).name
     names: list[str] = []
-    known_levels = levels()
+    _ensure_builtin()
     for piece in pieces:
         if piece in files:
             names.append(files[piece])
+        elif piece in _tasks:
+            names.append(piece)
         elif piece == "all":
-            names += known_levels["overall"]
-        elif piece in known_levels and piece != "overall":
-            names += known_levels[piece]
+            names += levels()["overall"]
+        elif piece in levels() and piece != "overall":
+            names += levels()[piece]
         else:
             names.append(get_task(piece).name)
     if not names:
@@ -217,8 +239,8 @@ def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None) -> 
 
 
 def _reset_for_tests() -> None:  # pragma: no cover - used by tests only
-    global _loaded
+    global _loaded, _plugins_loaded
     _tasks.clear()
     _sources.clear()
     _plugin_errors.clear()
-    _loaded = False
+    _loaded = _plugins_loaded = False
