@@ -97,9 +97,18 @@ class Backend(ABC):
             "kind": self.kind,
             "model": self.model_id,
             "chat_layout": layout.value if layout else None,
-            "context_length": self.context_length,
+            "context_length": self.context_length_if_known(),
             "tokenizer": self.tokenizer.name,
         }
+
+    def context_length_if_known(self) -> int | None:
+        """The context length when knowing it asks nobody; a server backend that has not asked says None.
+
+        The requests were planned before this is read (``describe``, at the
+        start of generation): a task whose prompts depend on the context made
+        the backend find it then (``Task.uses_context``).
+        """
+        return self.context_length
 
     def endpoints(self) -> list[str]:
         """URLs the backend will connect to: servers and any proxy in between (empty for in-process backends)."""

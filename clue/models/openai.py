@@ -300,6 +300,11 @@ class OpenAIBackend(Backend):
                 self._context = self._ask_server_context()
         return self._context[0]
 
+    def context_length_if_known(self) -> int | None:
+        if self._context is not None:
+            return self._context[0]
+        return self.settings.context_length
+
     def endpoints(self) -> list[str]:
         return [*self.settings.base_urls, *self.proxies()]
 

@@ -6,7 +6,7 @@ before any compute is spent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from clue.pipeline.data import locate_all
 from clue.tasks.base import BuildContext, Settings, Task, Templates, Variant, parse_setting
 from clue.tasks.protocols import get_protocol, protocol_dir
 from clue.tasks.registry import get_task
+
+# The model's context length, or a function that finds it (e.g. by asking a server): called only when needed.
+ContextLength = int | None | Callable[[], int | None]
 
 
 @dataclass
@@ -71,18 +74,22 @@ def protocol_overrides(config: RunConfig) -> list[tuple[str | None, str, Any]]:
 
 
 def build_context(
+    task: Task,
     config: RunConfig,
     tokenizer: Tokenizer,
-    context_length: int | None,
+    context_length: ContextLength,
     templates: Templates,
     overrides: Sequence[tuple[str | None, str, Any]],
     variant: Variant | None = None,
 ) -> BuildContext:
-    """What a task's build depends on in this run (and, for a prompt variant, that variant)."""
-    return BuildContext(
+    """What a task's build depends on in this run (and, for a prompt variant, that variant).
+
+    The context length is looked up (``context_length`` called, when it is a
+    function) only if the task's prompts depend on it (``Task.uses_context``).
+    """
+    ctx = BuildContext(
         seed=config.seed,
         tokenizer=tokenizer,
-        context_length=context_length,
         templates=templates,
         max_new_tokens=config.max_new_tokens,
         temperature=config.temperature,
@@ -91,12 +98,19 @@ def build_context(
         overrides=overrides,
         variant=variant or Variant(),
     )
+    if task.uses_context(ctx):
+        ctx.context_length = context_length() if callable(context_length) else context_length
+    return ctx
 
 
 def plan(
-    config: RunConfig, tokenizer: Tokenizer, context_length: int | None, templates: Templates
+    config: RunConfig, tokenizer: Tokenizer, context_length: ContextLength, templates: Templates
 ) -> list[PreparedTask]:
-    """Load and build every task of ``config`` for a model with this tokenizer and context."""
+    """Load and build every task of ``config`` for a model with this tokenizer and context.
+
+    Pass the context as a function (``lambda: backend.context_length``) when
+    finding it costs something: it is called only for tasks that need it.
+    """
     overrides = protocol_overrides(config)
     prepared = []
     files = locate_all([get_task(name) for name in config.tasks], config.data, config.data_dir)
@@ -104,7 +118,7 @@ def plan(
         task = get_task(name)
         path, source = files[name]
         items = task.load(path)
-        ctx = build_context(config, tokenizer, context_length, templates, overrides)
+        ctx = build_context(task, config, tokenizer, context_length, templates, overrides)
         cases = limit_cases(task.build(items, ctx), config.limit)
         prepared.append(PreparedTask(task, path, source, sha256_file(path), items, cases, task.settings(ctx)))
     return prepared

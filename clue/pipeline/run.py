@@ -83,7 +83,7 @@ def evaluate(
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     templates = run_templates(config)
-    prepared = plan(config, backend.tokenizer, backend.context_length, templates)
+    prepared = plan(config, backend.tokenizer, lambda: backend.context_length, templates)  # asked only if needed
     attach_inputs(backend, prepared)
     t_generate = time.perf_counter()
     completions = generate_all(backend, prepared, generate, on_progress)

@@ -194,7 +194,8 @@ def plan_variants(config: RunConfig, design: Design, backend: Backend) -> Varian
             asked[(name, own.name)] = own
             if (name, own.name) in prepared:
                 continue
-            ctx = build_context(config, backend.tokenizer, backend.context_length, templates[own.wording], overrides, own)
+            ctx = build_context(task, config, backend.tokenizer, lambda: backend.context_length, templates[own.wording],
+                                overrides, own)
             cases = limit_cases(task.build(items, ctx), config.limit)
             prepared[(name, own.name)] = PreparedTask(task, path, source, digest, items, cases, task.settings(ctx))
     return VariantPlan(design, variants, prepared, of, templates, asked)

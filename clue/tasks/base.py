@@ -486,6 +486,19 @@ class Task:
         """The protocol's settings for this task, with the run's overrides applied."""
         return apply_overrides(self.declaration.settings(ctx.protocol), self.name, ctx.overrides)
 
+    def uses_context(self, ctx: BuildContext) -> bool:
+        """Whether this task's prompts depend on the model's context length (``ctx.context_length``).
+
+        By default they do when a prompt that does not fit is shortened
+        (``fit_to_context``): the server cuts its start (``keep-end``), or the
+        declared document is cut. When they do not, the context is never
+        looked up, so a server is not asked for its model list before the first
+        request (``clue.pipeline.plan``); a prompt too long for the model then
+        fails alone, reported by the backend.
+        """
+        settings = self.settings(ctx)
+        return settings.truncation == "keep-end" or (settings.truncation == "document" and settings.document_field is not None)
+
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
         """Default: k-shot prompts as the protocol says (in the run's variant); the shots are not scored."""
         templates = ctx.template_set()

@@ -231,6 +231,10 @@ class LongHealth(Task):
         return items
 
     # -- build ----------------------------------------------------------
+    def uses_context(self, ctx: BuildContext) -> bool:
+        """Always: the documents are packed into a budget that the model's context caps."""
+        return True
+
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
         templates = ctx.template_set()
         variant = ctx.variant
