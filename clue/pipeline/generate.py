@@ -31,22 +31,25 @@ def stored_generate(
     mkey = model_key(identity)
     store.register_model(mkey, identity, backend.describe())
     layout = backend.layout
-    keys = {r.id: request_key(r, layout) for r in requests}
-    missing: list[Request] = []
     stored = {} if refresh else store.answers(mkey)
-    for request in requests:
-        row = stored.get(keys[request.id])
-        if row is None:
-            missing.append(request)
-        else:
-            yield row.completion(request.id)
+    missing: list[Request] = []
+    if stored:
+        for request in requests:
+            row = stored.get(request_key(request, layout))
+            if row is None:
+                missing.append(request)
+            else:
+                yield row.completion(request.id)
+    else:  # nothing to look up: no key is computed before the first request goes out
+        missing = list(requests)
     if not missing:
         return
-    wanted = {r.id for r in missing}
+    wanted = {r.id: r for r in missing}
     for completion in backend.generate(missing):
-        if completion.request_id not in wanted:
+        asked = wanted.get(completion.request_id)
+        if asked is None:
             raise RuntimeError(f"backend {backend.kind!r} answered a request it was not asked: {completion.request_id!r}")
-        store.put(mkey, keys[completion.request_id], completion.request_id, completion)
+        store.put(mkey, request_key(asked, layout), completion.request_id, completion)
         yield completion
 
 

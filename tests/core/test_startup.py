@@ -1,0 +1,114 @@
+"""What ``clue run`` does before its first request: no heavy imports, no package scan, no request keys.
+
+The start-up target (issue 11; measured by bench/bench_startup.py, never timed
+here) depends on these staying out of the path to the first request.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+import clue.store.runs as runs
+import clue.tasks.registry as registry
+from clue.core.records import Completion, Decoding, Message, Request
+from clue.models.base import Backend
+from clue.pipeline.generate import stored_generate
+from clue.store.runs import RunStore
+
+# What loads only once results are computed or shown, or a task is not built in.
+LATER = ("numpy", "pandas", "importlib.metadata", "rich.table", "pydantic", "httpx")
+
+BEFORE_FIRST_REQUEST = """
+import json, sys
+import clue.cli, clue.cli.run, clue.pipeline.run, clue.models.openai
+from clue.pipeline.config import RunConfig
+from clue.pipeline.plan import plan, run_templates
+from clue.core.tokens import ApproxTokenizer
+from clue.tasks.registry import resolve_tasks
+config = RunConfig(model="openai:m", tasks=resolve_tasks("mednli"), output="unused")
+prepared = plan(config, ApproxTokenizer(), lambda: 1 / 0, run_templates(config))  # MedNLI needs no context
+print(json.dumps({"cases": len(prepared[0].cases), "loaded": [m for m in %r if m in sys.modules]}))
+"""
+
+
+def test_nothing_heavy_is_imported_before_the_first_request():
+    code = BEFORE_FIRST_REQUEST % (LATER,)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["cases"] > 0
+    assert found["loaded"] == [], f"imported before the first request: {found['loaded']}"
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    import importlib.metadata as md
+
+    scans: list[str] = []
+    real = md.entry_points
+
+    def entry_points(**kw):
+        scans.append(kw.get("group", ""))
+        return real(**kw)
+
+    monkeypatch.setattr(md, "entry_points", entry_points)
+    registry._reset_for_tests()
+    yield scans
+    registry._reset_for_tests()
+
+
+def test_built_in_tasks_resolve_without_reading_installed_packages(fresh_registry):
+    assert registry.resolve_tasks("mednli,meqsum") == ["mednli", "meqsum"]
+    assert registry.get_task("longhealth").name == "longhealth"
+    assert fresh_registry == []
+
+
+def test_installed_packages_are_read_once_when_a_name_is_not_built_in_or_every_task_is_wanted(fresh_registry):
+    with pytest.raises(Exception, match="unknown task 'nosuch'"):
+        registry.get_task("nosuch")
+    assert fresh_registry == ["clue.tasks"]
+    registry.resolve_tasks("all")
+    registry.all_tasks()
+    assert fresh_registry == ["clue.tasks"]
+
+
+def test_all_and_levels_still_count_every_task(fresh_registry):
+    assert registry.resolve_tasks("all") == list(registry.levels()["overall"])
+    assert fresh_registry == ["clue.tasks"]
+
+
+class Recording(Backend):
+    kind = "recording"
+
+    def __init__(self, keys_made: list[int]):
+        super().__init__("m")
+        self.keys_made = keys_made
+        self.keys_at_start: int | None = None
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        self.keys_at_start = len(self.keys_made)
+        for r in requests:
+            yield Completion(r.id, f"answer {r.id}")
+
+
+def test_a_fresh_run_computes_no_request_key_before_the_first_request(tmp_path, monkeypatch):
+    made: list[int] = []
+    real = runs.request_key
+    monkeypatch.setattr("clue.pipeline.generate.request_key", lambda r, layout: made.append(1) or real(r, layout))
+    requests = [Request(f"r{i}", [Message("user", f"q{i}")], Decoding(max_new_tokens=4)) for i in range(5)]
+    with RunStore(tmp_path / "store.sqlite") as store:
+        backend = Recording(made)
+        first = list(stored_generate(backend, requests, store))
+        assert backend.keys_at_start == 0 and len(made) == 5  # one key per answer, as it is stored
+        # A re-run looks every request up by its key and asks the model nothing.
+        made.clear()
+        again = Recording(made)
+        second = list(stored_generate(again, requests, store))
+    assert again.keys_at_start is None and len(made) == 5
+    assert [c.text for c in second] == [c.text for c in first]
+    assert all(c.meta.get("stored") for c in second)
