@@ -53,6 +53,7 @@ import json
 import os
 import queue
 import random
+import sys
 import threading
 import time
 import urllib.request
@@ -545,7 +546,19 @@ class OpenAIBackend(Backend):
                     request = pending.pop()
                     emit(await self._complete(client, replicas, request))
 
-        await asyncio.gather(*(worker() for _ in range(min(s.concurrency, len(requests)))))
+        # The workers start one at a time, each running until it waits on the
+        # network: started all at once, the first request would wait until
+        # every worker had made its client (~70 ms at 64 workers).
+        started: list[asyncio.Task] = []
+        try:
+            for _ in range(min(s.concurrency, len(requests))):
+                started.append(asyncio.ensure_future(worker()))
+                await asyncio.sleep(0)
+            await asyncio.gather(*started)
+        except BaseException:
+            for task in started:
+                task.cancel()
+            raise
 
     async def _complete(self, client: Any, replicas: list[_Replica], request: Request) -> Completion:
         loop = asyncio.get_running_loop()
@@ -668,6 +681,13 @@ class OpenAIBackend(Backend):
 
 
 def _httpx() -> Any:
+    if "httpx" not in sys.modules:
+        # httpx imports its own command-line client (click, pygments, rich.progress,
+        # rich.syntax) whenever click is installed, as it is here (rouge-score needs
+        # nltk, which needs click): 26 ms of every `clue run` before its first
+        # request (bench/bench_startup.py). clue never runs that client, so its
+        # import is declined; httpx then defines a stub `httpx.main` instead.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     return require("httpx", "openai", "The openai: backend")
 
 

@@ -17,6 +17,7 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -303,6 +304,12 @@ class Variant:
         return "" if self.is_default else f"@{self.name}"
 
 
+@cache
+def package_folder(package: str) -> Traversable:
+    """A package's folder, found once: a task's templates are looked up for every prompt it builds."""
+    return resources.files(package)
+
+
 def base_request_id(request_id: str) -> str:
     """A request id without its variant suffix: the same question under every variant."""
     return request_id.split("@", 1)[0]
@@ -444,7 +451,7 @@ class Task:
     # -- where its files are ---------------------------------------------------------
     def folder(self) -> Traversable:
         """The task's package folder (built-in or from a plugin package)."""
-        return resources.files(type(self).__module__.rpartition(".")[0])
+        return package_folder(type(self).__module__.rpartition(".")[0])
 
     def prompts_dir(self) -> Traversable | Path | None:
         return self.folder().joinpath("prompts")
