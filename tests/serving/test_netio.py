@@ -154,12 +154,20 @@ def test_a_read_at_the_end_returns_empty_bytes_and_a_silent_server_is_a_read_tim
         with pytest.raises(httpcore.WriteError):
             await stream.write(b"more")
 
-        silent = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+        keepalive = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+        silent = await backend.connect_tcp("127.0.0.1", server.port, timeout=5, local_address="127.0.0.1",
+                                           socket_options=keepalive)
+        assert silent.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         started = time.monotonic()
         with pytest.raises(httpcore.ReadTimeout):
             await silent.read(1024, timeout=0.2)
         assert time.monotonic() - started < 1.5
-        await silent.aclose()
+        # A server that never answers the TLS handshake: a connect timeout, and the stream is closed.
+        with pytest.raises(httpcore.ConnectTimeout):
+            await silent.start_tls(ssl.create_default_context(), server_hostname="localhost", timeout=0.2)
+        assert silent.get_extra_info("is_readable") is True  # closed: httpcore would not reuse it
+        with pytest.raises(httpcore.WriteError):
+            await silent.write(b"GET / HTTP/1.1\r\n\r\n")
 
     asyncio.run(talk())
 
@@ -351,6 +359,7 @@ def test_tls_verifies_with_the_given_ca_and_fails_without_it(raw_server, tmp_pat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     trusted = backend_for(server.url("https"), concurrency=2, use_env_proxy=True, **FAST)
+    trusted.pin({"127.0.0.1": ("127.0.0.1",)})  # as after the egress guard: pinned, then clue's layer, then TLS
     assert all(c.ok for c in trusted.generate(requests_for(3)))
     monkeypatch.delenv("SSL_CERT_FILE")
     untrusted = backend_for(server.url("https"), concurrency=1, max_retries=1, **FAST)
