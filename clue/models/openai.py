@@ -2,8 +2,10 @@
 
     clue run --model openai:MODEL --base-url http://127.0.0.1:8000/v1
 
-The client is asynchronous (``httpx``) with a fixed pool of workers, so at most
-``concurrency`` requests are in flight. ``generate`` is an ordinary iterator:
+The client is asynchronous (``httpx``; on Python 3.11+ over clue's own asyncio
+network layer, ``clue.models.netio``, which costs less CPU per request than
+httpcore's default) with a fixed pool of workers, so at most ``concurrency``
+requests are in flight. ``generate`` is an ordinary iterator:
 an event loop runs in a background thread and each completion is handed over
 the moment it finishes, so the run store can commit it at once.
 
@@ -68,6 +70,7 @@ from clue.core.records import Completion, Request
 from clue.core.redact import redact, shorten
 from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
 from clue.core.urls import parse_endpoint
+from clue.models import netio
 from clue.models.base import Backend
 
 DEFAULT_CONCURRENCY = 32  # local engines batch well; hosted APIs usually want fewer
@@ -276,6 +279,7 @@ class OpenAIBackend(Backend):
         self._context: tuple[int | None, str] | None = None  # (length, where it came from)
         self._server_model: dict[str, Any] | None = None
         self._tls_context: Any = None
+        self._network: str | None = None  # the network layer the async clients used (netio.layer_name)
         # Nothing talks to the server before generate() or context_length is
         # asked for, so the egress guard can refuse an endpoint first.
 
@@ -316,14 +320,30 @@ class OpenAIBackend(Backend):
         self._pins = {host.lower(): (tuple(a) if a is not None else None) for host, a in addresses.items()}
 
     def _transport(self, url: str, sync: bool = False, **settings: Any) -> Any:
-        """The client's transport for requests to ``url``: its proxy, and the pinned addresses when checked."""
+        """The client's transport for requests to ``url``: its proxy, the network layer, the pinned addresses when checked.
+
+        Async transports (the workers') send through clue's asyncio network
+        layer (``clue.models.netio``) where it is available; proxies connect
+        through it too, since httpcore's proxy pools open their connections
+        with the pool's network backend. The pinning wraps whichever layer is
+        in use. The sync client (the model listing) keeps httpcore's default.
+        """
         httpx = _httpx()
         kind = httpx.HTTPTransport if sync else httpx.AsyncHTTPTransport
         transport = kind(proxy=self._proxies.get(url), **settings)
-        if self._pins is not None:
-            pool = getattr(transport, "_pool", None)
-            if pool is None or not hasattr(pool, "_network_backend"):
+        network = None if sync else netio.network_backend()
+        if network is None and self._pins is None:
+            return transport
+        pool = getattr(transport, "_pool", None)
+        if pool is None or not hasattr(pool, "_network_backend"):
+            if self._pins is not None:
                 raise UsageError(f"openai backend: httpx {httpx.__version__} cannot be held to the checked addresses")
+            network = None  # an httpx whose pool cannot take another layer: it keeps its own
+        elif network is not None:
+            pool._network_backend = network
+        if not sync:
+            self._network = netio.layer_name(network)
+        if self._pins is not None and pool is not None:
             pinned = _PinnedNetwork if sync else _AsyncPinnedNetwork
             pool._network_backend = pinned(pool._network_backend, self._pins)
         return transport
@@ -371,7 +391,9 @@ class OpenAIBackend(Backend):
                 "extra_body": s.extra_body,
                 "api_key_env": s.api_key_env,
                 "api_key_set": self._api_key is not None,
-                "client": f"httpx {httpx.__version__}",
+                # what sent the requests: httpx over clue's asyncio layer, or over httpcore's default
+                "client": f"httpx {httpx.__version__}, network: "
+                          f"{self._network or netio.layer_name(netio.network_backend())}",
             }
         )
         return info
