@@ -371,7 +371,7 @@ def test_tls_verifies_with_the_given_ca_and_fails_without_it(raw_server, tmp_pat
 @pytest.mark.parametrize("scheme", ["http", "socks5"])
 def test_https_through_a_tunnelling_proxy_goes_through_clues_layer(raw_server, tmp_path, monkeypatch, scheme, reads):
     if scheme == "socks5":
-        pytest.importorskip("socksio", reason="a SOCKS proxy needs socksio (pip install socksio)")
+        pytest.importorskip("socksio", reason="a SOCKS proxy needs socksio (pip install 'clue-eval[openai]')")
     cert, key = self_signed(tmp_path)
     server = raw_server(serve_until_closed, tls=server_tls(cert, key))
     relay = Relay()
