@@ -92,3 +92,11 @@ def test_ci_steps_report_progress_and_time(tmp_path):
     assert "still waiting" in proc.stdout
     assert re.search(r"== waiting: done in \d+ s", proc.stdout)
     assert "== failing: FAILED (exit 1)" in proc.stderr and "rc=1" in proc.stdout
+
+
+def test_readme_first_command_builds_llama_cpp_portably_and_not_from_pips_cache():
+    # A build tuned to the machine's CPU (AMX) crashed in a VM; a cached wheel would be reused whatever CMAKE_ARGS say.
+    command = readme_command(1)
+    assert "[llamacpp]" in command
+    install = command[: command.index("[llamacpp]")].rsplit("&&", 1)[-1]
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF"' in install and "--no-cache-dir" in install, install
