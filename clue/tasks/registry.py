@@ -139,19 +139,17 @@ def plugin_errors() -> list[str]:
 
 
 def get_task(name: str) -> Task:
-    _ensure_builtin()
-    if name in _tasks:  # built in, or already registered: no need to search installed packages
-        return _tasks[name]
+    task = find_task(name)
+    if task is not None:
+        return task
     tasks = all_tasks()
-    try:
-        return tasks[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, [*tasks, *levels(), "all"], n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown task {name!r}{hint} Known tasks: {', '.join(tasks)}") from None
+    close = difflib.get_close_matches(name, [*tasks, *levels(), "all"], n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"unknown task {name!r}{hint} Known tasks: {', '.join(tasks)}")
 
 
 def find_task(name: str) -> Task | None:
+    """The task of that name, or None; installed packages are read only when no built-in or registered task has it."""
     _ensure_builtin()
     return _tasks.get(name) or all_tasks().get(name)
 
@@ -225,14 +223,16 @@ def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None) -> 
     for piece in pieces:
         if piece in files:
             names.append(files[piece])
-        elif piece in _tasks:
+        elif piece in _tasks:  # built in or registered: no need to read installed packages
             names.append(piece)
-        elif piece == "all":
-            names += levels()["overall"]
-        elif piece in levels() and piece != "overall":
-            names += levels()[piece]
         else:
-            names.append(get_task(piece).name)
+            known = levels()  # over every task, installed packages included
+            if piece == "all":
+                names += known["overall"]
+            elif piece in known and piece != "overall":
+                names += known[piece]
+            else:
+                names.append(get_task(piece).name)
     if not names:
         raise UsageError("no tasks given")
     return list(dict.fromkeys(names))
