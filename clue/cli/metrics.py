@@ -30,13 +30,13 @@ def compare_cmd(
     resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples."),
 ) -> None:
     """Compare two runs on their shared items: B - A per task and level, with 95% CIs and p-values."""
+    from clue.api import compare
     from clue.core.files import write_json
-    from clue.report.compare import compare_runs
 
-    result = compare_runs(run_a, run_b, seed=seed, n_resamples=resamples)
+    result = compare(run_a, run_b, seed=seed, n_resamples=resamples)
     print_comparison(result)
     if out:
-        write_json(out, result)
+        write_json(out, result.to_json())
         say(f"Comparison written to {out}")
 
 
@@ -56,15 +56,15 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def print_variant_comparison(result: dict[str, Any]) -> None:
+def print_variant_comparison(result: Any) -> None:
     """The differences across prompt variants (runs made with ``clue run --variants``)."""
     from rich.table import Table  # ~25 ms: loaded when a table is shown
 
-    table = Table(title=f"Across {len(result['variant_names'])} variants: B - A, 95% CI resampling items and variants")
+    table = Table(title=f"Across {len(result.variant_names)} variants: B - A, 95% CI resampling items and variants")
     for col in ("", "variants", "mean B - A", "95% CI", "p", "sign holds", "verdict"):
         table.add_column(col, justify="left" if col in ("", "verdict") else "right")
-    rows = [(name, t.get("variants")) for name, t in result["tasks"].items()]
-    rows += [(f"[bold]{name}[/bold]", lv.get("variants")) for name, lv in result["levels"].items()]
+    rows = [(name, t.get("variants")) for name, t in result.tasks.items()]
+    rows += [(f"[bold]{name}[/bold]", lv.get("variants")) for name, lv in result.levels.items()]
     for name, v in rows:
         if not v:
             continue
@@ -72,36 +72,36 @@ def print_variant_comparison(result: dict[str, Any]) -> None:
         table.add_row(name, str(v["n_variants"]), _num(v["delta"], True), _ci(v["ci"]), _p(v["p_value"]), share,
                       v["words"])
     console.print(table)
-    for line in result["variant_verdicts"]:
+    for line in result.variant_verdicts:
         say(line)
 
 
-def print_comparison(result: dict[str, Any]) -> None:
-    a, b = result["a"]["label"], result["b"]["label"]
+def print_comparison(result: Any) -> None:
+    a, b = result.a["label"], result.b["label"]
     columns = ("", "paired", "A", "B", "B - A", "95% CI", "p", "McNemar p", "unpaired")
     rows: list[tuple[str, ...]] = []
-    for name, t in result["tasks"].items():
+    for name, t in result.tasks.items():
         mcnemar = ", ".join(f"{m} {_p(v['p_value'])}" for m, v in t.get("mcnemar", {}).items()) or "-"
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
         n = f"{t['n_paired']}" + (f" ({t['n_units']} {t['unit']}s)" if t["unit"] != "item" else "")
         rows.append((name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
                      _p(t["p_value"]), mcnemar, str(unpaired) if unpaired else ""))
-    for level, lv in result["levels"].items():
+    for level, lv in result.levels.items():
         if not lv.get("available"):
             rows.append((level, "", "", "", "-", "", "", "", ""))
             continue
         rows.append((level, "", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
                      _ci(lv["ci"]), _p(lv["p_value"]), "", ""))
-    title = f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result['n_resamples']} resamples)"
+    title = f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result.n_resamples} resamples)"
     print_table(console, title, columns, rows, right=columns[1:], whole=("",))
-    for line in result["verdicts"]:
+    for line in result.verdicts:
         say(line)
     if result.get("variant_names"):
         print_variant_comparison(result)
     for side, key in (("A", "tasks_only_in_a"), ("B", "tasks_only_in_b")):
-        if result[key]:
-            warn(f"tasks only in run {side}: {', '.join(result[key])}")
-    for line in result["warnings"]:
+        if getattr(result, key):
+            warn(f"tasks only in run {side}: {', '.join(getattr(result, key))}")
+    for line in result.warnings:
         warn(line)
 
 

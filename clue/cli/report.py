@@ -35,12 +35,8 @@ def sweep_cmd(
     """
     from clue.pipeline.executors import make_executor
     from clue.pipeline.sweep import load_sweep, run_sweep
-    from clue.tasks.protocols import get_protocol
 
-    plan = load_sweep(config)
-    if protocol is not None:
-        plan.protocol = get_protocol(protocol).name
-    plan.protocol_settings += list(protocol_setting or [])
+    plan = load_sweep(config, protocol=protocol, protocol_settings=protocol_setting or ())
 
     def log(line: str) -> None:
         say(line, err=True)

@@ -51,27 +51,12 @@ def tasks_cmd(
         warn(problem)
 
 
-def _run_config(**kwargs: Any) -> Any:
-    from clue.pipeline.config import RunConfig
+def _spec(**settings: Any) -> Any:
+    """The run spec from the command line's options (those not given are left to the spec's defaults)."""
+    from clue.pipeline.config import RunSpec
 
-    return RunConfig(command=["clue", *sys.argv[1:]], **kwargs)
-
-
-def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
-    return {} if longhealth_budget is None else {"longhealth_budget": longhealth_budget}
-
-
-def _protocol_layout(config: Any) -> str | None:
-    """"system" when the protocol says every task gets a system role (clue-2025-01), else None (the backend decides)."""
-    from clue.tasks.base import apply_overrides, parse_setting
-    from clue.tasks.registry import get_task
-
-    overrides = [parse_setting(text) for text in config.protocol_settings]
-    layouts = {
-        apply_overrides(get_task(name).declaration.settings(config.protocol), name, overrides).chat_layout
-        for name in config.tasks
-    }
-    return "system" if layouts == {"system"} else None
+    return RunSpec.build({k: v for k, v in settings.items() if v is not None}, where="the command line",
+                         command=["clue", *sys.argv[1:]])
 
 
 @app.command("run")
@@ -86,7 +71,9 @@ def run_cmd(
     templates: Path | None = typer.Option(None, "--templates", help="Folder of prompt templates that override the built-in ones."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", show_default="per task, see `clue tasks`", help="Override every task's max new tokens."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget, before the system prompt."),
+    top_p: float | None = typer.Option(None, "--top-p", show_default="1: none", help="Nucleus sampling: keep the smallest set of tokens whose probability reaches P."),
+    decoding_seed: int | None = typer.Option(None, "--decoding-seed", help="The backend's sampling seed (sampled decoding; recorded in the manifest)."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget, before the system prompt (alias of --protocol-setting longhealth.options.budget=N)."),
     option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
@@ -106,65 +93,33 @@ def run_cmd(
 
     Every completion is committed to <output>/store.sqlite as it arrives: re-running the same command after a crash or kill resumes where it stopped. A run directory holds one model's run: another model is refused there unless --force is given.
     """
-    from clue.pipeline.config import default_output
-    from clue.pipeline.cost import parse_price
-    from clue.pipeline.data import parse_data_args
-    from clue.pipeline.run import run_model
-    from clue.tasks.registry import resolve_tasks
+    from clue.api import run
 
-    config = _run_config(
-        model=model,
-        tasks=resolve_tasks(tasks),
-        output=output or default_output(model),
-        data=parse_data_args(data),
-        data_dir=data_dir,
-        limit=limit,
-        seed=seed,
-        templates_dir=templates,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        task_options=_task_options(longhealth_budget),
-        metric_config=parse_options(metric),
-        bootstrap_resamples=bootstrap,
-        protocol=protocol,
-        protocol_settings=list(protocol_setting or []),
-        price=parse_price(price),
+    spec = _spec(
+        model=model, tasks=tasks, data=data, data_dir=data_dir, output=output, limit=limit, seed=seed, templates=templates,
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, decoding_seed=decoding_seed,
+        longhealth_budget=longhealth_budget, options=parse_options(option), base_url=base_url, concurrency=concurrency,
+        chat_layout=chat_layout, approve_endpoints=approve_endpoint, refresh=refresh, force=force,
+        metric=parse_options(metric), bootstrap=bootstrap, protocol=protocol, protocol_settings=protocol_setting,
+        price=price, variants=variants, variant_design=variant_design,
     )
-    options = parse_options(option)
-    for key, value in (("base_url", base_url), ("concurrency", concurrency), ("chat_layout", chat_layout)):
-        if value is not None:
-            options[key] = value
-    if "chat_layout" not in options and _protocol_layout(config) is not None:
-        options["chat_layout"] = _protocol_layout(config)
-    if variants is not None:
-        with resumable(lambda: [config.output]):
-            results = run_with_variants(config, variants, variant_design, options, approve_endpoint or [], refresh)
-        failed = sum(t["failed_requests"] for t in results["variants"]["tasks"].values())
-        if failed:
-            fail(f"{failed} request(s) failed across the variants; re-run the same command to retry them.")
-            raise typer.Exit(1)
+    if spec.variants is not None:
+        with resumable(lambda: [spec.output]):
+            run_with_variants(spec)
         return
-    with resumable(lambda: [config.output]):
-        results = with_progress(
-            lambda progress: run_model(config, options, approved=approve_endpoint or [], refresh=refresh, force=force,
-                                       on_progress=progress)
-        )
+    with resumable(lambda: [spec.output]):
+        results = with_progress(lambda progress: run(spec, on_progress=progress))
     print_results(results)
-    say_reused(Path(config.output))
-    say(f"Results written to {config.output} (results.json, predictions/, manifest.json)")
-    failed = sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
-    if failed:
-        fail(f"{failed} request(s) failed; re-run the same command to retry them.")
+    say_reused(Path(spec.output))
+    say(f"Results written to {spec.output} (results.json, predictions/, manifest.json)")
+    if results.failed_requests:
+        fail(f"{results.failed_requests} request(s) failed; re-run the same command to retry them.")
         raise typer.Exit(1)
 
 
-def run_with_variants(
-    config: Any, variants: str, design_text: str, options: dict[str, Any], approved: list[str], refresh: bool
-) -> dict[str, Any]:
+def run_with_variants(spec: Any) -> None:
     """``clue run --variants``: say what will be sent, run every variant, print the spread."""
-    from clue.pipeline.variants import parse_design, run_variants
-
-    design = parse_design(variants, design_text)
+    from clue.api import run
 
     def on_plan(plan: dict[str, Any]) -> None:
         names = plan["variants"]
@@ -172,19 +127,19 @@ def run_with_variants(
             f"{plan['distinct']} distinct prompts, {plan['stored']} already in the store: "
             f"sending {plan['to_send']} request(s) to the model.")
 
-    results = with_progress(
-        lambda progress: run_variants(config, design, options, approved=approved, refresh=refresh,
-                                      on_plan=on_plan, on_progress=progress)
-    )
+    results = with_progress(lambda progress: run(spec, on_progress=progress, on_plan=on_plan))
     print_results(results)
     print_variants(results)
-    say(f"Results written to {config.output} (the protocol's prompt: results.json, predictions/; "
+    say(f"Results written to {spec.output} (the protocol's prompt: results.json, predictions/; "
         f"each variant: variants/<name>/)")
-    return results
+    failed = sum(t["failed_requests"] for t in (results.variants or {}).get("tasks", {}).values())
+    if failed:
+        fail(f"{failed} request(s) failed across the variants; re-run the same command to retry them.")
+        raise typer.Exit(1)
 
 
-def print_variants(results: dict[str, Any]) -> None:
-    block = results["variants"]
+def print_variants(results: Any) -> None:
+    block = results.variants or {}
     columns = ("task / level", "variants", "varies", "mean", "sd", "min", "max", "flip rate (%)")
     rows: list[tuple[str, ...]] = []
     for name, t in block["tasks"].items():
@@ -219,28 +174,14 @@ def score_cmd(
     if run_dir is not None:
         if task or data or predictions:
             raise UsageError("give either a run directory or --task/--data/--predictions, not both")
-        from clue.pipeline.generate import StoreBackend
-        from clue.pipeline.lock import hold_run_dir
-        from clue.pipeline.run import evaluate, rerun_config
-        from clue.pipeline.variants import evaluate_variants, recorded_design
-        from clue.store.runs import STORE_FILENAME
+        from clue.api import score
 
         if protocol != "clue" or protocol_setting:
             raise UsageError("a run directory is scored under the protocol it was run with; --protocol applies to --predictions")
-        if not run_dir.is_dir():
-            raise UsageError(f"{run_dir}: not a run directory (no such folder)")
-        with resumable(lambda: [run_dir]), hold_run_dir(run_dir):  # a run still writing it is refused first
-            config = rerun_config(run_dir, parse_options(metric))
-            config.command = ["clue", *sys.argv[1:]]
-            backend = StoreBackend(run_dir / STORE_FILENAME)
-            design = recorded_design(run_dir)
-            try:
-                # A variant run is re-scored whole: every variant, and the spread across them.
-                results = evaluate(config, backend) if design is None else evaluate_variants(config, design, backend)
-            finally:
-                backend.close()
+        with resumable(lambda: [run_dir]):
+            results = score(run_dir, metric=parse_options(metric), command=["clue", *sys.argv[1:]])
         print_results(results)
-        if design is not None:
+        if results.variants is not None:
             print_variants(results)
         say(f"Re-scored {run_dir} from its store")
         return
@@ -252,18 +193,9 @@ def score_cmd(
     names = resolve_tasks(task)
     if len(names) != 1:
         raise UsageError(f"--task names one task, got {', '.join(names)}")
-    config = _run_config(
-        model=f"predictions:{predictions.name}",
-        tasks=names,
-        output=output,
-        data={names[0]: data},
-        seed=seed,
-        templates_dir=templates,
-        metric_config=parse_options(metric),
-        protocol=protocol,
-        protocol_settings=list(protocol_setting or []),
-    )
-    results, matched = score_predictions(config, predictions)
+    spec = _spec(model=f"predictions:{predictions.name}", tasks=names, output=output, data={names[0]: data}, seed=seed,
+                 templates=templates, metric=parse_options(metric), protocol=protocol, protocol_settings=protocol_setting)
+    results, matched = score_predictions(spec, predictions)
     print_results(results)
     if matched.demonstrations:
         shown = ", ".join(matched.demonstrations[:5]) + (", ..." if len(matched.demonstrations) > 5 else "")
@@ -271,7 +203,7 @@ def score_cmd(
             f"(they are the worked examples shown in every prompt): {shown}", err=True)
     if matched.unmatched:
         warn(f"{len(matched.unmatched)} prediction id(s) matched no item, e.g. {matched.unmatched[:3]}")
-    missing = sum(t["diagnostics"]["failed_requests"] for t in results["tasks"].values())
+    missing = results.failed_requests
     if missing:
         fail(f"{missing} item(s) have no prediction; they are reported, not scored as zero.")
         raise typer.Exit(1)
@@ -297,31 +229,26 @@ def prompts_cmd(
     """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
     from clue.core.chat import parse_layout
     from clue.core.tokens import ApproxTokenizer
-    from clue.pipeline.data import parse_data_args
     from clue.pipeline.prompts import write_prompts
-    from clue.tasks.registry import resolve_tasks
 
     layout = parse_layout(chat_layout)
     if layout is None:
         raise UsageError("clue prompts needs a definite --chat-layout: system, fold or plain")
-    config = _run_config(
-        model="prompts", tasks=resolve_tasks(tasks), output=output.parent, data=parse_data_args(data),
-        data_dir=data_dir, limit=limit, seed=seed, templates_dir=templates, max_new_tokens=max_new_tokens,
-        task_options=_task_options(longhealth_budget), protocol=protocol,
-        protocol_settings=list(protocol_setting or []),
-    )
-    counts = write_prompts(config, output, layout, ApproxTokenizer(), context_length)
+    spec = _spec(model="prompts", tasks=tasks, output=output.parent, data=data, data_dir=data_dir, limit=limit, seed=seed,
+                 templates=templates, max_new_tokens=max_new_tokens, longhealth_budget=longhealth_budget,
+                 protocol=protocol, protocol_settings=protocol_setting)
+    counts = write_prompts(spec, output, layout, ApproxTokenizer(), context_length)
     shown = ", ".join(f"{name} {n}" for name, n in counts.items())
     say(f"Wrote {sum(counts.values())} requests ({shown}) to {output}")
 
 
 def say_reused(run_dir: Path) -> None:
     """"N of M answers reused from the run store", from the manifest the run just wrote."""
-    from clue.core.files import read_json_dict
+    from clue.core.results import read_manifest
 
-    recorded = read_json_dict(run_dir / "manifest.json", "the run's manifest")
-    total = sum(t.get("requests", 0) for t in recorded.get("tasks", {}).values())
-    reused = recorded.get("reused_from_store", 0)
+    recorded = read_manifest(run_dir / "manifest.json")
+    total = sum(t.requests or 0 for t in recorded.tasks.values())
+    reused = recorded.reused_from_store or 0
     if reused:
         say(f"{reused} of {total} answers reused from the run store ({run_dir / 'store.sqlite'}); "
             "--refresh asks the model again", err=True)
@@ -337,19 +264,18 @@ def fmt(value: float | None, complete: bool = True) -> str:
     return f"{value:.2f}" + ("" if complete else "*")
 
 
-def print_results(results: dict[str, Any]) -> None:
+def print_results(results: Any) -> None:
     rows: list[tuple[str, str, str, str]] = []
     incomplete = False
-    for name, t in results["tasks"].items():
-        incomplete |= not t["complete"]
-        metrics = ", ".join(f"{k} {v:.1f}" for k, v in t["metrics"].items())
-        if t["missing_metrics"]:
-            metrics += f"  (missing: {', '.join(t['missing_metrics'])})"
-        rows.append((name, str(t["n"]), fmt(t["score"], t["complete"]) + fmt_ci(t.get("ci")), metrics))
-    levels_ci = results.get("levels_ci", {})
-    for level, value in results["levels"].items():
-        rows.append((level, "", fmt(value, results["levels_complete"][level]) + fmt_ci(levels_ci.get(level)), ""))
-    print_table(console, f"CLUE results: {results['model']}", ("task", "n", "score [95% CI]", "metrics"), rows,
+    for name, t in results.tasks.items():
+        incomplete |= not t.complete
+        metrics = ", ".join(f"{k} {v:.1f}" for k, v in t.metrics.items())
+        if t.missing_metrics:
+            metrics += f"  (missing: {', '.join(t.missing_metrics)})"
+        rows.append((name, str(t.n), fmt(t.score, t.complete) + fmt_ci(t.ci), metrics))
+    for level, value in results.levels.items():
+        rows.append((level, "", fmt(value, results.level_complete(level)) + fmt_ci(results.level_ci(level)), ""))
+    print_table(console, f"CLUE results: {results.model}", ("task", "n", "score [95% CI]", "metrics"), rows,
                 right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"))
     if incomplete:
         say("* incomplete: a metric could not be computed or requests failed (see results.json).")

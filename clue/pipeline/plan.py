@@ -15,7 +15,7 @@ from clue.core.errors import UsageError
 from clue.core.files import sha256_file
 from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.data import locate_all
 from clue.tasks.base import BuildContext, Settings, Task, Templates, Variant, parse_setting
 from clue.tasks.protocols import get_protocol, protocol_dir
@@ -53,7 +53,7 @@ def limit_cases(cases: Sequence[Case], limit: int | None) -> list[Case]:
     return [c for c in cases if c.reference.item_id in keep]
 
 
-def run_templates(config: RunConfig) -> Templates:
+def run_templates(config: RunSpec) -> Templates:
     """The run's templates: the user's folder, else a reference protocol's fetched folder, else the tasks' own."""
     if config.templates_dir:
         return Templates(config.templates_dir)
@@ -62,7 +62,7 @@ def run_templates(config: RunConfig) -> Templates:
     return Templates()
 
 
-def protocol_overrides(config: RunConfig) -> list[tuple[str | None, str, Any]]:
+def protocol_overrides(config: RunSpec) -> list[tuple[str | None, str, Any]]:
     """The run's ``--protocol-setting`` overrides, checked against its protocol and tasks."""
     get_protocol(config.protocol)
     overrides = [parse_setting(text) for text in config.protocol_settings]
@@ -75,7 +75,7 @@ def protocol_overrides(config: RunConfig) -> list[tuple[str | None, str, Any]]:
 
 def build_context(
     task: Task,
-    config: RunConfig,
+    config: RunSpec,
     tokenizer: Tokenizer,
     context_length: ContextLength,
     templates: Templates,
@@ -93,7 +93,8 @@ def build_context(
         templates=templates,
         max_new_tokens=config.max_new_tokens,
         temperature=config.temperature,
-        task_options=config.task_options,
+        top_p=config.top_p,
+        decoding_seed=config.decoding_seed,
         protocol=config.protocol,
         overrides=overrides,
         variant=variant or Variant(),
@@ -104,7 +105,7 @@ def build_context(
 
 
 def plan(
-    config: RunConfig, tokenizer: Tokenizer, context_length: ContextLength, templates: Templates
+    config: RunSpec, tokenizer: Tokenizer, context_length: ContextLength, templates: Templates
 ) -> list[PreparedTask]:
     """Load and build every task of ``config`` for a model with this tokenizer and context.
 

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from clue.core.errors import DataError
+from clue.core.results import RunResults
 from clue.core.tokens import ApproxTokenizer
 from clue.formats.readers import need_object, need_text, read_records
 from clue.models.replay import ReplayBackend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.plan import PreparedTask, plan, run_templates
 from clue.pipeline.run import generate_all, score_and_write
 
@@ -73,7 +73,7 @@ def match(prepared: Sequence[PreparedTask], outputs: dict[str, str]) -> Matched:
     )
 
 
-def score_predictions(config: RunConfig, predictions: Path) -> tuple[dict[str, Any], Matched]:
+def score_predictions(config: RunSpec, predictions: Path) -> tuple[RunResults, Matched]:
     """Plan ``config``'s tasks, answer them from ``predictions``, score and write the run files."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()

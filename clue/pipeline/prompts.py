@@ -17,7 +17,7 @@ from clue.core.chat import ChatLayout, apply_layout
 from clue.core.files import write_jsonl
 from clue.core.records import Case
 from clue.core.tokens import Tokenizer
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.plan import plan, run_templates
 
 
@@ -39,7 +39,7 @@ def prompt_row(task: str, case: Case, layout: ChatLayout, tokenizer: Tokenizer) 
 
 
 def write_prompts(
-    config: RunConfig, output: Path, layout: ChatLayout, tokenizer: Tokenizer, context_length: int | None
+    config: RunSpec, output: Path, layout: ChatLayout, tokenizer: Tokenizer, context_length: int | None
 ) -> dict[str, int]:
     """Plan ``config``'s tasks and write one line per request to ``output``; returns counts per task."""
     prepared = plan(config, tokenizer, context_length, run_templates(config))

@@ -1,10 +1,8 @@
-"""Results: task summaries into levels and intervals, and the files a run leaves behind.
+"""Results: task summaries into levels and intervals, and the run's typed records (clue.core.results).
 
-Outputs (written atomically under the run directory):
-
-    results.json             scores, metrics, diagnostics, levels (all in %)
-    predictions/<task>.jsonl one line per scored request
-    manifest.json            command, versions, seed, data and template hashes, backend
+Outputs (written atomically under the run directory; docs/results.md):
+results.json (scores, levels, intervals, all in %), predictions/<task>.jsonl
+(a line per request), manifest.json (command, versions, seed, hashes, backend).
 """
 
 from __future__ import annotations
@@ -16,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from clue import __version__
-from clue.core.files import write_json, write_jsonl
 from clue.core.redact import redact_command
+from clue.core.results import Manifest, ManifestTask, PredictionRow, RunResults, TaskSummary
 from clue.core.versions import installed_versions
-from clue.pipeline.config import MANIFEST_SCHEMA, RESULTS_SCHEMA, RunConfig
+from clue.pipeline.config import RunConfig
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
@@ -35,24 +33,23 @@ def assemble_results(
     model: str,
     backend_kind: str,
     prepared: Sequence[PreparedTask],
-    tasks: dict[str, Any],
-    rows_by_task: Mapping[str, list[dict[str, Any]]],
+    tasks: dict[str, TaskSummary],
+    rows_by_task: Mapping[str, list[PredictionRow]],
     metric_settings: dict[str, Any],
-) -> dict[str, Any]:
-    """The results dict: task summaries, level scores and, unless turned off, bootstrap intervals."""
+) -> RunResults:
+    """The run's results: task summaries, level scores and, unless turned off, bootstrap intervals."""
     levels_declared = declared_levels()
     levels, levels_complete = level_scores(tasks, levels_declared)
-    results: dict[str, Any] = {
-        "schema": RESULTS_SCHEMA,
-        "model": model,
-        "backend": backend_kind,
-        "seed": config.seed,
-        "tasks": tasks,
-        "levels": levels,
-        "levels_complete": levels_complete,
-        "metric_settings": metric_settings,
-        "scored_on": scored_on(config, prepared, metric_settings),
-    }
+    results = RunResults(
+        model=model,
+        backend=backend_kind,
+        seed=config.seed,
+        tasks=tasks,
+        levels=levels,
+        levels_complete=levels_complete,
+        metric_settings=metric_settings,
+        scored_on=scored_on(config, prepared, metric_settings),
+    )
     if config.bootstrap_resamples > 0:
         units = {p.task.name: p.task.declaration.resampling_unit for p in prepared}
         add_confidence_intervals(
@@ -99,45 +96,49 @@ def manifest(
     backend_info: dict[str, Any],
     templates: dict[str, Any],
     metric_settings: dict[str, Any],
-    timing: dict[str, Any],
+    timing: Mapping[str, Any],
     reused_from_store: int,
-) -> dict[str, Any]:
+    cost: dict[str, Any] | None = None,
+) -> Manifest:
     """What a run was: command, versions, seed, data and template hashes, backend, timing."""
-    return {
-        "schema": MANIFEST_SCHEMA,
-        "clue_version": __version__,
-        "command": redact_command(config.command),  # a URL on the command line may carry a password or key
-        **timing,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": installed_versions(SCORING_PACKAGES),
-        "seed": config.seed,
-        "limit": config.limit,
-        "protocol": config.protocol,
-        "protocol_settings": list(config.protocol_settings),  # the user's overrides, as given
-        "templates_dir": str(config.templates_dir) if config.templates_dir else None,
-        "decoding": {"temperature": config.temperature, "max_new_tokens_override": config.max_new_tokens},
-        "bootstrap_resamples": config.bootstrap_resamples,
-        "reused_from_store": reused_from_store,
-        "task_options": config.task_options,
-        "backend": backend_info,
-        "tasks": {
-            p.task.name: {
-                "file": str(p.path),
-                "source": p.source,
-                "sha256": p.sha256,
-                "access": p.task.access,
-                "items": len(p.items),
-                "requests": len(p.cases),
-                "truncated": p.truncated,
-                "declaration": p.task.describe(config.protocol),
-                "settings": settings_record(p.settings),
-            }
+    return Manifest(
+        clue_version=__version__,
+        command=redact_command(config.command),  # a URL on the command line may carry a password or key
+        started=timing.get("started"),
+        finished=timing.get("finished"),
+        duration_s=timing.get("duration_s"),
+        generation_s=timing.get("generation_s"),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        packages=installed_versions(SCORING_PACKAGES),
+        seed=config.seed,
+        limit=config.limit,
+        protocol=config.protocol,
+        protocol_settings=list(config.protocol_settings),  # the user's overrides, as given
+        templates_dir=str(config.templates_dir) if config.templates_dir else None,
+        decoding=config.decoding_record(),
+        bootstrap_resamples=config.bootstrap_resamples,
+        reused_from_store=reused_from_store,
+        task_options={},  # schema 1: task options are protocol settings now (TASK.options.KEY)
+        backend=backend_info,
+        tasks={
+            p.task.name: ManifestTask(
+                file=str(p.path),
+                source=p.source,
+                sha256=p.sha256,
+                access=p.task.access,
+                items=len(p.items),
+                requests=len(p.cases),
+                truncated=p.truncated,
+                declaration=p.task.describe(config.protocol),
+                settings=settings_record(p.settings),
+            )
             for p in prepared
         },
-        "templates": templates,
-        "metric_settings": metric_settings,
-    }
+        templates=templates,
+        metric_settings=metric_settings,
+        cost=cost,
+    )
 
 
 def settings_record(settings: Settings) -> dict[str, Any]:
@@ -147,10 +148,6 @@ def settings_record(settings: Settings) -> dict[str, Any]:
     record["options"] = dict(settings.options)
     record["fields"] = dict(settings.fields)
     return record
-
-
-def write_predictions(out: Path, task: str, rows: list[dict[str, Any]]) -> None:
-    write_jsonl(Path(out) / "predictions" / f"{task}.jsonl", rows)
 
 
 def remove_other_predictions(out: Path, tasks: Sequence[str]) -> list[Path]:
@@ -171,8 +168,3 @@ def remove_other_predictions(out: Path, tasks: Sequence[str]) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
-
-
-def write_run(out: Path, results: dict[str, Any], manifest_data: dict[str, Any]) -> None:
-    write_json(Path(out) / "results.json", results)
-    write_json(Path(out) / "manifest.json", manifest_data)

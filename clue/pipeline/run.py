@@ -10,6 +10,7 @@ with, so ``clue score RUN_DIR`` can score it again without any model.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -18,23 +19,25 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from clue.core.errors import UsageError
-from clue.core.files import read_json_dict, sha256_file
+from clue.core.errors import DataError, UsageError
+from clue.core.files import sha256_file
 from clue.core.records import Completion, Request
+from clue.core.results import MANIFEST_FILE, PredictionRow, RunResults, TaskSummary, read_manifest, write_predictions, write_results
+from clue.core.seeding import DEFAULT_SEED
 from clue.metrics.rouge import settings as rouge_settings
 from clue.models import load_backend, spec_identity
 from clue.models.base import Backend
 from clue.models.baseline import InputsBackend
-from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunConfig
+from clue.pipeline.config import DEFAULT_BOOTSTRAP, LONGHEALTH_BUDGET, RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
 from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.plan import PreparedTask, plan, run_templates
-from clue.pipeline.results import assemble_results, manifest, remove_other_predictions, write_predictions, write_run
+from clue.pipeline.results import assemble_results, manifest, remove_other_predictions
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
-from clue.tasks.base import DEFAULT_PROTOCOL, Templates
+from clue.tasks.base import Templates
 from clue.tasks.registry import get_task, restore_recorded
 
 Progress = Callable[[str, int, int], None]
@@ -74,11 +77,11 @@ def generate_all(
 
 
 def evaluate(
-    config: RunConfig,
+    config: RunSpec,
     backend: Backend,
     on_progress: Progress | None = None,
     generate: Generate | None = None,
-) -> dict[str, Any]:
+) -> RunResults:
     """Run every task of ``config`` through ``backend``; write and return the results."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -93,7 +96,7 @@ def evaluate(
 
 
 def score_and_write(
-    config: RunConfig,
+    config: RunSpec,
     backend: Backend,
     prepared: Sequence[PreparedTask],
     completions: Mapping[str, Completion],
@@ -102,7 +105,7 @@ def score_and_write(
     t0: float,
     generation_s: float,
     generating_s: float | None = None,
-) -> dict[str, Any]:
+) -> RunResults:
     """Score every task, write predictions, results.json and manifest.json; return the results.
 
     ``generation_s`` is the manifest's time from start to the last answer;
@@ -110,9 +113,9 @@ def score_and_write(
     which the cost's speed is measured on.
     """
     out = Path(config.output)
-    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
-    tasks: dict[str, Any] = {}
-    rows_by_task: dict[str, list[dict[str, Any]]] = {}
+    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_settings}
+    tasks: dict[str, TaskSummary] = {}
+    rows_by_task: dict[str, list[PredictionRow]] = {}
     metric_settings: dict[str, Any] = {"rouge": rouge_settings()}
     for p in prepared:
         summary, rows, settings = score_task(p, completions, metric_config)
@@ -126,7 +129,7 @@ def score_and_write(
     results = assemble_results(config, backend.model_id, backend.kind, prepared, tasks, rows_by_task, metric_settings)
     info = backend.info()
     gpus = config.gpus if config.gpus is not None else gpus_for(config.model, backend.options, info)
-    results["cost"], run_cost = cost_parts(
+    results.cost, run_cost = cost_parts(
         [c for p in prepared for c in p.cases], completions, backend.tokenizer, gpus=gpus, price=config.price,
         generation_s=generation_s if generating_s is None else generating_s, previous=previous_cost(out),
     )
@@ -137,24 +140,14 @@ def score_and_write(
         "generation_s": round(generation_s, 3),
     }
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
-    write_run(
-        out, results,
-        {**manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused), "cost": run_cost},
-    )
+    write_results(out, results, manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost))
     return results
 
 
-def run_model(
-    config: RunConfig,
-    options: dict[str, Any] | None = None,
-    *,
-    approved: Sequence[str] = (),
-    refresh: bool = False,
-    force: bool = False,
-    on_progress: Progress | None = None,
-) -> dict[str, Any]:
+def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunResults:
     """``clue run`` for one model: load the backend, check egress, evaluate through the run store.
 
+    Backend options, approved endpoints, ``refresh`` and ``force`` come from the spec.
     A run directory holds one model's run: unless ``force``, a model whose
     identity differs from the one whose results are there is refused before
     anything loads (``check_output_model``).
@@ -171,30 +164,29 @@ def run_model(
     with ExitStack() as held:
         if out.is_dir():  # an existing run directory: refuse a second process before loading any model
             held.enter_context(hold_run_dir(out))
-            if not force:
-                check_output_model(out, config.model, options or {})
-        backend = load_backend(config.model, options or {})
+            if not config.force:
+                check_output_model(out, config.model, config.options)
+        backend = load_backend(config.model, dict(config.options))
         held.callback(backend.close)
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
+        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
 
         def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
             held.enter_context(hold_run_dir(out))  # a new one: made (and locked) only once the data has loaded
             with RunStore(out / STORE_FILENAME) as store:
-                yield from stored_generate(b, requests, store, refresh=refresh)
+                yield from stored_generate(b, requests, store, refresh=config.refresh)
 
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
 
 
 def previous_cost(run_dir: Path) -> dict[str, Any] | None:
     """The cost the run directory's manifest recorded, if it has one (a re-run keeps its measured part)."""
-    path = Path(run_dir) / "manifest.json"
+    path = Path(run_dir) / MANIFEST_FILE
     if not path.is_file():
         return None
     try:
-        cost = read_json_dict(path, "the run's manifest").get("cost")
-    except UsageError:
+        return read_manifest(path).cost
+    except (UsageError, DataError):
         return None
-    return cost if isinstance(cost, dict) else None
 
 
 def _same_model(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -217,9 +209,9 @@ def check_output_model(output: Path, spec: str, options: Mapping[str, Any]) -> N
     wanted = spec_identity(spec, options)
     with RunStore(store_path) as store:
         stored = [m["identity"] for m in store.models()]
-    manifest_path = output / "manifest.json"
+    manifest_path = output / MANIFEST_FILE
     if manifest_path.is_file():
-        backend = read_json_dict(manifest_path, "the run's manifest").get("backend", {})
+        backend = read_manifest(manifest_path).backend
         current = [s for s in stored if (s.get("kind"), s.get("model")) == (backend.get("backend"), backend.get("model"))]
         stored = current or stored
     if not stored or any(_same_model(s, wanted) for s in stored):
@@ -235,42 +227,49 @@ def check_output_model(output: Path, spec: str, options: Mapping[str, Any]) -> N
     )
 
 
-def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> RunConfig:
-    """The configuration a run directory was made with, read back from its manifest.
+def rerun_config(run_dir: Path, metric_settings: dict[str, Any] | None = None, command: Sequence[str] | None = None) -> RunSpec:
+    """The spec a run directory was made with, read back from its manifest.
 
     Used to score a run again from its store (new metric settings, a fixed
     scorer) without any model: same tasks, data files, seed, limit, decoding
     and templates, so the same requests are rebuilt.
     """
-    manifest_path = Path(run_dir) / "manifest.json"
+    manifest_path = Path(run_dir) / MANIFEST_FILE
     if not manifest_path.is_file():
         raise UsageError(f"{run_dir}: not a run directory (no manifest.json)")
-    recorded = read_json_dict(manifest_path, "the run's manifest")
+    recorded = read_manifest(manifest_path)
     data = {}
-    for name, info in recorded["tasks"].items():
-        restore_recorded(name, info.get("declaration") or {}, str(run_dir))
-        path = Path(info["file"])
+    for name, info in recorded.tasks.items():
+        restore_recorded(name, info.declaration, str(run_dir))
+        path = Path(info.file)
         if not path.is_file():
             raise UsageError(f"{run_dir}: the {name} data file {path} is gone; score with --task/--data/--predictions instead")
-        if sha256_file(path) != info["sha256"]:
+        if sha256_file(path) != info.sha256:
             raise UsageError(f"{run_dir}: {path} has changed since the run (sha256 differs)")
         data[name] = path
-    decoding = recorded.get("decoding", {})
-    return RunConfig(
-        model=recorded["backend"].get("model", "unknown"),
-        tasks=list(recorded["tasks"]),
+    decoding = recorded.decoding
+    cost = recorded.cost or {}
+    settings = list(recorded.protocol_settings)
+    budget = recorded.task_options.get("longhealth_budget")  # manifests before the run spec kept it apart
+    if budget is not None:
+        settings.append(f"{LONGHEALTH_BUDGET}={budget}")
+    return RunSpec(
+        model=str(recorded.backend.get("model", "unknown")),
+        tasks=list(recorded.tasks),
         output=Path(run_dir),
         data=data,
-        limit=recorded.get("limit"),
-        seed=recorded["seed"],
-        templates_dir=Path(recorded["templates_dir"]) if recorded.get("templates_dir") else None,
+        limit=recorded.limit,
+        seed=DEFAULT_SEED if recorded.seed is None else recorded.seed,
+        templates_dir=Path(recorded.templates_dir) if recorded.templates_dir else None,
         max_new_tokens=decoding.get("max_new_tokens_override"),
         temperature=decoding.get("temperature", 0.0),
-        task_options=recorded.get("task_options", {}),
-        metric_config=dict(metric_config or {}),
-        bootstrap_resamples=recorded.get("bootstrap_resamples", DEFAULT_BOOTSTRAP),
-        protocol=recorded.get("protocol", DEFAULT_PROTOCOL),
-        protocol_settings=list(recorded.get("protocol_settings", [])),
-        price=(recorded.get("cost") or {}).get("price"),
-        gpus=(recorded.get("cost") or {}).get("gpus"),
+        top_p=decoding.get("top_p"),
+        decoding_seed=decoding.get("seed"),
+        metric_settings=dict(metric_settings or {}),
+        bootstrap_resamples=DEFAULT_BOOTSTRAP if recorded.bootstrap_resamples is None else recorded.bootstrap_resamples,
+        protocol=recorded.protocol,
+        protocol_settings=settings,
+        price=cost.get("price"),
+        gpus=cost.get("gpus"),
+        command=list(command) if command is not None else list(sys.argv),
     )

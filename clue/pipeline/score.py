@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clue.core.records import Case, Completion, Scored
+from clue.core.results import PredictionRow, TaskSummary
 from clue.metrics import model as model_metrics
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import task_summary
@@ -20,7 +21,7 @@ from clue.tasks.base import Settings, clean_output
 
 def score_task(
     prepared: PreparedTask, completions: Mapping[str, Completion], metric_config: dict[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[TaskSummary, list[PredictionRow], dict[str, Any]]:
     """Score one task's completions; returns (summary, prediction rows, metric settings)."""
     task = prepared.task
     settings = prepared.settings
@@ -66,7 +67,7 @@ def score_task(
         extra_diagnostics=reasoning_diagnostics([completions[c.id] for c in ok_cases]),
     )
     if extra.missing:
-        summary["missing_reasons"] = dict(extra.missing)
+        summary.missing_reasons = dict(extra.missing)
     return summary, rows, extra.settings
 
 
@@ -88,19 +89,19 @@ def task_metric_config(settings: Settings, metric_config: dict[str, Any]) -> dic
     return metric_config
 
 
-def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> dict[str, Any]:
+def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> PredictionRow:
     reference = case.reference
-    return {
-        "id": case.id,
-        "item_id": reference.item_id,
-        "subtask": reference.subtask,
-        "group": reference.group,
-        "prompt_hash": case.request.prompt_hash(),
-        "truncated": reference.truncated,
-        "output": completion.text if completion else None,
-        "error": (completion.error if completion else "no completion"),
-        "parsed": scored.parsed if scored else None,
-        "gold": reference.gold,
-        "metrics": scored.metrics if scored else None,
-        "diagnostics": scored.diagnostics if scored else None,
-    }
+    return PredictionRow(
+        id=case.id,
+        item_id=reference.item_id,
+        subtask=reference.subtask,
+        group=reference.group,
+        prompt_hash=case.request.prompt_hash(),
+        truncated=reference.truncated,
+        output=completion.text if completion else None,
+        error=(completion.error if completion else "no completion"),
+        parsed=scored.parsed if scored else None,
+        gold=reference.gold,
+        metrics=dict(scored.metrics) if scored else None,
+        diagnostics=scored.diagnostics if scored else None,
+    )

@@ -67,34 +67,33 @@ from typing import Any
 
 from clue.core.errors import ClueError, UsageError
 from clue.core.files import canonical_json, sha256_file, sha256_text, write_json
-from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import read_mapping
 from clue.models import spec_identity
-from clue.pipeline.config import RunConfig, default_output
-from clue.pipeline.cost import gpus_for, parse_price
+from clue.pipeline.config import DEFAULT_BOOTSTRAP, RunSpec, default_output
+from clue.pipeline.cost import gpus_for
 from clue.pipeline.data import locate
 from clue.pipeline.egress import EgressRefused
 from clue.pipeline.executors import Executor, Finished, Job, LocalExecutor, cluster_section, cpus_per_model
 from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.base import DEFAULT_PROTOCOL
-from clue.tasks.protocols import get_protocol
-from clue.tasks.registry import get_task, resolve_tasks
+from clue.tasks.registry import get_task
 from clue.tasks.userfile import FileTask
 
-SWEEP_KEYS = {
-    "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
-    "templates", "metric", "models", "protocol", "protocol_settings",
+# The file's keys: the run spec's settings (clue.pipeline.config.SETTINGS) a sweep may set for every model, and
+# per model; approvals and command-line-only switches are not among them.
+RUN_KEYS = {
+    "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "top_p", "decoding_seed",
+    "longhealth_budget", "templates", "metric", "protocol", "protocol_settings", "bootstrap", "price",
 }
-MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature"}
+SWEEP_KEYS = RUN_KEYS | {"output", "models", "cluster"}
+MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "top_p", "decoding_seed",
+              "price", "gpus"}
 REFUSED_KEYS = {
     "approve_endpoints": "a sweep file cannot approve endpoints: it may come with a cloned project, and only you can "
     "approve where credentialed data goes. Use `clue sweep --approve-endpoint URL` or your own approvals file "
     "(docs/security.md)",
 }
-# Cost and cluster settings (clue.pipeline.cost, clue.pipeline.executors): kept apart so each set reads alone.
-SWEEP_KEYS |= {"price", "cluster"}
-MODEL_KEYS |= {"price", "gpus"}
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
 STATUS = "sweep-status.json"
 
@@ -103,15 +102,27 @@ STATUS = "sweep-status.json"
 @dataclass
 class ModelPlan:
     name: str
-    spec: str
-    options: dict[str, Any]
-    tasks: list[str]
-    limit: int | None
-    max_new_tokens: int | None
-    temperature: float
-    output: Path
-    price: dict[str, Any] | None = None
-    gpus: int | None = None  # GPUs the model holds (scheduling and cost); None: from the spec
+    run: RunSpec  # everything the model's run depends on, built by RunSpec.build from the file
+
+    @property
+    def spec(self) -> str:
+        return self.run.model
+
+    @property
+    def output(self) -> Path:
+        return self.run.output
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.run.tasks
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.run.options
+
+    @property
+    def gpus(self) -> int | None:
+        return self.run.gpus
 
     def gpus_held(self) -> int:
         return self.gpus if self.gpus is not None else gpus_for(self.spec, self.options)
@@ -121,43 +132,23 @@ class ModelPlan:
 class SweepPlan:
     source: Path
     output: Path
-    seed: int
-    data: dict[str, Path]
-    data_dir: Path | None
-    templates: Path | None
-    longhealth_budget: int | None
-    metric: dict[str, Any]
     models: list[ModelPlan] = field(default_factory=list)
-    protocol: str = DEFAULT_PROTOCOL
-    protocol_settings: list[str] = field(default_factory=list)
     cluster: dict[str, Any] = field(default_factory=dict)  # the file's 'cluster' section (clue.pipeline.executors)
+    # what the file said, as given (the fingerprint of a done model is made of it, so old markers keep matching)
+    longhealth_budget: int | None = None
+    protocol_settings: list[str] = field(default_factory=list)
+
+    @property
+    def protocol(self) -> str:
+        return self.models[0].run.protocol if self.models else DEFAULT_PROTOCOL
 
 
-def _path(base: Path, value: Any) -> Path:
-    path = Path(str(value)).expanduser()
-    return path if path.is_absolute() else base / path
+def load_sweep(path: str | Path, *, protocol: str | None = None, protocol_settings: Sequence[str] = ()) -> SweepPlan:
+    """Read and check a sweep file; nothing runs until the whole file is valid.
 
-
-def _tasks(value: Any, where: str, base: Path) -> list[str]:
-    if isinstance(value, list):
-        value = ",".join(str(v) for v in value)
-    try:
-        return resolve_tasks(str(value), base=base)  # task files: relative to the sweep file
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
-
-
-def _int(raw: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any:
-    value = raw.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{where}: {key} must be a whole number, got {value!r}")
-    return value
-
-
-def load_sweep(path: str | Path) -> SweepPlan:
-    """Read and check a sweep file; nothing runs until the whole file is valid."""
+    ``protocol`` and ``protocol_settings`` are the command line's (``clue sweep --protocol``):
+    the protocol replaces the file's, the settings are added to its.
+    """
     path = Path(path)
     raw = read_mapping(path, "sweep file")
     where = str(path)
@@ -169,29 +160,22 @@ def load_sweep(path: str | Path) -> SweepPlan:
     models = raw.get("models")
     if not isinstance(models, list) or not models:
         raise UsageError(f"{where}: 'models' must list at least one model (each with a 'spec')")
-    data = raw.get("data") or {}
-    if not isinstance(data, Mapping):
-        raise UsageError(f"{where}: 'data' maps task names to files")
-    metric = raw.get("metric") or {}
-    if not isinstance(metric, Mapping):
-        raise UsageError(f"{where}: 'metric' maps metric settings to values")
+    common = {k: raw[k] for k in RUN_KEYS if k in raw}
+    common.setdefault("tasks", "all")
+    if protocol is not None:
+        common["protocol"] = protocol
+    settings = [str(v) for v in (raw.get("protocol_settings") or [])] + list(protocol_settings)
+    if settings:
+        common["protocol_settings"] = settings
+    output = Path(str(raw.get("output", "clue-sweep"))).expanduser()
     plan = SweepPlan(
         source=path,
-        output=_path(base, raw.get("output", "clue-sweep")),
-        seed=_int(raw, "seed", where, DEFAULT_SEED),
-        data={str(k): _path(base, v) for k, v in data.items()},
-        data_dir=_path(base, raw["data_dir"]) if raw.get("data_dir") else None,
-        templates=_path(base, raw["templates"]) if raw.get("templates") else None,
-        longhealth_budget=_int(raw, "longhealth_budget", where),
-        metric=dict(metric),
-        protocol=str(raw.get("protocol", DEFAULT_PROTOCOL)),
-        protocol_settings=[str(v) for v in (raw.get("protocol_settings") or [])],
+        output=output if output.is_absolute() else base / output,
         cluster=cluster_section(raw.get("cluster"), where),
+        longhealth_budget=raw.get("longhealth_budget"),
+        protocol_settings=settings,
     )
-    get_protocol(plan.protocol)
-    default_price = parse_price(raw.get("price"), f"{where}: price")
-    default_tasks = _tasks(raw.get("tasks", "all"), where, base)
-    names: set[str] = set()
+    folders: set[str] = set()
     for i, m in enumerate(models, start=1):
         at = f"{where}: models[{i}]"
         if isinstance(m, str):
@@ -202,27 +186,15 @@ def load_sweep(path: str | Path) -> SweepPlan:
         extra = sorted(set(m) - MODEL_KEYS)
         if extra:
             raise UsageError(f"{at}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(MODEL_KEYS))}")
-        options = m.get("options") or {}
-        if not isinstance(options, Mapping):
-            raise UsageError(f"{at}: 'options' maps backend options to values")
         name = str(m.get("name") or m["spec"])
         folder = default_output(name).name
-        if folder in names:
+        if folder in folders:
             raise UsageError(f"{at}: two models would share the run folder {folder!r}; give them distinct names")
-        names.add(folder)
-        temperature = m.get("temperature", raw.get("temperature", 0.0))
-        plan.models.append(ModelPlan(
-            name=name,
-            spec=str(m["spec"]),
-            options=dict(options),
-            tasks=_tasks(m["tasks"], at, base) if "tasks" in m else default_tasks,
-            limit=_int(m, "limit", at, raw.get("limit")),
-            max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
-            temperature=float(temperature),
-            output=plan.output / folder,
-            price=parse_price(m["price"], f"{at}: price") if "price" in m else default_price,
-            gpus=_int(m, "gpus", at),
-        ))
+        folders.add(folder)
+        own = {k: v for k, v in m.items() if k not in ("spec", "name")}
+        run = RunSpec.build({**common, **own, "model": str(m["spec"]), "output": plan.output / folder}, where=at, base=base,
+                            command=["clue", "sweep", str(path), "--only", name])
+        plan.models.append(ModelPlan(name=name, run=run))
     return plan
 
 
@@ -240,26 +212,30 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
     where or how fast a model runs (URLs, parallelism) are left out and a sweep
     restarted against servers on new ports still skips what is done.
     """
+    run = model.run
     data = {}
-    for name in model.tasks:
-        path, _ = locate(get_task(name), plan.data, plan.data_dir)
+    for name in run.tasks:
+        path, _ = locate(get_task(name), run.data, run.data_dir)
         data[name] = sha256_file(path) if path.is_file() else f"missing:{path}"
     templates = None
-    if plan.templates is not None and plan.templates.is_dir():
-        templates = {p.name: sha256_file(p) for p in sorted(plan.templates.glob("*.txt"))}
+    if run.templates_dir is not None and run.templates_dir.is_dir():
+        templates = {p.name: sha256_file(p) for p in sorted(run.templates_dir.glob("*.txt"))}
     material = {
-        "spec": model.spec, "model": spec_identity(model.spec, model.options), "tasks": model.tasks, "data": data, "seed": plan.seed,
-        "limit": model.limit, "max_new_tokens": model.max_new_tokens, "temperature": model.temperature,
-        "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": plan.metric,
+        "spec": run.model, "model": spec_identity(run.model, run.options), "tasks": run.tasks, "data": data, "seed": run.seed,
+        "limit": run.limit, "max_new_tokens": run.max_new_tokens, "temperature": run.temperature,
+        "longhealth_budget": plan.longhealth_budget, "templates": templates, "metric": run.metric_settings,
     }
     # A task file or its templates edited since: the run is not done (built-in tasks change with clue).
-    task_files = {name: t.definition_sha256() for name in model.tasks if isinstance(t := get_task(name), FileTask)}
+    task_files = {name: t.definition_sha256() for name in run.tasks if isinstance(t := get_task(name), FileTask)}
     if task_files:
         material["task_files"] = task_files
-    if plan.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
-        material["protocol"] = {"name": plan.protocol, "settings": plan.protocol_settings}
-    # The price and a stated GPU count go into results.json's cost; only when set, so older markers still match.
-    material.update({k: v for k, v in (("price", model.price), ("gpus", model.gpus)) if v is not None})
+    if run.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
+        material["protocol"] = {"name": run.protocol, "settings": plan.protocol_settings}
+    # Settings added later go in only when set, so older markers still match.
+    later = (("price", run.price), ("gpus", run.gpus), ("top_p", run.top_p), ("decoding_seed", run.decoding_seed))
+    material.update({k: v for k, v in later if v is not None})
+    if run.bootstrap_resamples != DEFAULT_BOOTSTRAP:
+        material["bootstrap"] = run.bootstrap_resamples
     return {"sha256": sha256_text(canonical_json(material)), "material": material}
 
 
@@ -300,35 +276,17 @@ def run_model(
     """One model of the sweep, through the run store; raises on a crash, counts failed requests."""
     t0 = time.perf_counter()
     fp = fingerprint(plan, model)
-    config = RunConfig(
-        model=model.spec,
-        tasks=model.tasks,
-        output=model.output,
-        data=plan.data,
-        data_dir=plan.data_dir,
-        limit=model.limit,
-        seed=plan.seed,
-        templates_dir=plan.templates,
-        max_new_tokens=model.max_new_tokens,
-        temperature=model.temperature,
-        task_options={} if plan.longhealth_budget is None else {"longhealth_budget": plan.longhealth_budget},
-        metric_config=dict(plan.metric),
-        protocol=plan.protocol,
-        protocol_settings=list(plan.protocol_settings),
-        command=["clue", "sweep", str(plan.source), "--only", model.name],
-        price=model.price,
-        gpus=model.gpus,
-    )
+    config = model.run.with_changes(approve_endpoints=list(approved))
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
     with hold_run_dir(model.output):
         # Where it runs: a sweep on a cluster shows which node and process hold the model.
         write_json(model.output / MARKER, {**marker, "host": socket.gethostname(), "pid": os.getpid()})
         try:
-            results = run_one(config, model.options, approved=approved, on_progress=on_progress)
+            results = run_one(config, on_progress=on_progress)
         finally:
             release_memory()
-        failed = sum(int(t["diagnostics"].get("failed_requests", 0)) for t in results["tasks"].values())
+        failed = results.failed_requests
         status = "failed" if failed else "done"
         write_json(model.output / MARKER, {**marker, "status": status, "failed_requests": failed})
     error = f"{failed} request(s) failed; run the sweep again to retry them" if failed else None

@@ -38,12 +38,24 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.core.files import read_json_dict, read_jsonl, sha256_file, write_json, write_jsonl
+from clue.core.files import sha256_file, write_json
 from clue.core.records import Completion, Request
+from clue.core.results import (
+    MANIFEST_FILE,
+    PREDICTIONS_FOLDER,
+    Manifest,
+    PredictionRow,
+    RunResults,
+    read_manifest,
+    read_predictions,
+    read_run,
+    write_predictions,
+    write_results,
+)
 from clue.core.seeding import rng
 from clue.models import load_backend
 from clue.models.base import Backend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.data import locate
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
@@ -92,8 +104,8 @@ class Design:
 
 def recorded_design(run_dir: Path) -> Design | None:
     """The design a run directory was made with (its manifest's "variants"), or None for a plain run."""
-    path = Path(run_dir) / "manifest.json"
-    described = (read_json_dict(path, "the run's manifest").get("variants") or {}).get("design") if path.is_file() else None
+    path = Path(run_dir) / MANIFEST_FILE
+    described = (read_manifest(path).variants or {}).get("design") if path.is_file() else None
     if not described:
         return None
     return Design(**{a: int(described["axes"][a]) for a in AXES}, sample=described.get("sample"))
@@ -167,7 +179,7 @@ class VariantPlan:
         return [c.request for p in self.distinct() for c in p.cases]
 
 
-def plan_variants(config: RunConfig, design: Design, backend: Backend) -> VariantPlan:
+def plan_variants(config: RunSpec, design: Design, backend: Backend) -> VariantPlan:
     """Load each task once and build it under each distinct variant (before any model sees anything)."""
     variants = design.variants(config.seed)
     overrides = protocol_overrides(config)
@@ -232,7 +244,7 @@ def count_requests(requests: Sequence[Request], backend: Backend, store_path: Pa
 
 
 def evaluate_variants(
-    config: RunConfig,
+    config: RunSpec,
     design: Design,
     backend: Backend,
     *,
@@ -240,7 +252,7 @@ def evaluate_variants(
     store_path: Path | None = None,
     on_plan: Callable[[dict[str, Any]], None] | None = None,
     on_progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> RunResults:
     """Plan, generate (each distinct prompt once), score each variant, write its run and the summary."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -266,10 +278,10 @@ def evaluate_variants(
             on_progress(name, done[name], totals[name])
     generation_s = time.perf_counter() - t0
     out = Path(config.output)
-    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_config}
-    per_variant: dict[str, dict[str, Any]] = {}
+    metric_config = {"cache_path": out / "metric_cache.sqlite", **config.metric_settings}
+    per_variant: dict[str, RunResults] = {}
     for variant in vplan.variants:
-        sub = replace(config, output=out / VARIANTS_FOLDER / variant.name, metric_config=metric_config)
+        sub = replace(config, output=out / VARIANTS_FOLDER / variant.name, metric_settings=metric_config)
         per_variant[variant.name] = score_and_write(
             sub, backend, vplan.for_variant(variant), completions, vplan.templates[variant.wording],
             started, t0, generation_s,
@@ -281,25 +293,19 @@ def evaluate_variants(
 
 def note_variant(run_dir: Path, variant: Variant, design: Design) -> None:
     """Record in a variant's manifest which variant it is."""
-    path = run_dir / "manifest.json"
-    data = read_json_dict(path, "the variant's manifest")
-    data["variant"] = {"name": variant.name, "wording": variant.wording, "shots": variant.shots,
-                       "order": variant.order, "shot_draws": variant.shot_draws, "design": design.describe()}
-    write_json(path, data)
+    path = run_dir / MANIFEST_FILE
+    manifest = read_manifest(path)
+    manifest.variant = {"name": variant.name, "wording": variant.wording, "shots": variant.shots,
+                        "order": variant.order, "shot_draws": variant.shot_draws, "design": design.describe()}
+    write_json(path, manifest.to_json())
 
 
-def variant_rows(run_dir: Path, task: str) -> dict[str, dict[str, Any]]:
+def variant_rows(run_dir: Path, task: str) -> dict[str, PredictionRow]:
     """A variant's prediction rows of one task, keyed by request id without the variant suffix."""
-    rows = {}
-    for _, row in read_jsonl(run_dir / "predictions" / f"{task}.jsonl"):
-        if isinstance(row, dict) and "id" in row:
-            rows[base_request_id(str(row["id"]))] = row
-    return rows
+    return {base_request_id(row.id): row for row in read_predictions(run_dir / PREDICTIONS_FOLDER / f"{task}.jsonl")}
 
 
-def summarise(
-    out: Path, vplan: VariantPlan, per_variant: Mapping[str, Mapping[str, Any]], counts: Mapping[str, int]
-) -> dict[str, Any]:
+def summarise(out: Path, vplan: VariantPlan, per_variant: Mapping[str, RunResults], counts: Mapping[str, int]) -> dict[str, Any]:
     """The "variants" block of results.json: the design, and per task and level the spread over variants."""
     names = [v.name for v in vplan.variants]
     tasks: dict[str, Any] = {}
@@ -308,11 +314,11 @@ def summarise(
         first: dict[str, str] = {}
         for global_name, own in of.items():
             first.setdefault(own, global_name)
-        scores = {own: per_variant[g]["tasks"][task]["score"] for own, g in first.items()}
+        scores = {own: per_variant[g].tasks[task].score for own, g in first.items()}
         rows = [variant_rows(out / VARIANTS_FOLDER / g, task) for g in first.values()]
         binary = list(get_task(task).declaration.paired_binary)
         varies = varying_axes(vplan.asked[(task, own)] for own in first)
-        failed = sum(per_variant[g]["tasks"][task]["diagnostics"].get("failed_requests", 0) for g in first.values())
+        failed = sum(per_variant[g].tasks[task].failed_requests for g in first.values())
         tasks[task] = {
             **spread(list(scores.values())),
             "scores": scores,
@@ -323,7 +329,7 @@ def summarise(
         }
     levels: dict[str, Any] = {}
     for level in declared_levels():
-        values = {n: per_variant[n]["levels"].get(level) for n in names}
+        values = {n: per_variant[n].levels.get(level) for n in names}
         if any(v is None for v in values.values()):
             continue
         levels[level] = {**spread(list(values.values())), "scores": values}
@@ -339,38 +345,33 @@ def summarise(
     }
 
 
-def write_top(out: Path, default: Variant, summary: dict[str, Any]) -> dict[str, Any]:
+def write_top(out: Path, default: Variant, summary: dict[str, Any]) -> RunResults:
     """The run directory's own files: the protocol's variant, with the variants block added."""
-    source = out / VARIANTS_FOLDER / default.name
-    results = read_json_dict(source / "results.json", "the variant's results")
-    results["variants"] = summary
-    for task in results["tasks"]:
-        write_jsonl(out / "predictions" / f"{task}.jsonl", (row for _, row in read_jsonl(source / "predictions" / f"{task}.jsonl")))
-    manifest = read_json_dict(source / "manifest.json", "the variant's manifest")
-    manifest["variants"] = {"design": summary["design"], "names": summary["names"], "folder": VARIANTS_FOLDER}
-    write_json(out / "results.json", results)
-    write_json(out / "manifest.json", manifest)
+    source = read_run(out / VARIANTS_FOLDER / default.name)
+    results, manifest = source.results, source.manifest or Manifest()
+    results.variants = summary
+    for task in results.tasks:
+        write_predictions(out, task, source.predictions(task))
+    manifest.variants = {"design": summary["design"], "names": summary["names"], "folder": VARIANTS_FOLDER}
+    write_results(out, results, manifest)
     return results
 
 
 def run_variants(
-    config: RunConfig,
+    config: RunSpec,
     design: Design,
-    options: dict[str, Any] | None = None,
     *,
-    approved: Sequence[str] = (),
-    refresh: bool = False,
     on_plan: Callable[[dict[str, Any]], None] | None = None,
     on_progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> RunResults:
     """``clue run --variants``: load the backend, check egress, evaluate every variant through the run store."""
-    backend = load_backend(config.model, options or {})
+    backend = load_backend(config.model, dict(config.options))
     store_path = Path(config.output) / STORE_FILENAME
     try:
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(approved))
+        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
         return evaluate_variants(
-            config, design, backend, generate=through_store(store_path, refresh=refresh),
-            store_path=None if refresh else store_path, on_plan=on_plan, on_progress=on_progress,
+            config, design, backend, generate=through_store(store_path, refresh=config.refresh),
+            store_path=None if config.refresh else store_path, on_plan=on_plan, on_progress=on_progress,
         )
     finally:
         backend.close()

@@ -1,70 +1,29 @@
 """Paired comparison of two runs on the same items: is B really better or worse than A?
 
-``compare_runs(run_a, run_b)`` reads each run directory's ``results.json`` and
-``predictions/<task>.jsonl`` and returns a plain dict (schema
-``clue.compare/1``, below). Rows are paired by request id. Per task and per
-level it reports the difference B - A in points with a paired-bootstrap 95%
-interval and two-sided p-value (the same resample of items, LongHealth
-patients, applied to both runs; see ``clue.stats.bootstrap``), McNemar's exact
-test for the accuracy tasks (MedNLI; each LongHealth sub-task), and a verdict
-line a reader can quote. Requests present in only one run, or scored in only
-one, are listed by id, never silently dropped; the scores compared are those
-of the paired requests, which equal the runs' own scores when nothing is
-unpaired.
-
-Returned dict::
-
-    schema, a/b: {run, model, label}, seed, n_resamples, confidence, significance,
-    tasks: {task: {
-        title, unit, metrics, n_paired, n_units,
-        score_a, score_b, delta, ci, p_value, significant, verdict,
-        metric_deltas: {metric: {a, b, delta, ci, p_value}},
-        mcnemar: {metric: {both_correct, only_a_correct, only_b_correct, both_wrong, p_value}},
-        only_in_a / only_in_b / unscored_in_a / unscored_in_b: {count, ids},
-        metrics_only_in_a, metrics_only_in_b, warnings}},
-    tasks_only_in_a, tasks_only_in_b,
-    levels: {level: {tasks, score_a, score_b, delta, ci, p_value, significant, verdict}
-                     or {tasks, available: false, reason}},
-    verdicts: [line, ...], warnings: [line, ...]
-
-All scores and differences are in points (%). ``significant`` means the 95%
-interval excludes 0.
-
-When both runs were made with ``clue run --variants``, each task and level
-also gets ``variants``: {n_variants, varies, delta (mean over variants of
-B - A), ci and p_value (resampling units and variants together), significant,
-per_variant: {variant: delta}, pattern (below/above/equal/mixed), sign_share,
-words ("below A in every wording", "depends on wording"), verdict}; the
-top level gets ``variant_verdicts`` and ``variant_names``.
+``compare_runs(run_a, run_b)`` reads both run folders (``clue.core.results.read_run``)
+and returns a ``Comparison`` (schema ``clue.compare/1``; its keys are listed in
+docs/report.md): per task and level the difference B - A in points with a
+paired-bootstrap 95% interval and p-value (``clue.stats.paired``), McNemar's
+exact test for right/wrong metrics, the requests present or scored in only one
+run (listed by id, never dropped silently), and verdict lines a reader can quote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from clue.core.errors import DataError
-from clue.core.files import read_json_dict, read_jsonl
+from clue.core.results import Json, PredictionRow, Record, RunResults, TaskSummary, read_run, spec
 from clue.core.seeding import DEFAULT_SEED
+from clue.pipeline.variants import VARIANTS_FOLDER, variant_rows
 from clue.report.taskinfo import task_info
-from clue.stats.bootstrap import (
-    CONFIDENCE,
-    UnitTable,
-    contingency,
-    generator,
-    mcnemar_exact,
-    paired_p_value,
-    percentile_ci,
-    resampled_means,
-    task_scores,
-    unit_of,
-    unit_table,
-)
+from clue.stats.bootstrap import CONFIDENCE, paired_p_value, percentile_ci
+from clue.stats.paired import mcnemar, paired_difference, paired_tables
 from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
-from clue.tasks.base import base_request_id
 from clue.tasks.registry import levels as declared_levels
 
 COMPARE_SCHEMA = "clue.compare/1"
@@ -72,27 +31,32 @@ LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overal
 MINUS = "\u2212"
 
 
-def load_run(run: Path) -> tuple[dict[str, Any], Path]:
-    path = Path(run) / "results.json"
-    results = read_json_dict(path, "the run's results")
-    if not isinstance(results.get("tasks"), dict):
-        raise DataError(path, "has no 'tasks' object; is this a clue results file?")
-    return results, Path(run)
+@dataclass
+class Comparison(Record):
+    """B against A: per task and level the paired difference, its interval, p-value and verdict (docs/report.md)."""
+
+    KIND: ClassVar[str] = "comparison"
+    schema: str = spec(default=COMPARE_SCHEMA)
+    a: dict[str, Json] = spec(factory=dict)
+    b: dict[str, Json] = spec(factory=dict)
+    seed: int = spec(default=DEFAULT_SEED)
+    n_resamples: int = spec(default=10000)
+    confidence: float = spec(default=CONFIDENCE)
+    significance: str = spec(default="")
+    tasks: dict[str, dict[str, Json]] = spec(factory=dict)
+    tasks_only_in_a: list[str] = spec(factory=list)
+    tasks_only_in_b: list[str] = spec(factory=list)
+    levels: dict[str, dict[str, Json]] = spec(factory=dict)
+    verdicts: list[str] = spec(factory=list)
+    variant_verdicts: list[str] = spec(factory=list)
+    variant_names: list[str] | None = spec(default=None)
+    warnings: list[str] = spec(factory=list)
+    extra: dict[str, Json] = field(default_factory=dict)
 
 
-def load_rows(run: Path, task: str) -> dict[str, dict[str, Any]]:
-    path = run / "predictions" / f"{task}.jsonl"
-    rows: dict[str, dict[str, Any]] = {}
-    for lineno, row in read_jsonl(path):
-        if not isinstance(row, dict) or "id" not in row:
-            raise DataError(path, "a prediction row without an 'id'", record=f"line {lineno}")
-        rows[str(row["id"])] = row
-    return rows
-
-
-def labels(results_a: Mapping[str, Any], results_b: Mapping[str, Any], run_a: Path, run_b: Path) -> tuple[str, str]:
+def labels(results_a: RunResults, results_b: RunResults, run_a: Path, run_b: Path) -> tuple[str, str]:
     """Names a reader recognises: the models, made distinct by the run folder when equal."""
-    a, b = str(results_a.get("model") or "A"), str(results_b.get("model") or "B")
+    a, b = results_a.model or "A", results_b.model or "B"
     if a != b:
         return a, b
     if run_a.name != run_b.name:
@@ -133,30 +97,16 @@ def id_list(ids: Sequence[str]) -> dict[str, Any]:
     return {"count": len(ids), "ids": list(ids)}
 
 
-def scored_ids(rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    return {i for i, r in rows.items() if isinstance(r.get("metrics"), Mapping)}
-
-
-def paired_tables(
-    rows_a: Mapping[str, Mapping[str, Any]], rows_b: Mapping[str, Mapping[str, Any]], paired: Sequence[str],
-    metrics: Sequence[str],
-) -> tuple[UnitTable, UnitTable]:
-    """Both runs' paired rows grouped by unit; the unit of each request is taken from run A,
-    so both runs resample the same units."""
-    units = {i: unit_of(rows_a[i]) for i in paired}
-
-    def table(rows: Mapping[str, Mapping[str, Any]]) -> UnitTable:
-        return unit_table(({**rows[i], "unit": units[i]} for i in paired), metrics, lambda r: r["unit"])
-
-    return table(rows_a), table(rows_b)
+def scored_ids(rows: Mapping[str, PredictionRow]) -> set[str]:
+    return {i for i, r in rows.items() if r.scored}
 
 
 def compare_task(
     task: str,
-    summary_a: Mapping[str, Any],
-    summary_b: Mapping[str, Any],
-    rows_a: Mapping[str, Mapping[str, Any]],
-    rows_b: Mapping[str, Mapping[str, Any]],
+    summary_a: TaskSummary,
+    summary_b: TaskSummary,
+    rows_a: Mapping[str, PredictionRow],
+    rows_b: Mapping[str, PredictionRow],
     labels_ab: tuple[str, str],
     seed: int,
     n_resamples: int,
@@ -168,7 +118,7 @@ def compare_task(
     its title, resampling unit and paired-binary metrics (McNemar).
     """
     info = info if info is not None else task_info(task)
-    metrics_a, metrics_b = list(summary_a.get("metrics", {})), list(summary_b.get("metrics", {}))
+    metrics_a, metrics_b = list(summary_a.metrics), list(summary_b.metrics)
     metrics = [m for m in metrics_a if m in metrics_b]
 
     scored_a, scored_b = scored_ids(rows_a), scored_ids(rows_b)
@@ -185,16 +135,16 @@ def compare_task(
         "unscored_in_b": id_list([i for i in both if i not in scored_b]),
         "metrics_only_in_a": [m for m in metrics_a if m not in metrics_b],
         "metrics_only_in_b": [m for m in metrics_b if m not in metrics_a],
-        "complete": bool(summary_a.get("complete")) and bool(summary_b.get("complete")),
+        "complete": summary_a.complete and summary_b.complete,
         "warnings": [],
     }
     for side, names in (("A", out["metrics_only_in_a"]), ("B", out["metrics_only_in_b"])):
         if names:
             out["warnings"].append(f"{task}: {', '.join(names)} computed only in run {side}; compared without it")
     for side, summary in (("A", summary_a), ("B", summary_b)):
-        if summary.get("missing_metrics"):
+        if summary.missing_metrics:
             out["warnings"].append(
-                f"{task}: incomplete in run {side} (no {', '.join(summary['missing_metrics'])}); "
+                f"{task}: incomplete in run {side} (no {', '.join(summary.missing_metrics)}); "
                 f"compared on {', '.join(metrics) or 'nothing'}"
             )
     table_a, table_b = paired_tables(rows_a, rows_b, paired, metrics)
@@ -206,50 +156,20 @@ def compare_task(
         out["verdict"] = verdict(*labels_ab, title, 0.0, None, float("nan"))
         return out, None
 
-    k = len(metrics)
-    means = resampled_means(
-        generator(seed, "paired-bootstrap", task),
-        np.hstack([table_a.sums, table_b.sums]),
-        np.hstack([table_a.counts, table_b.counts]),
-        n_resamples,
-    )
-    point_a, point_b = 100.0 * table_a.means(), 100.0 * table_b.means()
-    score_a, score_b = float(np.nanmean(point_a)), float(np.nanmean(point_b))
-    deltas = task_scores(means[:, k:]) - task_scores(means[:, :k])
-    ci = percentile_ci(deltas)
-    p = paired_p_value(deltas)
+    diff = paired_difference(table_a, table_b, seed, task, n_resamples)
     out.update(
-        score_a=score_a,
-        score_b=score_b,
-        delta=score_b - score_a,
-        ci=ci,
-        p_value=p,
-        significant=excludes_zero(ci),
+        score_a=diff.score_a,
+        score_b=diff.score_b,
+        delta=diff.delta,
+        ci=diff.ci,
+        p_value=diff.p_value,
+        significant=excludes_zero(diff.ci),
     )
-    out["metric_deltas"] = {}
-    for j, name in enumerate(metrics):
-        metric_deltas = 100.0 * (means[:, k + j] - means[:, j])
-        out["metric_deltas"][name] = {
-            "a": float(point_a[j]),
-            "b": float(point_b[j]),
-            "delta": float(point_b[j] - point_a[j]),
-            "ci": percentile_ci(metric_deltas),
-            "p_value": paired_p_value(metric_deltas),
-        }
-    out["mcnemar"] = {}
-    for name in info.get("paired_binary") or ():
-        if name not in metrics:
-            continue
-        pairs = [
-            (rows_a[i]["metrics"][name], rows_b[i]["metrics"][name])
-            for i in paired
-            if rows_a[i]["metrics"].get(name) is not None and rows_b[i]["metrics"].get(name) is not None
-        ]
-        counts = contingency([a >= 0.5 for a, _ in pairs], [b >= 0.5 for _, b in pairs])
-        p_value = mcnemar_exact(counts["only_a_correct"], counts["only_b_correct"])
-        out["mcnemar"][name] = {**counts, "p_value": p_value}
-    out["verdict"] = verdict(*labels_ab, title, out["delta"], ci, p)
-    return out, deltas
+    out["metric_deltas"] = diff.metric_deltas
+    out["mcnemar"] = {name: mcnemar(rows_a, rows_b, paired, name)
+                      for name in info.get("paired_binary") or () if name in metrics}
+    out["verdict"] = verdict(*labels_ab, title, out["delta"], diff.ci, diff.p_value)
+    return out, diff.deltas
 
 
 def compare_levels(
@@ -309,11 +229,6 @@ def variant_words(pattern: str, varies: Sequence[str], reference: str) -> str:
     }.get(pattern, "no variants compared")
 
 
-def variant_rows(run: Path, variant: str, task: str) -> dict[str, dict[str, Any]]:
-    """A variant's prediction rows, keyed by request id without the variant suffix (so the runs pair up)."""
-    return {base_request_id(i): row for i, row in load_rows(run / "variants" / variant, task).items()}
-
-
 def variant_summary(
     per_variant: np.ndarray, points: Sequence[float], names: Sequence[str], varies: Sequence[str],
     labels_ab: tuple[str, str], where: str, seed: int, key: str,
@@ -346,7 +261,7 @@ def variant_summary(
 
 
 def compare_variants(
-    dir_a: Path, dir_b: Path, results_a: Mapping[str, Any], results_b: Mapping[str, Any],
+    dir_a: Path, dir_b: Path, results_a: RunResults, results_b: RunResults,
     tasks: Mapping[str, Mapping[str, Any]], labels_ab: tuple[str, str], seed: int, n_resamples: int,
 ) -> tuple[dict[str, Any], list[str]]:
     """Per task and level: the difference B - A over the variants both runs share.
@@ -355,7 +270,7 @@ def compare_variants(
     together (``clue.stats.variants``); with one variant it is the plain one.
     Returns the comparison ("tasks", "levels") and warnings.
     """
-    va, vb = results_a.get("variants") or {}, results_b.get("variants") or {}
+    va, vb = results_a.variants or {}, results_b.variants or {}
     names = [n for n in va.get("names", []) if n in vb.get("names", [])]
     warnings = []
     if va.get("names") != vb.get("names"):
@@ -373,8 +288,8 @@ def compare_variants(
         first = {own: next(g for g in names if of[g] == own) for own in own_names}
         tables_a, tables_b, points = [], [], []
         for own in own_names:
-            rows_a = variant_rows(dir_a, first[own], task)
-            rows_b = variant_rows(dir_b, first[own], task)
+            rows_a = variant_rows(dir_a / VARIANTS_FOLDER / first[own], task)
+            rows_b = variant_rows(dir_b / VARIANTS_FOLDER / first[own], task)
             scored_a, scored_b = scored_ids(rows_a), scored_ids(rows_b)
             paired = [i for i in rows_a if i in scored_a and i in scored_b]
             table_a, table_b = paired_tables(rows_a, rows_b, paired, metrics)
@@ -397,22 +312,21 @@ def compare_variants(
     return {"names": names, "tasks": out_tasks, "levels": out_levels}, warnings
 
 
-def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamples: int = 10000) -> dict[str, Any]:
+def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamples: int = 10000) -> Comparison:
     """Compare run B against run A on their shared requests (see the module docstring)."""
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
-    results_a, dir_a = load_run(Path(run_a))
-    results_b, dir_b = load_run(Path(run_b))
+    a, b = read_run(Path(run_a)), read_run(Path(run_b))
+    results_a, results_b = a.results, b.results
+    dir_a, dir_b = a.path, b.path
     labels_ab = labels(results_a, results_b, dir_a, dir_b)
-    names_a, names_b = list(results_a["tasks"]), list(results_b["tasks"])
-    manifest_a = read_json_dict(dir_a / "manifest.json", "the run's manifest") if (dir_a / "manifest.json").is_file() else {}
+    names_a, names_b = list(results_a.tasks), list(results_b.tasks)
     tasks: dict[str, Any] = {}
     deltas: dict[str, np.ndarray] = {}
     for task in (t for t in names_a if t in names_b):
         summary, samples = compare_task(
-            task, results_a["tasks"][task], results_b["tasks"][task],
-            load_rows(dir_a, task), load_rows(dir_b, task), labels_ab, seed, n_resamples,
-            task_info(task, manifest_a),
+            task, results_a.tasks[task], results_b.tasks[task], a.rows_by_id(task), b.rows_by_id(task),
+            labels_ab, seed, n_resamples, task_info(task, a.manifest),
         )
         tasks[task] = summary
         if samples is not None:
@@ -420,7 +334,7 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
     levels = compare_levels(tasks, deltas, labels_ab)
     warnings = [w for t in tasks.values() for w in t["warnings"]]
     variants: dict[str, Any] | None = None
-    if results_a.get("variants") and results_b.get("variants"):
+    if results_a.variants and results_b.variants:
         variants, variant_warnings = compare_variants(
             dir_a, dir_b, results_a, results_b, tasks, labels_ab, seed, n_resamples
         )
@@ -428,41 +342,39 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
         for part, block in (("tasks", tasks), ("levels", levels)):
             for name, summary in variants[part].items():
                 block[name]["variants"] = summary
-    elif results_a.get("variants") or results_b.get("variants"):
-        side = "A" if results_a.get("variants") else "B"
+    elif results_a.variants or results_b.variants:
+        side = "A" if results_a.variants else "B"
         warnings.append(f"only run {side} was made with --variants; compared on the protocol's prompt alone")
     warnings += settings_warnings(results_a, results_b)
     for task, t in tasks.items():
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
         if unpaired:
             warnings.append(f"{task}: {unpaired} request(s) not paired (see only_in_* and unscored_in_*); compared on {t['n_paired']}")
-    return {
-        "schema": COMPARE_SCHEMA,
-        "a": {"run": str(dir_a), "model": results_a.get("model"), "label": labels_ab[0]},
-        "b": {"run": str(dir_b), "model": results_b.get("model"), "label": labels_ab[1]},
-        "seed": seed,
-        "n_resamples": n_resamples,
-        "confidence": CONFIDENCE,
-        "significance": f"the {CONFIDENCE:.0%} paired-bootstrap interval of B - A excludes 0",
-        "tasks": tasks,
-        "tasks_only_in_a": [t for t in names_a if t not in names_b],
-        "tasks_only_in_b": [t for t in names_b if t not in names_a],
-        "levels": levels,
-        "verdicts": [t["verdict"] for t in tasks.values()]
-        + [lv["verdict"] for lv in levels.values() if lv.get("available")],
-        "variant_verdicts": [] if variants is None else [
+    return Comparison(
+        a={"run": str(dir_a), "model": results_a.model, "label": labels_ab[0]},
+        b={"run": str(dir_b), "model": results_b.model, "label": labels_ab[1]},
+        seed=seed,
+        n_resamples=n_resamples,
+        confidence=CONFIDENCE,
+        significance=f"the {CONFIDENCE:.0%} paired-bootstrap interval of B - A excludes 0",
+        tasks=tasks,
+        tasks_only_in_a=[t for t in names_a if t not in names_b],
+        tasks_only_in_b=[t for t in names_b if t not in names_a],
+        levels=levels,
+        verdicts=[t["verdict"] for t in tasks.values()] + [lv["verdict"] for lv in levels.values() if lv.get("available")],
+        variant_verdicts=[] if variants is None else [
             v["verdict"] for part in ("tasks", "levels") for v in variants[part].values()
         ],
-        "variant_names": None if variants is None else variants["names"],
-        "warnings": warnings,
-    }
+        variant_names=None if variants is None else variants["names"],
+        warnings=warnings,
+    )
 
 
-def settings_warnings(results_a: Mapping[str, Any], results_b: Mapping[str, Any]) -> list[str]:
+def settings_warnings(results_a: RunResults, results_b: RunResults) -> list[str]:
     """Flag metrics computed under different settings (e.g. another BERTScore model)."""
     out = []
-    settings_a = results_a.get("metric_settings") or {}
-    settings_b = results_b.get("metric_settings") or {}
+    settings_a = results_a.metric_settings or {}
+    settings_b = results_b.metric_settings or {}
     for name in ("bertscore", "umls_f1"):
         a, b = settings_a.get(name), settings_b.get(name)
         if a is None or b is None:

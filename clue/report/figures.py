@@ -100,7 +100,7 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     """Grouped bars: one group per task (and level), one bar per run, with 95% intervals."""
     runs = [e for e in entries if not e.published]
     columns = [*tasks_present(runs), *level_order()]
-    if not any(e.task_score(t) is not None for e in runs for t in columns):
+    if not any(e.score(t)[0] is not None for e in runs for t in columns):
         return None
     plt = _pyplot()
     width = 0.8 / len(runs)
@@ -108,12 +108,9 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     for i, e in enumerate(runs):
         xs, ys, lo, hi, hatches = [], [], [], [], []
         for j, col in enumerate(columns):
-            is_level = col in level_order()
-            score = e.level(col) if is_level else e.task_score(col)
+            score, ci, complete = e.score(col)
             if score is None:
                 continue
-            ci = e.level_ci(col) if is_level else e.task_ci(col)
-            complete = e.level_complete(col) if is_level else e.task_complete(col)
             xs.append(j - 0.4 + width * (i + 0.5))
             ys.append(score)
             # max(0, ...): a percentile interval need not contain the point estimate
@@ -247,7 +244,7 @@ def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     xs = [_cost_value(e, key) or 0.0 for e in runs]
     for i, (e, x) in enumerate(zip(runs, xs)):
         y = e.level(level)
-        complete = e.level_complete(level)
+        complete = e.results.level_complete(level)
         ax.scatter([x], [y], s=46, color=PALETTE[i % len(PALETTE)], zorder=3,
                    facecolors=PALETTE[i % len(PALETTE)] if complete else "none")
         ax.annotate(e.name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
@@ -265,16 +262,17 @@ def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
 
 def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     """Per task and level, each run's score under every variant: dots, the mean (bar) and the range (line)."""
-    runs = [e for e in entries if not e.published and (e.results.get("variants") or {}).get("tasks")]
+    blocks = {e.name: e.results.variants or {} for e in entries if not e.published}
+    runs = [e for e in entries if not e.published and blocks[e.name].get("tasks")]
     if not runs:
         return None
-    columns = [t for t in tasks_present(runs) if any(t in e.results["variants"]["tasks"] for e in runs)]
-    columns += [lv for lv in level_order() if any(lv in e.results["variants"].get("levels", {}) for e in runs)]
+    columns = [t for t in tasks_present(runs) if any(t in blocks[e.name]["tasks"] for e in runs)]
+    columns += [lv for lv in level_order() if any(lv in blocks[e.name].get("levels", {}) for e in runs)]
     plt = _pyplot()
     width = 0.8 / len(runs)
     fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 1.2 * len(columns) + 0.15 * len(runs) * len(columns))), 4.8))
     for i, e in enumerate(runs):
-        block = e.results["variants"]
+        block = blocks[e.name]
         color = PALETTE[i % len(PALETTE)]
         for j, col in enumerate(columns):
             part = (block.get("levels", {}) if col in level_order() else block["tasks"]).get(col)

@@ -35,13 +35,11 @@ from clue.report.leaderboard import (
     diagnostics_rows,
     fmt_cost,
     fmt_diag,
-    fmt_score,
     leaderboard_rows,
     load_run,
     tasks_present,
     unique_names,
     write_leaderboard,
-    write_text,
 )
 from clue.report.pairs import (
     PairResult,
@@ -56,6 +54,7 @@ from clue.report.pairs import (
     write_pairs,
 )
 from clue.report.published import load_published
+from clue.report.tables import fmt_score, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
 
 ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "parsed", "gold", "metrics")
@@ -127,12 +126,12 @@ def collect_items(entries: Sequence[Entry], options: ReportOptions, report: Repo
     for e in entries:
         if e.published:
             continue
-        for task in e.results.get("tasks", {}):
+        for task in e.results.tasks:
             public = e.access(task) == "public"
             if not options.show_items or not (public or options.allow_credentialed_items):
                 report.items_withheld.setdefault(e.name, []).append(task)
                 continue
-            rows = [[fmt_item_metrics(row.get(k)) if k == "metrics" else row.get(k) for k in ITEM_FIELDS]
+            rows = [[fmt_item_metrics(row.metrics) if k == "metrics" else getattr(row, k) for k in ITEM_FIELDS]
                     for row in e.prediction_rows(task)]
             items.setdefault(e.name, {})[task] = rows
             report.items_included.setdefault(e.name, []).append(task)
@@ -213,10 +212,10 @@ def render_html(
     }
     runs_info = [
         {
-            "name": e.name, "path": str(e.path), "model": e.model, "backend": e.results.get("backend"),
-            "layout": ((e.manifest or {}).get("backend") or {}).get("chat_layout"),
-            "seed": e.results.get("seed"), "limit": (e.manifest or {}).get("limit"),
-            "finished": (e.manifest or {}).get("finished"),
+            "name": e.name, "path": str(e.path), "model": e.model, "backend": e.results.backend,
+            "layout": e.manifest.backend.get("chat_layout") if e.manifest else None,
+            "seed": e.results.seed, "limit": e.manifest.limit if e.manifest else None,
+            "finished": e.manifest.finished if e.manifest else None,
         }
         for e in entries if not e.published
     ]

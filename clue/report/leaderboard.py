@@ -1,23 +1,13 @@
-"""The leaderboard: one row per model, task scores with their 95% intervals,
-level 1, level 2 and overall, written as Markdown, CSV and JSON; the CSV and
-JSON also carry each run's cost and speed (tokens, generation time, tokens/s,
-GPUs, GPU-hours, cost), which ``cost.md`` shows as a table.
+"""The leaderboard: one row per model, task scores with their 95% intervals, the levels, written as Markdown,
+CSV and JSON (with each run's cost and speed, which ``cost.md`` shows as a table); docs/report.md.
 
-A row is an ``Entry``: either a run directory written by ``clue run`` or
-``clue sweep`` (``source = "run"``), or a published reference row
-(``source = "published"``, see ``clue.report.published``). Both carry a
-results-shaped dict, so every table and figure reads them the same way.
-
-Numbers in the CSV and JSON are the unrounded floats of ``results.json``;
-only Markdown and HTML round (two decimals). A score that is not complete
-(a metric missing, requests failed) is marked with ``*`` and
-``complete = false``; it is never hidden or silently averaged over less.
+A row is an ``Entry``: a run folder (``source = "run"``) or a published row (``source = "published"``,
+``clue.report.published``); both carry a typed ``RunResults``. CSV and JSON keep the unrounded floats;
+an incomplete score is marked ``*`` and ``complete = false``, never hidden.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.access import CREDENTIALED
-from clue.core.files import atomic_writer, read_json_dict, read_jsonl, write_json
+from clue.core.files import read_json_dict, write_json
+from clue.core.results import PREDICTIONS_FOLDER, Manifest, PredictionRow, RunResults, TaskSummary, read_predictions, read_run
 from clue.core.seeding import DEFAULT_SEED
 from clue.pipeline.sweep import MARKER as SWEEP_MARKER
-from clue.report.compare import load_run as read_results
+from clue.report.tables import csv_text, fmt_score, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_info, task_order, task_title
 from clue.stats.confidence import add_confidence_intervals
 from clue.tasks.base import DiagnosticColumn
@@ -47,14 +38,15 @@ class Entry:
 
     name: str
     source: str  # "run" | "published"
-    results: dict[str, Any]
+    results: RunResults
     path: Path | None = None
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     extra_names: list[str] = field(default_factory=list)
+    _rows: dict[str, list[PredictionRow]] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> str:
-        return str(self.results.get("model") or self.name)
+        return self.results.model or self.name
 
     @property
     def published(self) -> bool:
@@ -72,74 +64,56 @@ class Entry:
         return {name_key(n) for n in names if n}
 
     # -- reading scores -------------------------------------------------------------
-    def task(self, task: str) -> Mapping[str, Any] | None:
-        return self.results.get("tasks", {}).get(task)
-
-    def task_score(self, task: str) -> float | None:
-        t = self.task(task)
-        return None if t is None else t.get("score")
-
-    def task_ci(self, task: str) -> tuple[float, float] | None:
-        t = self.task(task)
-        return ci_bounds(t.get("ci")) if t else None
-
-    def task_complete(self, task: str) -> bool:
-        t = self.task(task)
-        return bool(t and t.get("complete"))
+    def task(self, task: str) -> TaskSummary | None:
+        return self.results.tasks.get(task)
 
     def level(self, level: str) -> float | None:
-        return self.results.get("levels", {}).get(level)
+        return self.results.levels.get(level)
 
-    def level_ci(self, level: str) -> tuple[float, float] | None:
-        return ci_bounds((self.results.get("levels_ci") or {}).get(level))
-
-    def level_complete(self, level: str) -> bool:
-        return bool((self.results.get("levels_complete") or {}).get(level))
+    def score(self, column: str) -> tuple[float | None, list[float] | None, bool]:
+        """(score, 95% interval, complete) of a task or a level."""
+        if column in self.results.levels:
+            return self.level(column), self.results.level_ci(column), self.results.level_complete(column)
+        t = self.task(column)
+        return (t.score, t.ci, t.complete) if t else (None, None, False)
 
     @property
     def cost(self) -> dict[str, Any]:
         """The run's cost (``clue.pipeline.cost``): the manifest's measured part over results.json's; {} if none."""
-        recorded = (self.manifest or {}).get("cost")
-        return {**(recorded if isinstance(recorded, dict) else {}), **(self.results.get("cost") or {})}
+        recorded = self.manifest.cost if self.manifest is not None else None
+        return {**(recorded or {}), **(self.results.cost or {})}
 
     def access(self, task: str) -> str:
         """The task's access class as the run recorded it; unknown counts as credentialed."""
-        recorded = ((self.manifest or {}).get("tasks") or {}).get(task, {}).get("access")
-        if recorded:
-            return str(recorded)
+        recorded = self.manifest.tasks.get(task) if self.manifest is not None else None
+        if recorded is not None and recorded.access:
+            return recorded.access
         return str(task_info(task).get("access") or CREDENTIALED)
 
-    def prediction_rows(self, task: str) -> list[dict[str, Any]]:
+    def prediction_rows(self, task: str) -> list[PredictionRow]:
+        """The run's prediction rows of a task ([] for published rows and tasks without a file)."""
         if self.path is None:
             return []
-        path = self.path / "predictions" / f"{task}.jsonl"
-        if not path.is_file():
-            return []
-        return [row for _, row in read_jsonl(path) if isinstance(row, dict)]
-
-
-def ci_bounds(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        lo, hi = value
-        if lo is not None and hi is not None:
-            return float(lo), float(hi)
-    return None
+        if task not in self._rows:
+            file = self.path / PREDICTIONS_FOLDER / f"{task}.jsonl"
+            self._rows[task] = read_predictions(file) if file.is_file() else []
+        return self._rows[task]
 
 
 def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000) -> Entry:
     """Read a run directory. A run whose results carry no intervals gets them here
     (bootstrap over its prediction rows), so older runs show CIs too."""
-    results, run = read_results(Path(path))
-    manifest = read_json_dict(run / "manifest.json", "the manifest") if (run / "manifest.json").is_file() else None
-    name = run.name
-    marker = run / SWEEP_MARKER
+    run = read_run(Path(path))
+    name = run.path.name
+    marker = run.path / SWEEP_MARKER
     if marker.is_file():
         name = str(read_json_dict(marker, "the sweep marker").get("name") or name)
-    entry = Entry(name=name, source="run", results=results, path=run, manifest=manifest)
-    if with_ci and any("ci" not in t for t in results["tasks"].values()):
-        rows = {task: entry.prediction_rows(task) for task in results["tasks"]}
-        units = {task: str(task_info(task, manifest).get("resampling_unit") or "item") for task in results["tasks"]}
-        add_confidence_intervals(results, rows, seed=int(results.get("seed") or DEFAULT_SEED),
+    entry = Entry(name=name, source="run", results=run.results, path=run.path, manifest=run.manifest)
+    results = run.results
+    if with_ci and not results.has_intervals:
+        rows = {task: entry.prediction_rows(task) for task in results.tasks}
+        units = {task: str(task_info(task, run.manifest).get("resampling_unit") or "item") for task in results.tasks}
+        add_confidence_intervals(results, rows, seed=results.seed if results.seed is not None else DEFAULT_SEED,
                                  n_resamples=n_resamples, levels=levels(), units=units)
     return entry
 
@@ -161,22 +135,20 @@ PUBLISHED_PROTOCOL = "clue-2024-06"
 
 def scored_on(e: Entry) -> dict[str, Any]:
     """What an entry was scored on: its results' record, or (older runs) what its manifest says."""
-    record = e.results.get("scored_on")
-    if isinstance(record, Mapping):
-        return dict(record)
-    tasks = list(e.results.get("tasks", {}))
+    if e.results.scored_on is not None:
+        return dict(e.results.scored_on)
+    tasks = list(e.results.tasks)
     if e.published:
         return {"protocol": PUBLISHED_PROTOCOL, "protocol_settings": [], "limit": None,
                 "data": {t: {"kind": "release", "check": "the published table"} for t in tasks}}
-    m = e.manifest or {}
+    m = e.manifest if e.manifest is not None else Manifest()
     data: dict[str, Any] = {}
     for t in tasks:
-        info = (m.get("tasks") or {}).get(t) or {}
-        sha = info.get("sha256")
-        kind = "demo" if info.get("source") == "demo" else ("file" if sha else "unrecorded")
+        info = m.tasks.get(t)
+        sha = info.sha256 if info else None
+        kind = "demo" if info and info.source == "demo" else ("file" if sha else "unrecorded")
         data[t] = {"kind": kind, "sha256": sha}
-    return {"protocol": m.get("protocol", "clue"), "protocol_settings": list(m.get("protocol_settings") or []),
-            "limit": m.get("limit"), "data": data}
+    return {"protocol": m.protocol, "protocol_settings": list(m.protocol_settings), "limit": m.limit, "data": data}
 
 
 def data_key(record: Mapping[str, Any]) -> str:
@@ -247,7 +219,7 @@ def sort_entries(entries: Iterable[Entry]) -> list[Entry]:
 
 
 def tasks_present(entries: Sequence[Entry]) -> list[str]:
-    present = {t for e in entries for t in e.results.get("tasks", {})}
+    present = {t for e in entries for t in e.results.tasks}
     order = task_order()
     return [t for t in order if t in present] + sorted(present - set(order))
 
@@ -262,7 +234,7 @@ def ranked(entries: Sequence[Entry]) -> list[tuple[int, int, Entry, str]]:
     """
     groups = group_entries(entries)
     # the first group's entry with the most tasks: the reasons name every task whose data differs
-    first = max(groups[0], key=lambda e: len(e.results.get("tasks", {}))) if groups else None
+    first = max(groups[0], key=lambda e: len(e.results.tasks)) if groups else None
     out = []
     for g, group in enumerate(groups, start=1):
         apart = "" if g == 1 or first is None else "; ".join(differences(group[0], first))
@@ -276,20 +248,21 @@ def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     rows = []
     for group, rank, e, apart in ranked(entries):
         row: dict[str, Any] = {"rank": rank, "group": group, "name": e.name, "source": e.source, "model": e.model,
-                               "backend": e.results.get("backend"), "scored_on": describe_scored_on(e),
+                               "backend": e.results.backend, "scored_on": describe_scored_on(e),
                                "apart": apart}
         for col in [*tasks, *level_order()]:
-            is_level = col in level_order()
-            score = e.level(col) if is_level else e.task_score(col)
-            ci = e.level_ci(col) if is_level else e.task_ci(col)
-            row[col] = score
-            row[f"{col}_ci_low"] = ci[0] if ci else None
-            row[f"{col}_ci_high"] = ci[1] if ci else None
-            row[f"{col}_complete"] = (e.level_complete(col) if is_level else e.task_complete(col)) if score is not None else None
-        row["n"] = {t: (e.task(t) or {}).get("n") for t in tasks}
+            put_score(row, col, *e.score(col))
+        row["n"] = {t: s.n if (s := e.task(t)) else None for t in tasks}
         row.update(cost_columns(e))
         rows.append(row)
     return rows
+
+
+def put_score(row: dict[str, Any], col: str, score: float | None, ci: Sequence[float] | None, complete: bool) -> None:
+    row[col] = score
+    row[f"{col}_ci_low"] = ci[0] if ci else None
+    row[f"{col}_ci_high"] = ci[1] if ci else None
+    row[f"{col}_complete"] = complete if score is not None else None
 
 
 # Cost and speed of each run (clue.pipeline.cost); empty for published rows and runs made before clue recorded it.
@@ -372,44 +345,6 @@ def leaderboard_csv(entries: Sequence[Entry]) -> str:
     return csv_text([*header, *COST_COLUMNS], leaderboard_rows(entries))
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV of the ``header`` columns of each row; floats written to round-trip exactly."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_value(col) for col in header])
-    for row in rows:
-        writer.writerow([csv_value(row.get(col)) for col in header])
-    return buf.getvalue()
-
-
-# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_value(value: Any) -> str:
-    """A CSV cell: numbers written to round-trip exactly; text that a spreadsheet would run as a formula
-    (a run folder named ``=HYPERLINK(...)``) is prefixed with ``'``, the OWASP rule."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)  # round-trips exactly
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[float] | None = None) -> str:
-    if score is None:
-        return "–"
-    text = f"{score:.2f}" + ("" if complete or complete is None else "*")
-    if ci:
-        text += f" [{ci[0]:.1f}, {ci[1]:.1f}]"
-    return text
-
-
 def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
     cols = [*tasks, *level_order()]
@@ -439,17 +374,6 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     return "\n".join(lines) + "\n"
 
 
-MD_SPECIALS = "\\`*_[]|~"
-
-
-def md_text(text: str) -> str:
-    """A name as literal Markdown table text: HTML escaped, Markdown specials backslashed, one line."""
-    text = " ".join(str(text).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "".join("\\" + ch if ch in MD_SPECIALS else ch for ch in text)
-
-
-
 # -- diagnostics side by side ---------------------------------------------------------------
 # Format failures are separated from wrong answers here: a model can know the answer and still
 # lose it to the format. Each task declares its own columns; two totals close the table.
@@ -465,10 +389,11 @@ def diagnostic_columns() -> list[tuple[str, DiagnosticColumn]]:
     return columns + [("", col) for col in TOTALS]
 
 
-def diagnostic_value(summary: Mapping[str, Any], source: str) -> Any:
+def diagnostic_value(summary: TaskSummary | None, source: str) -> Any:
     invert = source.startswith("invert:")
     part, _, name = source.removeprefix("invert:").partition(".")
-    value = (summary.get(part) or {}).get(name)
+    values = {"diagnostics": summary.diagnostics, "metrics": summary.metrics}.get(part, {}) if summary else {}
+    value = values.get(name)
     if invert and value is not None:
         return 100.0 - value
     return value
@@ -476,10 +401,10 @@ def diagnostic_value(summary: Mapping[str, Any], source: str) -> Any:
 
 def diagnostics_row(e: Entry) -> dict[str, Any]:
     row: dict[str, Any] = {"name": e.name, "source": e.source}
-    tasks = e.results.get("tasks", {})
+    tasks = e.results.tasks
     for task, col in diagnostic_columns():
         if task:
-            value = diagnostic_value(tasks.get(task) or {}, col.source)
+            value = diagnostic_value(tasks.get(task), col.source)
         else:  # a total over the run's tasks
             values = [diagnostic_value(t, col.source) for t in tasks.values()]
             value = sum(v for v in values if v is not None) if any(v is not None for v in values) else None
@@ -515,12 +440,6 @@ def fmt_diag(value: Any) -> str:
 
 def diagnostics_csv(entries: Sequence[Entry]) -> str:
     return csv_text(["name", "source", *(col.key for _, col in diagnostic_columns())], diagnostics_rows(entries))
-
-
-def write_text(path: Path, text: str) -> Path:
-    with atomic_writer(path) as fh:
-        fh.write(text)
-    return path
 
 
 def write_leaderboard(entries: Sequence[Entry], out: Path) -> dict[str, Path]:

@@ -33,8 +33,9 @@ from clue.core.errors import UsageError
 from clue.core.files import write_json
 from clue.core.seeding import DEFAULT_SEED
 from clue.formats.config import parse_mapping, read_mapping
-from clue.report.compare import compare_runs, variant_words
-from clue.report.leaderboard import Entry, csv_text, differences, md_text, name_key, tasks_present, write_text
+from clue.report.compare import Comparison, compare_runs, variant_words
+from clue.report.leaderboard import Entry, differences, name_key, tasks_present
+from clue.report.tables import csv_text, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
 
 PRESETS = {"clue": "clue_pairs.toml"}
@@ -115,7 +116,7 @@ class PairResult:
     source: str  # "runs" | "published"
     biomedical: Entry
     base: Entry
-    comparison: dict[str, Any] | None = None  # compare_runs(base, biomedical), runs only
+    comparison: Comparison | None = None  # compare_runs(base, biomedical), runs only
     apart: str = ""  # why the two were not scored alike (then nothing is compared)
 
     def cell(self, what: str) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class PairResult:
             return {}
         is_level = what in level_order()
         if self.comparison is not None:
-            part = (self.comparison["levels"] if is_level else self.comparison["tasks"]).get(what)
+            part = (self.comparison.levels if is_level else self.comparison.tasks).get(what)
             if not part or part.get("available") is False or part.get("delta") is None:
                 return {}
             mcnemar = {m: t["p_value"] for m, t in (part.get("mcnemar") or {}).items()}
@@ -134,12 +135,17 @@ class PairResult:
                 "mcnemar_p": mcnemar or None, "n_paired": part.get("n_paired"),
                 "complete": part.get("complete"), "variants": part.get("variants"),
             }
-        a = self.base.level(what) if is_level else self.base.task_score(what)
-        b = self.biomedical.level(what) if is_level else self.biomedical.task_score(what)
+        a = self.base.level(what) if is_level else task_score(self.base, what)
+        b = self.biomedical.level(what) if is_level else task_score(self.biomedical, what)
         if a is None or b is None:
             return {}
         return {"score_base": a, "score_biomedical": b, "delta": b - a, "ci": None, "p_value": None,
                 "significant": None, "mcnemar_p": None, "n_paired": None, "complete": True}
+
+
+def task_score(entry: Entry, task: str) -> float | None:
+    summary = entry.task(task)
+    return summary.score if summary else None
 
 
 def match_pairs(pairset: PairSet, entries: Sequence[Entry]) -> list[PairResult]:
@@ -310,8 +316,8 @@ def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
         "not_compared": [{"biomedical": r.biomedical.name, "base": r.base.name, "source": r.source, "reason": r.apart}
                          for r in results if r.apart],
         "comparisons": [
-            {"biomedical": r.biomedical.name, "base": r.base.name, "verdicts": r.comparison["verdicts"],
-             "variant_verdicts": r.comparison.get("variant_verdicts", []), "warnings": r.comparison["warnings"]}
+            {"biomedical": r.biomedical.name, "base": r.base.name, "verdicts": r.comparison.verdicts,
+             "variant_verdicts": r.comparison.variant_verdicts, "warnings": r.comparison.warnings}
             for r in results if r.comparison is not None
         ],
     }

@@ -21,11 +21,10 @@ from statistics import fmean
 from typing import Any
 
 from clue.core.errors import DataError
+from clue.core.results import RunResults, TaskSummary
 from clue.report.leaderboard import Entry
 from clue.stats.aggregate import level_scores
 from clue.tasks.registry import all_tasks, levels
-
-PUBLISHED_NOTE = "published June 2024 (clue.ikim.nrw, arXiv 2404.04067v3), aggregated by clue"
 
 
 def column_map() -> dict[str, tuple[str, str]]:
@@ -33,23 +32,17 @@ def column_map() -> dict[str, tuple[str, str]]:
     return {f"{name}_{metric}": (name, metric) for name, task in all_tasks().items() for metric in task.metrics}
 
 
-def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]]) -> dict[str, Any]:
-    """A results-shaped dict from complete per-task metrics (in %)."""
-    tasks: dict[str, Any] = {}
+def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]]) -> RunResults:
+    """Results from complete per-task metrics (in %), aggregated by the project's own rules."""
+    tasks: dict[str, TaskSummary] = {}
     for task, declared in all_tasks().items():
         values = metrics_by_task.get(task, {})
         if not values:
             continue
-        tasks[task] = {
-            "score": fmean(values[m] for m in declared.metrics),
-            "n": None,
-            "metrics": {m: values[m] for m in declared.metrics},
-            "diagnostics": {},
-            "complete": True,
-            "missing_metrics": [],
-        }
+        tasks[task] = TaskSummary(score=fmean(values[m] for m in declared.metrics), n=None,
+                                  metrics={m: values[m] for m in declared.metrics})
     scores, complete = level_scores(tasks, levels())
-    return {"model": model, "backend": "published", "tasks": tasks, "levels": scores, "levels_complete": complete}
+    return RunResults(model=model, backend="published", tasks=tasks, levels=scores, levels_complete=complete)
 
 
 def load_published(path: str | Path) -> list[Entry]:

@@ -7,28 +7,28 @@ run used, which is read instead. Nothing here names a task.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from clue.core.access import CREDENTIALED
+from clue.core.results import Manifest
 from clue.tasks.registry import all_tasks, find_task, levels
 
 LEVEL_TITLES = {"level1": "Level 1", "level2": "Level 2", "overall": "Overall"}
 
 
-def task_info(task: str, manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def task_info(task: str, manifest: Manifest | None = None) -> dict[str, Any]:
     """The task's declaration (``Declaration.describe``): registered, else as the run recorded it."""
     known = find_task(task)
     if known is not None:
         return known.describe()
-    recorded = (((manifest or {}).get("tasks") or {}).get(task) or {}).get("declaration")
-    if isinstance(recorded, Mapping):
-        return dict(recorded)
+    recorded = manifest.declaration(task) if manifest is not None else {}
+    if recorded:
+        return recorded
     return {"task": task, "title": task, "level": None, "access": CREDENTIALED, "metrics": [],
             "paired_binary": [], "resampling_unit": "item"}
 
 
-def task_title(task: str, *manifests: Mapping[str, Any] | None) -> str:
+def task_title(task: str, *manifests: Manifest | None) -> str:
     """The task's title: registered, else as the first of these runs' manifests recorded it."""
     for manifest in manifests or (None,):
         title = task_info(task, manifest).get("title")

@@ -3,7 +3,7 @@
 - A task's metric is the plain mean of its per-item values (each item once).
 - The task score is the mean of the task's metrics.
 - A level's score is the mean of its member tasks' scores (the members come
-  from the task declarations: ``clue.tasks.registry.levels``). In CLUE, level 1
+  from the run's suite; CLUE is the built-in one). In CLUE, level 1
   is MedNLI, MeQSum and Problem Summary; level 2 MeDiSumQA, MeDiSumCode and
   LongHealth; overall all six. A level is ``None`` unless every one of its
   tasks was run.
@@ -21,6 +21,7 @@ from statistics import fmean
 from typing import Any
 
 from clue.core.records import Scored
+from clue.core.results import TaskSummary
 
 Levels = Mapping[str, Sequence[str]]  # level name -> member tasks
 
@@ -43,7 +44,7 @@ def task_summary(
     failed: int = 0,
     truncated: int = 0,
     extra_diagnostics: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> TaskSummary:
     metrics_all = mean_by_key(s.metrics for s in scored)
     metrics = {name: metrics_all[name] for name in metric_names if name in metrics_all}
     missing = [name for name in metric_names if name not in metrics]
@@ -55,27 +56,25 @@ def task_summary(
     diagnostics["failed_requests"] = failed
     if extra_diagnostics:
         diagnostics.update(extra_diagnostics)
-    return {
-        "score": fmean(metrics.values()) if metrics else None,
-        "n": len(scored),
-        "metrics": metrics,
-        "diagnostics": diagnostics,
-        "complete": not missing and failed == 0 and bool(scored),
-        "missing_metrics": missing,
-    }
+    return TaskSummary(
+        score=fmean(metrics.values()) if metrics else None,
+        n=len(scored),
+        metrics=metrics,
+        diagnostics=diagnostics,
+        complete=not missing and failed == 0 and bool(scored),
+        missing_metrics=missing,
+    )
 
 
-def level_scores(
-    tasks: Mapping[str, Mapping[str, Any]], levels: Levels
-) -> tuple[dict[str, float | None], dict[str, bool]]:
+def level_scores(tasks: Mapping[str, TaskSummary], levels: Levels) -> tuple[dict[str, float | None], dict[str, bool]]:
     """Each level's score (level 1, level 2, overall) and whether it is complete."""
     scores: dict[str, float | None] = {}
     complete: dict[str, bool] = {}
     for level, members in levels.items():
-        present = [tasks[t] for t in members if t in tasks and tasks[t].get("score") is not None]
+        present = [tasks[t] for t in members if t in tasks and tasks[t].score is not None]
         if len(present) == len(members):
-            scores[level] = fmean(t["score"] for t in present)
-            complete[level] = all(t["complete"] for t in present)
+            scores[level] = fmean(float(t.score) for t in present if t.score is not None)
+            complete[level] = all(t.complete for t in present)
         else:
             scores[level] = None
             complete[level] = False

@@ -26,10 +26,10 @@ Conventions (stated once, used by ``clue.stats.confidence`` and
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clue.core.seeding import derive
 
@@ -40,13 +40,6 @@ CONFIDENCE = 0.95
 
 # Gather this many cells per chunk: small enough to stay in cache.
 _CHUNK_CELLS = 1_000_000
-
-
-def unit_of(row: Mapping[str, Any]) -> str:
-    """The unit a prediction row is resampled with: its group (cluster), or its item."""
-    if row.get("group") is not None:
-        return str(row["group"])
-    return str(row.get("item_id") if row.get("item_id") is not None else row["id"])
 
 
 @dataclass
@@ -69,19 +62,17 @@ class UnitTable:
             return self.sums.sum(axis=0) / self.counts.sum(axis=0)
 
 
-def unit_table(
-    rows: Iterable[Mapping[str, Any]], metrics: Sequence[str], unit: Callable[[Mapping[str, Any]], str]
-) -> UnitTable:
-    """Group scored rows (those whose ``metrics`` is a dict) by unit; unscored rows are skipped."""
+def unit_table(rows: Iterable[tuple[str, Mapping[str, float | None] | None]], metrics: Sequence[str]) -> UnitTable:
+    """Group scored rows, each given as (its resampling unit, its metrics), by unit; unscored rows
+    (metrics None: a failed request) are skipped."""
     import numpy as np
     index: dict[str, int] = {}
     cells: list[tuple[int, int, float]] = []
     column = {name: j for j, name in enumerate(metrics)}
-    for row in rows:
-        values = row.get("metrics")
-        if not isinstance(values, Mapping):
+    for unit, values in rows:
+        if values is None:
             continue
-        i = index.setdefault(unit(row), len(index))
+        i = index.setdefault(unit, len(index))
         for name, value in values.items():
             j = column.get(name)
             if j is not None and value is not None:

@@ -12,33 +12,26 @@ from the scores themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from clue.core.results import PredictionRow, RunResults
 from clue.stats.aggregate import Levels
-from clue.stats.bootstrap import (
-    CONFIDENCE,
-    generator,
-    percentile_ci,
-    resampled_means,
-    task_scores,
-    unit_of,
-    unit_table,
-)
+from clue.stats.bootstrap import CONFIDENCE, generator, percentile_ci, resampled_means, task_scores, unit_table
 
 if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue starts (bench/bench_startup.py)
     import numpy as np
 
 
 def add_confidence_intervals(
-    results: dict[str, Any],
-    rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]],
+    results: RunResults,
+    rows_by_task: Mapping[str, Sequence[PredictionRow]],
     *,
     seed: int,
     levels: Levels,
     units: Mapping[str, str],
     n_resamples: int = 1000,
 ) -> None:
-    """Add ``ci`` and ``metric_ci`` to each task, and ``levels_ci`` and ``bootstrap`` to ``results``.
+    """Set ``ci`` and ``metric_ci`` of each task, and ``levels_ci`` and ``bootstrap`` of ``results``.
 
     Intervals are in points (%), like the scores; an interval that cannot be
     computed (no scored rows) is ``None``.
@@ -47,30 +40,30 @@ def add_confidence_intervals(
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
     samples: dict[str, np.ndarray] = {}
-    for task, summary in results.get("tasks", {}).items():
-        metrics = list(summary.get("metrics", {}))
-        table = unit_table(rows_by_task.get(task, ()), metrics, unit_of)
+    for task, summary in results.tasks.items():
+        metrics = list(summary.metrics)
+        table = unit_table(((row.unit, row.metrics) for row in rows_by_task.get(task, ())), metrics)
         if table.n_units == 0 or not metrics:
-            summary["ci"] = None
-            summary["metric_ci"] = {name: None for name in metrics}
+            summary.ci = None
+            summary.metric_ci = {name: None for name in metrics}
             continue
         means = resampled_means(generator(seed, "bootstrap", task), table.sums, table.counts, n_resamples)
         scores = task_scores(means)
-        summary["ci"] = percentile_ci(scores)
-        summary["metric_ci"] = {name: percentile_ci(100.0 * means[:, j]) for j, name in enumerate(metrics)}
+        summary.ci = percentile_ci(scores)
+        summary.metric_ci = {name: percentile_ci(100.0 * means[:, j]) for j, name in enumerate(metrics)}
         samples[task] = scores
 
     levels_ci: dict[str, list[float] | None] = {}
     for level, members in levels.items():
-        if results.get("levels", {}).get(level) is None or any(t not in samples for t in members):
+        if results.levels.get(level) is None or any(t not in samples for t in members):
             levels_ci[level] = None
             continue
         levels_ci[level] = percentile_ci(np.mean([samples[t] for t in members], axis=0))
-    results["levels_ci"] = levels_ci
-    results["bootstrap"] = {
+    results.levels_ci = levels_ci
+    results.bootstrap = {
         "method": "percentile",
         "confidence": CONFIDENCE,
         "n_resamples": n_resamples,
         "seed": seed,
-        "units": {task: units.get(task, "item") for task in results.get("tasks", {})},
+        "units": {task: units.get(task, "item") for task in results.tasks},
     }

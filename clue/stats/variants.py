@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from statistics import fmean, stdev
 from typing import TYPE_CHECKING, Any
 
+from clue.core.results import PredictionRow
 from clue.stats.bootstrap import UnitTable, generator, resampled_means, task_scores
 
 if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue starts (bench/bench_startup.py)
@@ -43,9 +44,7 @@ def spread(scores: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def flip_rate(
-    rows_by_variant: Sequence[Mapping[str, Mapping[str, Any]]], binary_metrics: Sequence[str]
-) -> dict[str, Any]:
+def flip_rate(rows_by_variant: Sequence[Mapping[str, PredictionRow]], binary_metrics: Sequence[str]) -> dict[str, Any]:
     """Share of rows whose correctness changes across variants (in %).
 
     ``rows_by_variant``: per variant, its scored prediction rows keyed by the
@@ -63,8 +62,8 @@ def flip_rate(
         complete = True
         for rows in rows_by_variant:
             row = rows.get(key)
-            values = row.get("metrics") if row else None
-            if not isinstance(values, Mapping):
+            values = row.metrics if row else None
+            if values is None:
                 complete = False
                 break
             for name in binary_metrics:

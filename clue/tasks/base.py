@@ -325,6 +325,8 @@ class BuildContext:
     templates: Templates | None = None
     max_new_tokens: int | None = None  # override the task's own
     temperature: float = 0.0
+    top_p: float | None = None  # None: the neutral 1.0
+    decoding_seed: int | None = None  # the backend's sampling seed (sampled decoding only)
     task_options: dict[str, Any] = field(default_factory=dict)  # overrides of Settings.options
     protocol: str = DEFAULT_PROTOCOL
     # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
@@ -597,7 +599,8 @@ class Task:
     def decoding(self, ctx: BuildContext) -> Decoding:
         settings = self.settings(ctx)
         return Decoding(
-            max_new_tokens=ctx.max_new_tokens or settings.max_new_tokens, temperature=ctx.temperature, stop=settings.stop
+            max_new_tokens=ctx.max_new_tokens or settings.max_new_tokens, temperature=ctx.temperature,
+            top_p=1.0 if ctx.top_p is None else ctx.top_p, seed=ctx.decoding_seed, stop=settings.stop,
         )
 
     def option(self, ctx: BuildContext, key: str) -> Any:
