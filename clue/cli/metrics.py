@@ -96,7 +96,7 @@ def print_comparison(result: Any) -> None:
     print_table(console, title, columns, rows, right=columns[1:], whole=("",))
     for line in result.verdicts:
         say(line)
-    if result.get("variant_names"):
+    if result.variant_names:
         print_variant_comparison(result)
     for side, key in (("A", "tasks_only_in_a"), ("B", "tasks_only_in_b")):
         if getattr(result, key):

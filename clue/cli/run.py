@@ -73,7 +73,7 @@ def run_cmd(
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0 = greedy, the protocol's default)."),
     top_p: float | None = typer.Option(None, "--top-p", show_default="1: none", help="Nucleus sampling: keep the smallest set of tokens whose probability reaches P."),
     decoding_seed: int | None = typer.Option(None, "--decoding-seed", help="The backend's sampling seed (sampled decoding; recorded in the manifest)."),
-    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget, before the system prompt (alias of --protocol-setting longhealth.options.budget=N)."),
+    longhealth_budget: int | None = typer.Option(None, "--longhealth-budget", show_default="the task's declared budget", help="LongHealth document token budget, before the system prompt (an alias of the protocol setting longhealth.options.budget)."),
     option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated for replicas."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),

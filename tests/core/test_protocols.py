@@ -284,4 +284,4 @@ def test_bertscore_alone_sees_lowercased_text(monkeypatch):
     assert seen[("umls_f1",)][0][0] == "Sepsis; AKI"
     assert seen[("bertscore",)][0][0] == "sepsis; aki" and seen[("bertscore",)][1][0].islower()
     assert metric_settings["bertscore"]["lowercased"] is True
-    assert rows[0]["metrics"]["bertscore"] == 0.5 and rows[0]["metrics"]["umls_f1"] == 0.5
+    assert rows[0].metrics["bertscore"] == 0.5 and rows[0].metrics["umls_f1"] == 0.5

@@ -82,8 +82,8 @@ def test_with_one_variant_the_variant_interval_is_the_plain_one(tmp_path):
 def test_variant_samples_of_one_variant_are_the_plain_paired_samples():
     rows_a = [{"id": str(i), "item_id": str(i), "metrics": {"m": float(i % 2)}} for i in range(30)]
     rows_b = [{"id": str(i), "item_id": str(i), "metrics": {"m": float(i % 3 == 0)}} for i in range(30)]
-    ta = unit_table(rows_a, ["m"], lambda r: r["id"])
-    tb = unit_table(rows_b, ["m"], lambda r: r["id"])
+    ta = unit_table(((r["id"], r["metrics"]) for r in rows_a), ["m"])
+    tb = unit_table(((r["id"], r["metrics"]) for r in rows_b), ["m"])
     one = paired_variant_samples([ta], [tb], 3, "t", 400)
     assert one.shape == (400, 1)
     assert np.array_equal(resample_variants(one, 3, "t"), one[:, 0])

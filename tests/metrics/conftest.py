@@ -67,6 +67,7 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
     """A results dict shaped like the runner's, computed from prediction rows."""
     from statistics import fmean
 
+    from clue.core.results import RunResults, TaskSummary
     from clue.stats.aggregate import level_scores, mean_by_key
     from clue.tasks import levels as declared_levels
 
@@ -74,11 +75,10 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
     for task, rows in rows_by_task.items():
         scored = [r["metrics"] for r in rows if r["metrics"] is not None]
         metrics = mean_by_key(scored)
-        tasks[task] = {"score": fmean(metrics.values()) if metrics else None, "n": len(scored), "metrics": metrics,
-                       "diagnostics": {}, "complete": True, "missing_metrics": []}
+        tasks[task] = TaskSummary(score=fmean(metrics.values()) if metrics else None, n=len(scored), metrics=metrics)
     levels, complete = level_scores(tasks, declared_levels())
-    return {"schema": "clue.results/1", "model": model, "backend": "test", "seed": 42, "tasks": tasks,
-            "levels": levels, "levels_complete": complete, "metric_settings": {}}
+    return RunResults(model=model, backend="test", seed=42, tasks=tasks, levels=levels, levels_complete=complete,
+                      metric_settings={}).to_json()
 
 
 def write_run(path: Path, model: str, rows_by_task: dict[str, list[dict]]) -> Path:

@@ -6,9 +6,14 @@ import json
 
 import pytest
 
-from clue.report.compare import compare_runs
+from clue.report.compare import compare_runs as compare
 
 from .conftest import full_run, rows, write_run
+
+
+def compare_runs(*args, **kwargs) -> dict:
+    """The comparison as ``clue compare --out`` writes it."""
+    return compare(*args, **kwargs).to_json()
 
 
 def test_identical_runs_differ_by_zero_with_p_one(tmp_path):

@@ -6,12 +6,22 @@ import copy
 
 import pytest
 
-from clue.stats.confidence import add_confidence_intervals
+from clue.core.results import PredictionRow, RunResults
+from clue.stats.confidence import add_confidence_intervals as add_to_record
 from clue.tasks import levels as declared_levels
 
 from .conftest import full_run, rows, run_results
 
 UNITS = {"longhealth": "patient"}
+
+
+def add_confidence_intervals(results: dict, rows_by_task: dict, **settings) -> None:
+    """The intervals on the typed record, seen as results.json holds them (``results`` is updated in place)."""
+    record = RunResults.from_json(results)
+    rows = {task: [PredictionRow.from_json(r) for r in task_rows] for task, task_rows in rows_by_task.items()}
+    add_to_record(record, rows, **settings)
+    results.clear()
+    results.update(record.to_json())
 
 
 def test_every_task_metric_and_level_gets_an_interval_around_its_score():

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from clue.models import load_backend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.run import evaluate
 
 
 def run(tmp_path, metric_config):
-    config = RunConfig(model="baseline", tasks=["meqsum", "problem_summary", "medisumqa"], output=tmp_path,
-                       metric_config=metric_config, command=["test"])
+    config = RunSpec(model="baseline", tasks=["meqsum", "problem_summary", "medisumqa"], output=tmp_path,
+                     metric_settings=metric_config, command=["test"])
     backend = load_backend("baseline", {})
     try:
         return evaluate(config, backend)
@@ -25,12 +25,12 @@ def test_a_run_with_both_model_metrics_is_complete_and_cached(minilm_path, tiny_
     metric_config = {"bertscore_model": str(minilm_path), "bertscore_layer": 6, **tiny_umls}
     results = run(tmp_path, metric_config)
     for task in ("meqsum", "problem_summary", "medisumqa"):
-        summary = results["tasks"][task]
-        assert summary["missing_metrics"] == [], summary.get("missing_reasons")
-        assert summary["complete"] is True
-        assert 0.0 < summary["metrics"]["bertscore"] <= 100.0
-    assert "umls_f1" in results["tasks"]["problem_summary"]["metrics"]
-    assert results["metric_settings"]["bertscore"]["layer"] == 6
+        summary = results.tasks[task]
+        assert summary.missing_metrics == [], summary.missing_reasons
+        assert summary.complete is True
+        assert 0.0 < summary.metrics["bertscore"] <= 100.0
+    assert "umls_f1" in results.tasks["problem_summary"].metrics
+    assert results.metric_settings["bertscore"]["layer"] == 6
     assert (tmp_path / "metric_cache.sqlite").is_file()
     rows = [json.loads(line) for line in (tmp_path / "predictions" / "medisumqa.jsonl").read_text().splitlines()]
     assert all("bertscore" in r["metrics"] and "umls_f1" in r["metrics"] for r in rows)
@@ -41,7 +41,7 @@ def test_a_run_with_both_model_metrics_is_complete_and_cached(minilm_path, tiny_
     monkeypatch.setattr(bertscore, "load_scorer", lambda *a: pytest.fail("BERTScore model loaded on a re-run"))
     monkeypatch.setattr(umls, "load_extractor", lambda *a: pytest.fail("spaCy pipeline loaded on a re-run"))
     again = run(tmp_path, metric_config)
-    assert again["tasks"] == results["tasks"]
+    assert again.tasks == results.tasks
 
 
 def test_a_run_without_metric_models_marks_tasks_incomplete_with_reasons(tmp_path, monkeypatch):
@@ -49,7 +49,7 @@ def test_a_run_without_metric_models_marks_tasks_incomplete_with_reasons(tmp_pat
 
     monkeypatch.setattr(bertscore, "missing_packages", lambda: ["torch"])
     results = run(tmp_path, {"umls_pipeline": "no_such_pipeline_xyz"})
-    summary = results["tasks"]["medisumqa"]
-    assert summary["complete"] is False
-    assert set(summary["missing_metrics"]) == {"bertscore", "umls_f1"}
-    assert "pip install" in summary["missing_reasons"]["bertscore"]
+    summary = results.tasks["medisumqa"]
+    assert summary.complete is False
+    assert set(summary.missing_metrics) == {"bertscore", "umls_f1"}
+    assert "pip install" in summary.missing_reasons["bertscore"]

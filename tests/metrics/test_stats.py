@@ -7,6 +7,7 @@ from math import comb
 import numpy as np
 import pytest
 
+from clue.core.results import PredictionRow
 from clue.stats.bootstrap import (
     contingency,
     draw_units,
@@ -16,7 +17,6 @@ from clue.stats.bootstrap import (
     percentile_ci,
     resampled_means,
     task_scores,
-    unit_of,
     unit_table,
 )
 
@@ -47,7 +47,7 @@ def test_contingency_counts_each_cell():
 
 def test_bootstrap_of_a_constant_is_degenerate():
     rows = [{"id": str(i), "item_id": str(i), "metrics": {"m": 0.37}} for i in range(50)]
-    table = unit_table(rows, ["m"], lambda r: r["item_id"])
+    table = unit_table(((r["item_id"], r["metrics"]) for r in rows), ["m"])
     means = resampled_means(generator(1, "t"), table.sums, table.counts, 2000)
     ci = percentile_ci(100 * means[:, 0])
     assert ci[0] == pytest.approx(37.0, abs=1e-9) and ci[1] == pytest.approx(37.0, abs=1e-9)
@@ -56,7 +56,7 @@ def test_bootstrap_of_a_constant_is_degenerate():
 def test_each_resample_is_the_mean_of_the_drawn_units():
     values = np.array([0.0, 1.0, 0.5, 0.25, 0.75, 1.0, 0.0])
     rows = [{"id": str(i), "item_id": str(i), "metrics": {"m": v}} for i, v in enumerate(values)]
-    table = unit_table(rows, ["m"], lambda r: r["item_id"])
+    table = unit_table(((r["item_id"], r["metrics"]) for r in rows), ["m"])
     means = resampled_means(generator(7, "x"), table.sums, table.counts, 300)[:, 0]
     draws = draw_units(generator(7, "x"), 300, len(values))
     np.testing.assert_allclose(means, values[draws].mean(axis=1), rtol=0, atol=1e-12)
@@ -70,13 +70,13 @@ def test_cluster_resampling_keeps_patients_whole():
         for q in range(15):
             rows.append({"id": f"lh/{p}/{q}", "item_id": f"p{p}q{q // 5}", "group": f"patient_{p:02d}",
                          "subtask": "task1", "metrics": {"task1": float(p % 3 == 0)}})
-    table = unit_table(rows, ["task1"], unit_of)
+    table = unit_table(((row.unit, row.metrics) for row in map(PredictionRow.from_json, rows)), ["task1"])
     assert table.n_units == 20
     assert table.counts.sum() == 300
     means = resampled_means(generator(3, "lh"), table.sums, table.counts, 500)[:, 0]
     np.testing.assert_allclose(means * 20, np.round(means * 20), atol=1e-9)
     # the same rows resampled by item are not so constrained
-    items = unit_table(rows, ["task1"], lambda r: str(r["item_id"]))
+    items = unit_table(((str(r["item_id"]), r["metrics"]) for r in rows), ["task1"])
     assert items.n_units == 60
 
 
@@ -86,7 +86,7 @@ def test_unscored_rows_are_left_out_and_missing_metrics_are_nan():
         {"id": "b", "item_id": "b", "metrics": None},
         {"id": "c", "item_id": "c", "metrics": {"x": 0.0}},
     ]
-    table = unit_table(rows, ["x", "y"], lambda r: r["item_id"])
+    table = unit_table(((r["item_id"], r["metrics"]) for r in rows), ["x", "y"])
     assert table.units == ["a", "c"]
     means = table.means()
     assert means[0] == 0.5 and np.isnan(means[1])
