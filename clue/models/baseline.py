@@ -47,7 +47,7 @@ class BaselineBackend(InputsBackend):
     def model_id_for(cls, target: str) -> str:
         return "baseline"
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info["description"] = "parameterless per-task heuristics (baseline.py in each task's folder)"
         return info

@@ -201,8 +201,8 @@ class HFBackend(HFTokenizerBackend):
         return Completion(p.request.id, None, error=message, meta={"prompt_tokens": len(p.prompt_ids)})
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         torch = self._torch
         config = self.model.config
         info.update(

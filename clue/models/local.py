@@ -190,8 +190,8 @@ class LocalBackend(Backend):
     def layout(self) -> ChatLayout:
         return self._layout
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info["chat_layout_source"] = self._layout_source
         info["chat_template_sha256"] = sha256_text(self._chat_template) if self._chat_template else None
         info["options"] = {k: v for k, v in sorted(self.options.items())}
@@ -263,8 +263,8 @@ class HFTokenizerBackend(LocalBackend):
         # transformers tokenizes it without adding special tokens, as we do.
         return list(self.hf_tokenizer.encode(text, add_special_tokens=not templated))
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         folder = local_folder(self.target)
         if folder is not None:  # hub models are identified by their revision instead
             info.update(fingerprint_weights(weight_files(folder), self._hash_option))

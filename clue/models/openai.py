@@ -25,7 +25,7 @@ requests in flight, and a retry prefers another replica.
 
 The API key is read from an environment variable (``api_key_env``, default
 OPENAI_API_KEY) and sent only in the Authorization header; it is never part of
-``info()``, the store's model identity, or any error message: error texts are
+the backend's description (the manifest, the store's model identity), or any error message: error texts are
 masked (the key, any prefix of it, URL credentials; ``clue.core.redact``)
 before they are shortened.
 
@@ -360,18 +360,15 @@ class OpenAIBackend(Backend):
         return {"transport": self._transport(urls[0], sync, **settings), "mounts": mounts}
 
     @classmethod
-    def spec_identity(cls, model_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    def answer_fields(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """A server's answers depend on the model name and any extra request fields; no URLs, no keys."""
-        ident: dict[str, Any] = {"kind": cls.kind, "model": model_id}
         extra_body = ClientSettings.from_options(options).extra_body
-        if extra_body:
-            ident["extra_body"] = extra_body
-        return ident
+        return {"extra_body": extra_body} if extra_body else {}
 
-    def info(self) -> dict[str, Any]:
+    def details(self) -> dict[str, Any]:
         httpx = _httpx()
         s = self.settings
-        info = super().info()
+        info = super().details()
         info.update(
             {
                 "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",

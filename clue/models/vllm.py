@@ -95,8 +95,8 @@ class VLLMBackend(HFTokenizerBackend):
                 yield Completion(p.request.id, result.text, meta=p.meta(len(result.token_ids), result.finish_reason))
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         config = self._model_config()
         info.update(
             {
