@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,10 @@ NOT_IDENTITY = frozenset(
     }
 )
 SECRET_OPTION = re.compile(r"api[_-]?key|secret|password|passwd|credential|auth|access[_-]?token|hf[_-]?token", re.I)
+
+#: a task's parameterless answer from one request's structured inputs (``Task.baseline``)
+InputsAnswer = Callable[[Mapping[str, Any]], str]
+
 
 def identity_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The options that decide a model's answers: no placement, speed or secrets."""
@@ -183,6 +187,11 @@ class Backend(ABC):
         """
 
     # -- answering ---------------------------------------------------------------------
+    def attach(self, task: str, answer: InputsAnswer | None, inputs: Mapping[str, Mapping[str, Any]]) -> None:  # noqa: B027
+        """Before generation, per task: the task's parameterless answer function (None: it has none) and each
+        request's structured inputs by request id, never a gold answer. A model reads its prompts and ignores
+        this; the baseline answers with it."""
+
     @abstractmethod
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         """Yield one completion per request, as each finishes."""

@@ -10,9 +10,12 @@ is written in insertion order).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from clue.core.chat import ChatLayout
+from clue.core.errors import UsageError
 from clue.core.tokens import ApproxTokenizer
 from clue.models import spec_identity
 from clue.models.base import Backend, Description
@@ -22,7 +25,11 @@ from clue.models.llamacpp import LlamaCppBackend, SmolLM2Backend
 from clue.models.local import LocalBackend
 from clue.models.replay import ReplayBackend
 from clue.models.vllm import VLLMBackend
+from clue.pipeline.config import RunConfig
+from clue.pipeline.plan import plan, run_templates
+from clue.pipeline.run import attach_inputs
 from clue.store.runs import model_key
+from clue.tasks.registry import resolve_tasks
 
 URL = "http://127.0.0.1:9/v1"
 
@@ -107,3 +114,52 @@ def test_the_three_records_are_views_of_one_description():
         "kind": "openai", "model": "gpt-x", "extra_body": {"top_k": 1}}
     # the store's description gathers no details (they can be costly: weight hashes, server questions)
     assert BaselineBackend().description().details == {}
+
+
+# -- the baseline is answered like a model ---------------------------------------------------
+class Recording(Backend):
+    kind = "recording"
+
+    def __init__(self):
+        super().__init__("recording", {})
+        self.offered: dict[str, dict] = {}
+
+    def attach(self, task, answer, inputs):
+        self.offered.update(inputs)
+
+    def generate(self, requests):
+        return iter(())
+
+
+def prepared_mednli(tmp_path):
+    config = RunConfig(model="baseline", tasks=resolve_tasks("mednli"), output=str(tmp_path))
+    return plan(config, ApproxTokenizer(), lambda: None, run_templates(config))
+
+
+def test_every_backend_is_offered_the_inputs_and_never_a_gold_answer(tmp_path):
+    prepared = prepared_mednli(tmp_path)
+    cases = prepared[0].cases
+    seen = Recording()
+    attach_inputs(seen, prepared)
+    assert seen.offered == {c.id: c.reference.inputs for c in cases}
+    assert all("gold" not in k and "label" not in k for inputs in seen.offered.values() for k in inputs)
+    # a model ignores what it is offered: the default hook does nothing
+    assert Backend.attach(seen, "mednli", None, {}) is None
+
+
+def test_the_baseline_answers_with_each_tasks_own_function(tmp_path):
+    prepared = prepared_mednli(tmp_path)
+    backend = BaselineBackend()
+    attach_inputs(backend, prepared)
+    task = prepared[0].task
+    completions = list(backend.generate([c.request for c in prepared[0].cases]))
+    assert [c.text for c in completions] == [task.baseline(c.reference.inputs) for c in prepared[0].cases]
+    unknown = list(backend.generate([SimpleNamespace(id="nobody")]))  # type: ignore[list-item]
+    assert unknown[0].error == "baseline has no answer for this request"
+
+
+def test_a_task_without_a_baseline_is_refused_before_anything_is_generated():
+    no_baseline = SimpleNamespace(task=SimpleNamespace(name="custom", has_baseline=False, baseline=None), cases=[])
+    with pytest.raises(UsageError, match=r"^task 'custom' has no parameterless baseline; run it with a model \(--model\)$"):
+        attach_inputs(BaselineBackend(), [no_baseline])  # type: ignore[list-item]
+    attach_inputs(Recording(), [no_baseline])  # type: ignore[list-item]  # a model runs such a task
