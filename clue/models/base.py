@@ -59,13 +59,12 @@ class Description:
     model: str
     chat_layout: ChatLayout | None
     tokenizer: str
-    #: the context length; in a description that is not ``complete``, only as far as known without asking anybody
+    #: the context length; unless the description was asked for ``complete``, only as far as known without asking anybody
     context_length: int | None
     #: what else decides the answers, as the ``--model`` spec says it (``Backend.answer_fields``)
     answer_fields: Mapping[str, Any] = field(default_factory=dict)
-    #: the rest of the manifest record: engine, files, settings (``Backend.details``); empty unless ``complete``
+    #: the rest of the manifest record: engine, files, settings (``Backend.details``); empty unless asked for ``complete``
     details: Mapping[str, Any] = field(default_factory=dict)
-    complete: bool = False
 
     @property
     def layout_name(self) -> str | None:
@@ -159,7 +158,6 @@ class Backend(ABC):
             context_length=context,
             answer_fields=self.answer_fields(self.options),
             details=self.details() if complete else {},
-            complete=complete,
         )
 
     def identity(self) -> dict[str, Any]:
