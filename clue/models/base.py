@@ -1,17 +1,19 @@
-"""The backend interface: requests in, completions out.
+"""The backend interface: requests in, completions out, and one description of the backend.
 
-A backend is the only stage that talks to a model. It applies the chat
-layout that fits its model (``clue.core.chat``), knows the model's context length
-and tokenizer (for prompt budgets), and yields completions as they finish,
-in any order. Failures are per request (``Completion.error``), never a
-silent empty string.
+A backend is the only stage that talks to a model: it applies its chat layout
+(``clue.core.chat``), knows the model's context length and tokenizer, and
+yields completions as they finish, in any order; a failure is per request
+(``Completion.error``). What it says about itself is one ``Description``, of
+which the run store's model key, the store's record and the manifest's
+``backend`` record are views (docs/backends.md, "How a backend describes itself").
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from clue.core.chat import ChatLayout
@@ -35,13 +37,55 @@ NOT_IDENTITY = frozenset(
 )
 SECRET_OPTION = re.compile(r"api[_-]?key|secret|password|passwd|credential|auth|access[_-]?token|hf[_-]?token", re.I)
 
+#: a task's parameterless answer from one request's structured inputs (``Task.baseline``)
+InputsAnswer = Callable[[Mapping[str, Any]], str]
+
 
 def identity_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The options that decide a model's answers: no placement, speed or secrets."""
     return {k: v for k, v in sorted(options.items()) if k not in NOT_IDENTITY and not SECRET_OPTION.search(k)}
 
 
+@dataclass(frozen=True)
+class Description:
+    """What a backend says about itself (never URLs' secrets or keys); three records are views of it.
+
+    ``identity()`` decides the answers (the run store's model key is its hash);
+    ``store_record()`` is what re-scoring without the model needs to rebuild the
+    same requests; ``manifest_record()`` is the manifest's ``backend`` record.
+    """
+
+    kind: str
+    model: str
+    chat_layout: ChatLayout | None
+    tokenizer: str
+    #: the context length; unless the description was asked for ``complete``, only as far as known without asking anybody
+    context_length: int | None
+    #: what else decides the answers, as the ``--model`` spec says it (``Backend.answer_fields``)
+    answer_fields: Mapping[str, Any] = field(default_factory=dict)
+    #: the rest of the manifest record: engine, files, settings (``Backend.details``); empty unless asked for ``complete``
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def layout_name(self) -> str | None:
+        return self.chat_layout.value if self.chat_layout else None
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "chat_layout": self.layout_name, **self.answer_fields}
+
+    def store_record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "chat_layout": self.layout_name,
+                "context_length": self.context_length, "tokenizer": self.tokenizer}
+
+    def manifest_record(self) -> dict[str, Any]:
+        return {"backend": self.kind, "model": self.model, "context_length": self.context_length,
+                "tokenizer": self.tokenizer, "chat_layout": self.layout_name, **self.details}
+
+
 class Backend(ABC):
+    """A model behind ``generate``. A subclass describes itself through ``answer_fields`` (what in its options
+    decides the answers) and ``details`` (what else the manifest records), and its layout, tokenizer and context."""
+
     #: short name of the backend kind: "baseline", "openai", "vllm", "hf", "llamacpp"
     kind: str = ""
 
@@ -65,6 +109,15 @@ class Backend(ABC):
         """Tokens the model can attend to (prompt + completion); None: unlimited."""
         return None
 
+    def context_length_if_known(self) -> int | None:
+        """The context length when knowing it asks nobody; a server backend that has not asked says None.
+
+        The requests were planned before a description is stored (at the start
+        of generation): a task whose prompts depend on the context made the
+        backend find it then (``Task.uses_context``).
+        """
+        return self.context_length
+
     @property
     def tokenizer(self) -> Tokenizer:
         return ApproxTokenizer()
@@ -74,42 +127,48 @@ class Backend(ABC):
         """The chat layout used; None for backends that read no prompt (baselines)."""
         return None
 
+    # -- the one self-description -----------------------------------------------------
+    @classmethod
+    def answer_fields(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """What in the options decides the answers (besides kind, model and layout): no placement, speed or secrets."""
+        return {"options": identity_options(options)}
+
     @classmethod
     def spec_identity(cls, model_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         """The part of the identity the ``--model`` spec decides, known without loading anything.
 
-        ``clue sweep`` compares it to skip a finished model; ``identity()``
-        adds what only the loaded model can say (the chat layout).
+        ``clue sweep`` compares it to skip a finished model; the loaded
+        backend's ``identity()`` adds the chat layout.
         """
-        return {"kind": cls.kind, "model": model_id, "options": identity_options(options)}
+        return {"kind": cls.kind, "model": model_id, **cls.answer_fields(options)}
+
+    def details(self) -> dict[str, Any]:
+        """What the manifest records beyond the description's own fields (engine, files, settings; never secrets)."""
+        return {}
+
+    def description(self, complete: bool = False) -> Description:
+        """The backend's account of itself. ``complete``: also the manifest's details, asking for the context
+        length if need be (the manifest is written after generation); otherwise only what is known already."""
+        context = self.context_length if complete else self.context_length_if_known()
+        return Description(
+            kind=self.kind,
+            model=self.model_id,
+            chat_layout=self.layout,
+            tokenizer=self.tokenizer.name,
+            context_length=context,
+            answer_fields=self.answer_fields(self.options),
+            details=self.details() if complete else {},
+        )
 
     def identity(self) -> dict[str, Any]:
-        """What decides the answers: the run store's model key is its hash. No URLs, no secrets."""
-        ident = self.spec_identity(self.model_id, self.options)
-        layout = self.layout
-        return {"kind": ident.pop("kind"), "model": ident.pop("model"),
-                "chat_layout": layout.value if layout else None, **ident}
+        """What decides the answers (``Description.identity``): the run store's model key is its hash."""
+        return self.description().identity()
 
-    def describe(self) -> dict[str, Any]:
-        """What re-scoring without the model needs to rebuild the same requests."""
-        layout = self.layout
-        return {
-            "kind": self.kind,
-            "model": self.model_id,
-            "chat_layout": layout.value if layout else None,
-            "context_length": self.context_length_if_known(),
-            "tokenizer": self.tokenizer.name,
-        }
+    def info(self) -> dict[str, Any]:
+        """The manifest's ``backend`` record (``Description.manifest_record``)."""
+        return self.description(complete=True).manifest_record()
 
-    def context_length_if_known(self) -> int | None:
-        """The context length when knowing it asks nobody; a server backend that has not asked says None.
-
-        The requests were planned before this is read (``describe``, at the
-        start of generation): a task whose prompts depend on the context made
-        the backend find it then (``Task.uses_context``).
-        """
-        return self.context_length
-
+    # -- where it connects -------------------------------------------------------------
     def endpoints(self) -> list[str]:
         """URLs the backend will connect to: servers and any proxy in between (empty for in-process backends)."""
         return []
@@ -125,15 +184,11 @@ class Backend(ABC):
         A backend with endpoints must then refuse to connect to any other host.
         """
 
-    def info(self) -> dict[str, Any]:
-        """What the manifest records about the model and engine (never secrets)."""
-        return {
-            "backend": self.kind,
-            "model": self.model_id,
-            "context_length": self.context_length,
-            "tokenizer": self.tokenizer.name,
-            "chat_layout": self.layout.value if self.layout else None,
-        }
+    # -- answering ---------------------------------------------------------------------
+    def attach(self, task: str, answer: InputsAnswer | None, inputs: Mapping[str, Mapping[str, Any]]) -> None:  # noqa: B027
+        """Before generation, per task: the task's parameterless answer function (None: it has none) and each
+        request's structured inputs by request id, never a gold answer. A model reads its prompts and ignores
+        this; the baseline answers with it."""
 
     @abstractmethod
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:

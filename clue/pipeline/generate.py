@@ -29,7 +29,7 @@ def stored_generate(
     """
     identity = backend.identity()
     mkey = model_key(identity)
-    store.register_model(mkey, identity, backend.describe())
+    store.register_model(mkey, identity, backend.description().store_record())
     layout = backend.layout
     stored = {} if refresh else store.answers(mkey)
     missing: list[Request] = []
@@ -91,8 +91,8 @@ class StoreBackend(Backend):
         value = self.described.get("chat_layout")
         return ChatLayout(value) if value else None
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def details(self) -> dict[str, Any]:
+        info = super().details()
         info.update({"answered_from": str(self.store.path), "recorded": self.described})
         return info
 

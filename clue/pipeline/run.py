@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.metrics.rouge import settings as rouge_settings
 from clue.models import load_backend, spec_identity
 from clue.models.base import Backend
-from clue.models.baseline import InputsBackend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, LONGHEALTH_BUDGET, RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for
 from clue.pipeline.egress import check_egress
@@ -45,16 +43,11 @@ Generate = Callable[[Backend, list[Request]], Iterable[Completion]]
 
 
 def attach_inputs(backend: Backend, prepared: Sequence[PreparedTask]) -> None:
-    """Hand a backend that reads structured inputs (the baseline) one solver per request.
-
-    Only the inputs go to it, through each task's declared baseline; never a gold answer.
-    """
-    if not isinstance(backend, InputsBackend):
-        return
+    """Offer the backend each task's parameterless answer function and each request's structured inputs
+    (``Backend.attach``: the baseline answers with them, a model ignores them); never a gold answer."""
     for p in prepared:
-        if not p.task.has_baseline:
-            raise UsageError(f"task {p.task.name!r} has no parameterless baseline; run it with a model (--model)")
-        backend.attach_solvers({c.id: partial(p.task.baseline, c.reference.inputs) for c in p.cases})
+        backend.attach(p.task.name, p.task.baseline if p.task.has_baseline else None,
+                       {c.id: c.reference.inputs for c in p.cases})
 
 
 def generate_all(

@@ -21,7 +21,8 @@ from netservers import RawServer, Relay, answer, read_request, self_signed, serv
 
 from clue.core.records import Decoding, Message, Request  # noqa: E402
 from clue.models import load_backend, netio  # noqa: E402
-from clue.models.openai import OpenAIBackend, _AsyncPinnedNetwork  # noqa: E402
+from clue.models.openai import OpenAIBackend  # noqa: E402
+from clue.models.openai.network import AsyncPinnedNetwork  # noqa: E402
 
 needs_311 = pytest.mark.skipif(sys.version_info < (3, 11), reason="clue's network layer is used on Python 3.11+")
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05}
@@ -107,7 +108,7 @@ def test_pinning_wraps_clues_layer_and_still_refuses_what_was_not_checked():
     backend = backend_for("http://model.invalid:8000/v1")
     backend.pin({"model.invalid": ("127.0.0.1",)})
     network = backend._transport(backend.settings.base_urls[0])._pool._network_backend
-    assert isinstance(network, _AsyncPinnedNetwork) and isinstance(network.inner, netio.AsyncioBackend)
+    assert isinstance(network, AsyncPinnedNetwork) and isinstance(network.inner, netio.AsyncioBackend)
 
     async def attempts() -> None:
         with pytest.raises(httpcore.ConnectError, match="was not checked"):

@@ -17,7 +17,9 @@ from clue.core.chat import plain_text
 from clue.core.errors import UsageError
 from clue.core.records import Decoding, Message, Request
 from clue.models import load_backend
-from clue.models.openai import OpenAIBackend, parse_retry_after, redact_url
+from clue.models.openai import OpenAIBackend
+from clue.models.openai.retry import parse_retry_after
+from clue.models.openai.urls import redact_url
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
 

@@ -1,0 +1,377 @@
+"""``OpenAIBackend``: requests to an OpenAI-compatible server, through a fixed pool of async workers.
+
+At most ``concurrency`` requests are in flight, spread over the replicas (each
+request to the one with the fewest in flight, a retry to another); answers come
+back through the sync-over-async bridge as they finish. docs/serving.md has
+the whole story: options, replicas, retries, the API key, proxies and pinning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clue.core.chat import ChatLayout, apply_layout, hf_renderer, probe_layout
+from clue.core.errors import UsageError, require
+from clue.core.records import Completion, Request
+from clue.core.redact import redact, shorten
+from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
+from clue.core.urls import parse_endpoint
+from clue.models import netio
+from clue.models.base import Backend
+from clue.models.openai import bridge
+from clue.models.openai.network import load_httpx, make_transport, same_for_the_client
+from clue.models.openai.options import ClientSettings
+from clue.models.openai.responses import ERROR_TEXT_LIMIT, parse_answer, server_message
+from clue.models.openai.retry import Final, Retry, parse_retry_after, retry_delay, worth_retrying
+from clue.models.openai.urls import endpoint_url, redact_url
+
+# Keys servers use for the model's context in /v1/models (vLLM: max_model_len).
+CONTEXT_KEYS = ("max_model_len", "context_length", "context_window", "max_context_length")
+
+
+@dataclass
+class Replica:
+    """One server of the model, as the workers see it."""
+
+    index: int
+    chat_url: str
+    completions_url: str
+    inflight: int = 0
+    sent: int = 0
+    not_before: float = 0.0  # loop time before which Retry-After asks us to wait
+
+
+def pick_replica(replicas: list[Replica], avoid: Replica | None, now: float) -> Replica:
+    """The replica free soonest, then with the fewest requests in flight; a retry avoids the last one."""
+    if len(replicas) == 1:
+        return replicas[0]
+    others = [r for r in replicas if r is not avoid] or replicas
+    return min(others, key=lambda r: (max(0.0, r.not_before - now), r.inflight, r.sent))
+
+
+class OpenAIBackend(Backend):
+    kind = "openai"
+
+    def __init__(self, target: str, options: Mapping[str, Any] | None = None):
+        super().__init__(target, options)
+        self.settings = ClientSettings.from_options(self.options)
+        load_httpx()  # fail now, with the extra to install, rather than after the data is loaded
+        key = os.environ.get(self.settings.api_key_env)
+        if not key and "api_key_env" in self.options:
+            raise UsageError(f"openai backend: the environment variable {self.settings.api_key_env} (api_key_env) is not set")
+        # Kept on the instance only; never in options, the description or the store.
+        self._api_key = key or None
+        self._proxies = {u: self.settings.proxy_for(u) for u in self.settings.base_urls}
+        for url in [*self.settings.base_urls, *(p for p in self._proxies.values() if p)]:
+            same_for_the_client(url)
+        if any(p and p.startswith("socks") for p in self._proxies.values()):
+            require("socksio", "openai", "A SOCKS proxy")
+        # host -> the addresses the egress guard checked (None: approved by name); None: not pinned.
+        self._pins: dict[str, tuple[str, ...] | None] | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._hf_tokenizer: Any = None
+        self._layout: ChatLayout | None = None
+        self._context: tuple[int | None, str] | None = None  # (length, where it came from)
+        self._server_model: dict[str, Any] | None = None
+        self._tls_context: Any = None
+        self._network: str | None = None  # the network layer the async clients used (netio.layer_name)
+        # Nothing talks to the server before generate() or context_length is
+        # asked for, so the egress guard can refuse an endpoint first.
+
+    # -- what the harness asks before building prompts ------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
+    @property
+    def layout(self) -> ChatLayout:
+        if self._layout is None:
+            self._layout = self._choose_layout()
+        return self._layout
+
+    @property
+    def context_length(self) -> int | None:
+        if self._context is None:
+            if self.settings.context_length is not None:
+                self._context = (self.settings.context_length, "option")
+            else:
+                self._context = self._ask_server_context()
+        return self._context[0]
+
+    def context_length_if_known(self) -> int | None:
+        if self._context is not None:
+            return self._context[0]
+        return self.settings.context_length
+
+    def endpoints(self) -> list[str]:
+        return [*self.settings.base_urls, *self.proxies()]
+
+    def proxies(self) -> list[str]:
+        return list(dict.fromkeys(p for p in self._proxies.values() if p))
+
+    def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:
+        self._pins = {host.lower(): (tuple(a) if a is not None else None) for host, a in addresses.items()}
+
+    def _transport(self, url: str, sync: bool = False, **settings: Any) -> Any:
+        """The client's transport for requests to ``url`` (``network.make_transport``), noting the layer it uses."""
+        transport, layer = make_transport(self._proxies.get(url), self._pins, sync, **settings)
+        if layer is not None:
+            self._network = layer
+        return transport
+
+    def _client_routes(self, sync: bool = False, **settings: Any) -> dict[str, Any]:
+        """``transport`` (and ``mounts`` when replicas differ in proxy) for an httpx client."""
+        urls = list(self.settings.base_urls)
+        if len({self._proxies.get(u) for u in urls}) == 1:
+            return {"transport": self._transport(urls[0], sync, **settings)}
+        mounts = {}
+        for u in urls:
+            e = parse_endpoint(u)
+            mounts[f"{e.scheme}://{f'[{e.host}]' if ':' in e.host else e.host}:{e.port}"] = self._transport(u, sync, **settings)
+        return {"transport": self._transport(urls[0], sync, **settings), "mounts": mounts}
+
+    # -- the description -----------------------------------------------------------------
+    @classmethod
+    def answer_fields(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A server's answers depend on the model name and any extra request fields; no URLs, no keys."""
+        extra_body = ClientSettings.from_options(options).extra_body
+        return {"extra_body": extra_body} if extra_body else {}
+
+    def details(self) -> dict[str, Any]:
+        httpx = load_httpx()
+        s = self.settings
+        return {
+            "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
+            "base_urls": [redact_url(u) for u in s.base_urls],
+            "proxies": [redact_url(p) for p in self.proxies()],
+            "pinned": self._pins is not None,  # connections held to the addresses the egress guard checked
+            "context_length_source": self._context[1] if self._context else "unknown",
+            "server_model": self._server_model,
+            "concurrency": s.concurrency,
+            "timeout_s": s.timeout,
+            "retries": {
+                "max_retries": s.max_retries,
+                "backoff_base_s": s.backoff_base,
+                "backoff_max_s": s.backoff_max,
+                "retry_after_max_s": s.retry_after_max,
+            },
+            "extra_body": s.extra_body,
+            "api_key_env": s.api_key_env,
+            "api_key_set": self._api_key is not None,
+            # what sent the requests: httpx over clue's asyncio layer, or over httpcore's default
+            "client": f"httpx {httpx.__version__}, network: "
+                      f"{self._network or netio.layer_name(netio.network_backend())}",
+        }
+
+    def _load_tokenizer(self) -> Tokenizer:
+        if not self.settings.tokenizer:
+            return ApproxTokenizer()
+        transformers = require("transformers", "hf", "Counting tokens with a local tokenizer (-O tokenizer=PATH)")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(self.settings.tokenizer, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"openai backend: cannot load the tokenizer at {self.settings.tokenizer!r}: {exc}") from None
+        self._hf_tokenizer = tok
+        return hf_tokenizer_counter(f"hf:{self.settings.tokenizer}", tok)
+
+    def _choose_layout(self) -> ChatLayout:
+        if self.settings.chat_layout is not None:
+            return self.settings.chat_layout
+        if self.settings.tokenizer:
+            # The user gave the model's tokenizer: its chat template decides, as in-process backends do.
+            self.tokenizer  # noqa: B018 - loads it
+            return probe_layout(hf_renderer(self._hf_tokenizer))
+        # A chat endpoint applies the server's own template; the system role is the default there.
+        return ChatLayout.SYSTEM
+
+    def _tls(self) -> Any:
+        """One TLS context for every client of this backend (the workers' and the model query's), built on first use.
+
+        Loading the CA store costs ~20 ms; httpx would build a context per
+        client (one per worker) even for plain http. With only ``http://``
+        servers nothing is ever verified, so the one shared context is a bare
+        one that loads no CA store.
+        """
+        if self._tls_context is None:
+            if any(u.lower().startswith("https:") for u in self.settings.base_urls):
+                self._tls_context = load_httpx().create_ssl_context(trust_env=self.settings.use_env_proxy)
+            else:
+                import ssl
+
+                self._tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                self._tls_context.check_hostname = False
+                self._tls_context.verify_mode = ssl.CERT_NONE
+        return self._tls_context
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _ask_server_context(self) -> tuple[int | None, str]:
+        """The context length from GET /models (vLLM reports max_model_len); None when absent."""
+        httpx = load_httpx()
+
+        url = endpoint_url(self.settings.base_urls[0], "/models")
+        try:
+            routes = self._client_routes(sync=True, verify=self._tls())
+            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=False, **routes) as client:
+                response = client.get(url, headers=self._headers())
+            entries = response.json().get("data", []) if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None, "unknown (the server's model list could not be read)"
+        entries = [e for e in entries if isinstance(e, dict)]
+        match = [e for e in entries if e.get("id") == self.target] or (entries if len(entries) == 1 else [])
+        if not match:
+            return None, "unknown (the server does not list this model)"
+        entry = match[0]
+        self._server_model = {k: entry[k] for k in ("id", "root", "owned_by", "parent") if k in entry}
+        for key in CONTEXT_KEYS:
+            value = entry.get(key)
+            if isinstance(value, int) and value > 0:
+                self._server_model[key] = value
+                return value, f"server ({key})"
+        return None, "unknown (the server does not report it; set -O context_length=N)"
+
+    # -- generation -------------------------------------------------------------------
+    def request_body(self, request: Request) -> bytes:
+        d = request.decoding
+        body: dict[str, Any] = {"model": self.target}
+        laid_out = apply_layout(request.messages, self.layout)
+        if isinstance(laid_out, str):
+            body["prompt"] = laid_out
+        else:
+            body["messages"] = [{"role": m.role, "content": m.content} for m in laid_out]
+            if laid_out and laid_out[-1].role == "assistant":
+                # a pre-fill: vLLM's chat API continues the last message instead of opening a new turn
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
+        body[self.settings.max_tokens_field] = d.max_new_tokens
+        body["temperature"] = d.temperature
+        if d.top_p != 1.0:
+            body["top_p"] = d.top_p
+        if d.seed is not None:
+            body["seed"] = d.seed
+        if d.stop:
+            body["stop"] = list(d.stop)
+        body.update(self.settings.extra_body)
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        requests = list(requests)
+        if not requests:
+            return
+        self.layout  # noqa: B018 - decide (and maybe load the tokenizer) before the loop thread starts
+        yield from bridge.iterate(lambda emit: self._run(requests, emit), name="clue-openai-client")
+
+    async def _run(self, requests: list[Request], emit: Callable[[Completion], None]) -> None:
+        httpx = load_httpx()
+
+        s = self.settings
+        replicas = [
+            Replica(i, endpoint_url(u, "/chat/completions"), endpoint_url(u, "/completions"))
+            for i, u in enumerate(s.base_urls)
+        ]
+        pending = list(reversed(requests))  # pop() from the end keeps the given order
+        # One small client per worker rather than one shared pool: httpcore
+        # scans its whole pool for every request, which at 32+ connections
+        # cost more CPU than everything else the harness does per request.
+        limits = httpx.Limits(max_connections=len(replicas), max_keepalive_connections=len(replicas))
+        timeout = httpx.Timeout(s.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
+        tls = self._tls()
+
+        async def worker() -> None:
+            routes = self._client_routes(limits=limits, verify=tls)
+            async with httpx.AsyncClient(
+                limits=limits, timeout=timeout, headers=self._headers(), trust_env=False, **routes
+            ) as client:
+                while pending:
+                    request = pending.pop()
+                    emit(await self._complete(client, replicas, request))
+
+        # The workers start one at a time, each running until it waits on the
+        # network: started all at once, the first request would wait until
+        # every worker had made its client (~70 ms at 64 workers).
+        started: list[asyncio.Task] = []
+        try:
+            for _ in range(min(s.concurrency, len(requests))):
+                started.append(asyncio.ensure_future(worker()))
+                await asyncio.sleep(0)
+            await asyncio.gather(*started)
+        except BaseException:
+            for task in started:
+                task.cancel()
+            raise
+
+    async def _complete(self, client: Any, replicas: list[Replica], request: Request) -> Completion:
+        loop = asyncio.get_running_loop()
+        plain = self.layout is ChatLayout.PLAIN
+        try:
+            body = self.request_body(request)
+        except Exception as exc:  # a request we cannot even encode fails alone
+            return Completion(request.id, None, error=f"could not build the request body: {exc}")
+        last: Replica | None = None
+        reason = ""
+        attempts = 0
+        while True:
+            attempts += 1
+            replica = pick_replica(replicas, last, loop.time())
+            wait = replica.not_before - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            replica.inflight += 1
+            replica.sent += 1
+            try:
+                text, meta = await self._attempt(client, replica, body, plain)
+                meta.update(attempts=attempts, replica=replica.index)
+                return Completion(request.id, text, meta=meta)
+            except Final as exc:
+                return Completion(request.id, None, error=self._clean(str(exc)), meta={"attempts": attempts})
+            except Retry as exc:
+                reason = exc.reason
+                delay = self._delay(attempts, exc.retry_after)
+                if exc.retry_after is not None:
+                    replica.not_before = max(replica.not_before, loop.time() + delay)
+            finally:
+                replica.inflight -= 1
+            if attempts > self.settings.max_retries:
+                error = f"gave up after {attempts} attempts; last: {reason}"
+                return Completion(request.id, None, error=self._clean(error), meta={"attempts": attempts})
+            last = replica
+            await asyncio.sleep(delay)
+
+    async def _attempt(self, client: Any, replica: Replica, body: bytes, plain: bool) -> tuple[str, dict[str, Any]]:
+        import httpx
+
+        url = replica.completions_url if plain else replica.chat_url
+        try:
+            response = await client.post(url, content=body)
+        except httpx.TimeoutException:
+            raise Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
+        except httpx.TransportError as exc:  # refused, reset, dropped mid-answer
+            raise Retry(self._clean(f"connection failed ({type(exc).__name__}: {exc})")) from None
+        status = response.status_code
+        if status != 200:
+            message = self._clean(server_message(response.content), ERROR_TEXT_LIMIT)
+            if worth_retrying(status):
+                raise Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
+            raise Final(f"HTTP {status}: {message}")
+        return parse_answer(response.content, plain)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        s = self.settings
+        return retry_delay(attempt, retry_after, backoff_base=s.backoff_base, backoff_max=s.backoff_max,
+                           retry_after_max=s.retry_after_max)
+
+    def _clean(self, message: str, limit: int | None = None) -> str:
+        """An error text as it may be stored: the key (and its prefixes) and URL secrets masked, then shortened."""
+        message = redact(message, [self._api_key])
+        return shorten(message, limit) if limit is not None else message

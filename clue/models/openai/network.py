@@ -1,0 +1,145 @@
+"""The client's connections: httpx loaded on first use, and transports with their proxy, network layer and pins.
+
+Async transports send through clue's asyncio layer (``clue.models.netio``)
+where it is available; once the egress guard has checked the addresses, every
+transport is held to them (``PinnedNetwork``) and refuses any other host.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from clue.core.errors import UsageError, require
+from clue.core.redact import redact
+from clue.core.urls import parse_endpoint
+from clue.models import netio
+
+#: host -> the addresses the egress guard checked (None: approved by name, the client resolves it)
+Pins = Mapping[str, "tuple[str, ...] | None"]
+
+
+def load_httpx() -> Any:
+    """httpx, or a UsageError naming the extra to install."""
+    if "httpx" not in sys.modules:
+        # httpx imports its own command-line client (click, pygments, rich.progress,
+        # rich.syntax) whenever click is installed, as it is here (rouge-score needs
+        # nltk, which needs click): 26 ms of every `clue run` before its first
+        # request (bench/bench_startup.py). clue never runs that client, so its
+        # import is declined; httpx then defines a stub `httpx.main` instead.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    return require("httpx", "openai", "The openai: backend")
+
+
+def same_for_the_client(url: str) -> None:
+    """Refuse a URL that httpx would read with another host or port than clue's checks did."""
+    httpx = load_httpx()
+    ours = parse_endpoint(url)
+    try:
+        theirs = httpx.URL(url)
+        port = theirs.port or {"http": 80, "https": 443}.get(theirs.scheme)
+        host = theirs.host.lower()
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise UsageError(f"openai backend: not a URL the client can use ({exc.__class__.__name__}): {redact(url)!r}") from None
+    if host != ours.host or port != ours.port:
+        raise UsageError(f"openai backend: the client would read {redact(url)!r} as another address; refusing it")
+
+
+def make_transport(proxy: str | None, pins: Pins | None, sync: bool = False, **settings: Any) -> tuple[Any, str | None]:
+    """An httpx transport through ``proxy``, on clue's network layer (async only), held to ``pins`` when given.
+
+    Proxies connect through the layer too, since httpcore's proxy pools open
+    their connections with the pool's network backend; the pinning wraps
+    whichever layer is in use. The sync client (the model listing) keeps
+    httpcore's default. Returns the transport and the name of the async
+    layer it uses (None: not decided here).
+    """
+    httpx = load_httpx()
+    kind = httpx.HTTPTransport if sync else httpx.AsyncHTTPTransport
+    transport = kind(proxy=proxy, **settings)
+    network = None if sync else netio.network_backend()
+    if network is None and pins is None:
+        return transport, None
+    layer = None
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):
+        if pins is not None:
+            raise UsageError(f"openai backend: httpx {httpx.__version__} cannot be held to the checked addresses")
+        network = None  # an httpx whose pool cannot take another layer: it keeps its own
+    elif network is not None:
+        pool._network_backend = network
+    if not sync:
+        layer = netio.layer_name(network)
+    if pins is not None and pool is not None:
+        pinned = PinnedNetwork if sync else AsyncPinnedNetwork
+        pool._network_backend = pinned(pool._network_backend, pins)
+    return transport, layer
+
+
+class PinnedNetwork:
+    """httpcore's network backend held to the addresses the egress guard checked (DNS is not asked again).
+
+    TLS still checks the certificate against the host name (httpcore sends it as
+    SNI), and the Host header keeps the name; only the TCP connection is pinned.
+    A host the guard did not check is refused.
+    """
+
+    def __init__(self, inner: Any, pins: Pins):
+        self.inner = inner
+        self.pins = pins
+
+    def _addresses(self, host: str) -> tuple[str, ...]:
+        import httpcore
+
+        key = host.lower().strip("[]")
+        if key not in self.pins:
+            raise httpcore.ConnectError(f"egress guard: {host} was not checked; not connecting to it")
+        return self.pins[key] or (host,)
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        last: Exception | None = None
+        for address in self._addresses(host):
+            try:
+                return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                              socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        raise httpcore.ConnectError("egress guard: no Unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class AsyncPinnedNetwork(PinnedNetwork):
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:
+        import httpcore
+
+        last: Exception | None = None
+        for address in self._addresses(host):
+            try:
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> Any:
+        import httpcore
+
+        raise httpcore.ConnectError("egress guard: no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        await self.inner.sleep(seconds)
