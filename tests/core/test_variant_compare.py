@@ -43,21 +43,21 @@ def wording_runs(tmp_path_factory):
 def test_a_model_right_under_one_wording_depends_on_wording(wording_runs):
     base, picky, _ = wording_runs
     result = compare_runs(base, picky, n_resamples=2000)
-    v = result["tasks"]["mednli"]["variants"]
+    v = result.tasks["mednli"]["variants"]
     assert v["n_variants"] == 4 and v["varies"] == ["prompts"]
     assert v["pattern"] == "mixed" and v["words"] == "depends on wording"
     assert v["per_variant"]["p2-s0-o0"] > 0 > v["per_variant"]["p0-s0-o0"]
     assert v["sign_share"] == pytest.approx(0.75)
     assert v["delta"] == pytest.approx(np.mean(list(v["per_variant"].values())))
     # the protocol's prompt alone calls it significantly worse; across wordings the interval covers 0
-    assert result["tasks"]["mednli"]["significant"] and not v["significant"]
+    assert result.tasks["mednli"]["significant"] and not v["significant"]
     assert v["ci"][0] < 0 < v["ci"][1]
-    assert any("depends on wording" in line for line in result["variant_verdicts"])
+    assert any("depends on wording" in line for line in result.variant_verdicts)
 
 
 def test_a_model_worse_under_every_wording_is_below_in_every_wording(wording_runs):
     base, _, never = wording_runs
-    v = compare_runs(base, never, n_resamples=2000)["tasks"]["mednli"]["variants"]
+    v = compare_runs(base, never, n_resamples=2000).tasks["mednli"]["variants"]
     assert v["pattern"] == "below" and v["sign_share"] == 1.0
     assert v["words"] == "below base in every wording"
     assert variant_words("below", ["prompts"], "its base") == "below its base in every wording"
@@ -69,14 +69,14 @@ def test_with_one_variant_the_variant_interval_is_the_plain_one(tmp_path):
     a = run(tmp_path, "a", BaselineBackend(), ALL, Design(), limit=4)
     b = run(tmp_path, "b", Spoiled(), ALL, Design(), limit=4)
     result = compare_runs(a, b, n_resamples=500)
-    assert result["variant_names"] == ["p0-s0-o0"]
-    for name, t in [*result["tasks"].items(), *result["levels"].items()]:
+    assert result.variant_names == ["p0-s0-o0"]
+    for name, t in [*result.tasks.items(), *result.levels.items()]:
         v = t["variants"]
         assert v["n_variants"] == 1
         assert v["ci"] == t["ci"], name
         assert v["p_value"] == t["p_value"], name
         assert v["delta"] == pytest.approx(t["delta"]), name
-    assert any(t["delta"] < 0 for t in result["tasks"].values())
+    assert any(t["delta"] < 0 for t in result.tasks.values())
 
 
 def test_variant_samples_of_one_variant_are_the_plain_paired_samples():

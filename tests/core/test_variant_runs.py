@@ -11,13 +11,14 @@ from variant_fakes import WordingSensitive, mednli_gold
 from clue.core.errors import UsageError
 from clue.core.records import Completion
 from clue.models.baseline import BaselineBackend
-from clue.pipeline.config import RunConfig
+from clue.core.results import PredictionRow, read_results
+from clue.pipeline.config import RunSpec
 from clue.pipeline.variants import Design, evaluate_variants, parse_design, through_store
 from clue.stats.variants import flip_rate, sign_pattern, spread
 
 
-def config(tmp_path: Path, tasks: list[str], **kw) -> RunConfig:
-    return RunConfig(model="x", tasks=tasks, output=tmp_path / "run", bootstrap_resamples=50, **kw)
+def config(tmp_path: Path, tasks: list[str], **kw) -> RunSpec:
+    return RunSpec(model="x", tasks=tasks, output=tmp_path / "run", bootstrap_resamples=50, **kw)
 
 
 def test_parse_design_axes_and_kinds():
@@ -38,13 +39,13 @@ def test_parse_design_axes_and_kinds():
 def test_a_model_correct_under_one_wording_flips_and_spreads(tmp_path):
     backend = WordingSensitive(mednli_gold())
     results = evaluate_variants(config(tmp_path, ["mednli"]), Design(prompts=4), backend)
-    block = results["variants"]["tasks"]["mednli"]
+    block = results.variants["tasks"]["mednli"]
     assert block["scores"] == {"p0-s0-o0": 0.0, "p1-s0-o0": 0.0, "p2-s0-o0": 100.0, "p3-s0-o0": 0.0}
     assert block["flip"]["flip_rate"] == 100.0 and block["flip"]["rows_compared"] == 15
     assert block["sd"] == pytest.approx(50.0) and (block["min"], block["max"], block["mean"]) == (0.0, 100.0, 25.0)
     assert block["varies"] == ["prompts"]
     # the top level is the protocol's own prompt; each variant is a complete run of its own
-    assert results["tasks"]["mednli"]["score"] == 0.0
+    assert results.tasks["mednli"].score == 0.0
     run = tmp_path / "run"
     own = json.loads((run / "variants" / "p2-s0-o0" / "results.json").read_text())
     assert own["tasks"]["mednli"]["score"] == 100.0
@@ -60,13 +61,13 @@ def test_a_model_indifferent_to_wording_has_no_spread(tmp_path):
     backend = BaselineBackend("baseline", {})
     tasks = ["mednli", "meqsum", "problem_summary", "medisumqa", "medisumcode", "longhealth"]
     results = evaluate_variants(config(tmp_path, tasks, limit=3), Design(prompts=5), backend)
-    for name, block in results["variants"]["tasks"].items():
+    for name, block in results.variants["tasks"].items():
         assert block["n_variants"] == 5, name
         assert block["sd"] == 0.0 and block["min"] == block["max"], name
         if block["flip"]["flip_rate"] is not None:
             assert block["flip"]["flip_rate"] == 0.0
     for level in ("level1", "level2", "overall"):
-        assert results["variants"]["levels"][level]["sd"] == 0.0
+        assert results.variants["levels"][level]["sd"] == 0.0
 
 
 def test_identical_prompts_are_sent_once_and_axes_a_task_lacks_add_nothing(tmp_path):
@@ -74,7 +75,7 @@ def test_identical_prompts_are_sent_once_and_axes_a_task_lacks_add_nothing(tmp_p
     # MedNLI has 6 label orders; 8 orders wrap round to them: 6 distinct prompts per item.
     results = evaluate_variants(config(tmp_path, ["mednli"], limit=4), Design(order=8), backend)
     assert len(backend.asked) == 4 * 6
-    block = results["variants"]
+    block = results.variants
     assert block["requests"] == {"requests": 24, "distinct": 24, "stored": 0, "to_send": 24}
     assert block["tasks"]["mednli"]["n_variants"] == 6
     assert block["tasks"]["mednli"]["variant_of"]["p0-s0-o7"] == "p0-s0-o1"
@@ -97,7 +98,7 @@ def test_a_killed_variant_run_resumes_from_the_store(tmp_path):
     third = WordingSensitive(mednli_gold())
     again = evaluate_variants(cfg, design, third, generate=through_store(store), store_path=store)
     assert third.asked == []
-    assert again["variants"]["tasks"] == results["variants"]["tasks"]
+    assert again.variants["tasks"] == results.variants["tasks"]
 
 
 def test_more_wordings_than_a_task_has_is_refused(tmp_path):
@@ -107,8 +108,11 @@ def test_more_wordings_than_a_task_has_is_refused(tmp_path):
 
 def test_spread_flip_and_sign_helpers():
     assert spread([50.0]) == {"n_variants": 1, "mean": 50.0, "sd": 0.0, "min": 50.0, "max": 50.0}
-    rows = [{"a": {"metrics": {"accuracy": 1.0}}, "b": {"metrics": {"accuracy": 0.0}}, "c": {"metrics": None}},
-            {"a": {"metrics": {"accuracy": 0.0}}, "b": {"metrics": {"accuracy": 0.0}}, "c": {"metrics": {"accuracy": 1.0}}}]
+    def row(key: str, metrics: dict | None) -> PredictionRow:
+        return PredictionRow(id=key, metrics=metrics)
+
+    rows = [{"a": row("a", {"accuracy": 1.0}), "b": row("b", {"accuracy": 0.0}), "c": row("c", None)},
+            {"a": row("a", {"accuracy": 0.0}), "b": row("b", {"accuracy": 0.0}), "c": row("c", {"accuracy": 1.0})}]
     assert flip_rate(rows, ["accuracy"]) == {"flip_rate": 50.0, "rows_compared": 2, "rows_flipped": 1}
     assert flip_rate(rows, [])["flip_rate"] is None
     assert sign_pattern([-2.0, -1.0]) == {"pattern": "below", "sign_share": 1.0}
@@ -131,17 +135,17 @@ def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_pa
     text = proc.stdout + proc.stderr
     assert "4 variant(s), sampled design: " in text and "sending" in text
     assert text.index("sending") < text.index("Across 4 variants")
-    results = json.loads((out / "results.json").read_text())
-    assert results["variants"]["design"] == {"kind": "sampled", "sample": 4, "axes": {"prompts": 2, "shots": 1, "order": 3}}
+    results = read_results(out / "results.json")
+    assert results.variants["design"] == {"kind": "sampled", "sample": 4, "axes": {"prompts": 2, "shots": 1, "order": 3}}
     assert len(list((out / "variants").iterdir())) == 4
-    assert results["tasks"]["longhealth"]["n"] == 2 * 15
+    assert results.tasks["longhealth"].n == 2 * 15
     # clue score RUN_DIR re-scores every variant from the store, sending nothing
     again = subprocess.run([sys.executable, "-m", "clue.cli", "score", str(out)], capture_output=True, text=True,
                            timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
     assert again.returncode == 0, again.stderr
-    rescored = json.loads((out / "results.json").read_text())
-    assert rescored["variants"]["tasks"] == results["variants"]["tasks"]
-    assert rescored["variants"]["levels"] == results["variants"]["levels"]
+    rescored = read_results(out / "results.json")
+    assert rescored.variants["tasks"] == results.variants["tasks"]
+    assert rescored.variants["levels"] == results.variants["levels"]
 
 
 def test_failed_requests_of_any_variant_are_counted_never_scored(tmp_path):
@@ -154,7 +158,7 @@ def test_failed_requests_of_any_variant_are_counted_never_scored(tmp_path):
                     yield completion
 
     results = evaluate_variants(config(tmp_path, ["mednli"], limit=3), Design(prompts=2), FailsOneWording(mednli_gold()))
-    block = results["variants"]["tasks"]["mednli"]
+    block = results.variants["tasks"]["mednli"]
     assert block["failed_requests"] == 3
     assert block["scores"]["p1-s0-o0"] is None and block["n_variants"] == 1
     assert block["flip"]["rows_compared"] == 0
