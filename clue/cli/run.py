@@ -63,8 +63,8 @@ def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
 
 def _protocol_layout(config: Any) -> str | None:
     """"system" when the protocol says every task gets a system role (clue-2025-01), else None (the backend decides)."""
-    from clue.tasks.base import apply_overrides, parse_setting
     from clue.tasks.registry import get_task
+    from clue.tasks.settings import apply_overrides, parse_setting
 
     overrides = [parse_setting(text) for text in config.protocol_settings]
     layouts = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.seeding import DEFAULT_SEED
-from clue.tasks.base import DEFAULT_PROTOCOL
+from clue.tasks.settings import DEFAULT_PROTOCOL
 
 RESULTS_SCHEMA = "clue.results/1"
 MANIFEST_SCHEMA = "clue.manifest/1"

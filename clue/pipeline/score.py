@@ -15,7 +15,8 @@ from clue.core.records import Case, Completion, Scored
 from clue.metrics import model as model_metrics
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import task_summary
-from clue.tasks.base import Settings, clean_output
+from clue.tasks.base import clean_output
+from clue.tasks.settings import Settings
 
 
 def score_task(

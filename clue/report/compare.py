@@ -64,8 +64,8 @@ from clue.stats.bootstrap import (
     unit_table,
 )
 from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
-from clue.tasks.base import base_request_id
 from clue.tasks.registry import levels as declared_levels
+from clue.tasks.variant import base_request_id
 
 COMPARE_SCHEMA = "clue.compare/1"
 LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overall score"}

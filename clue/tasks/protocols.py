@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.tasks.base import Settings
+from clue.tasks.settings import Settings
 
 REFERENCE_REPO = "TIO-IKIM/CLUE"
 
@@ -28,7 +28,6 @@ class Protocol:
     name: str
     description: str
     commit: str | None = None  # the reference commit it follows (reference profiles only)
-    decoding_note: str = ""
 
     @property
     def is_reference(self) -> bool:
@@ -48,10 +47,6 @@ PROTOCOLS: dict[str, Protocol] = {
             "clue-2025-01",
             "the reference's vLLM revision (TIO-IKIM/CLUE 2de4314, January 2025)",
             commit="2de4314cfaf2651a362a2df2ac8336ca0937ea52",
-            decoding_note=(
-                "the reference samples with vLLM's default SamplingParams (temperature 1, unseeded), which "
-                "cannot be reproduced; clue decodes greedily under this profile"
-            ),
         ),
     )
 }
@@ -75,10 +70,6 @@ def cache_root() -> Path:
 def protocol_dir(name: str) -> Path:
     """Where ``clue protocol fetch NAME`` writes the reference's prompt templates."""
     return cache_root() / "protocols" / get_protocol(name).name
-
-
-def fetch_command(name: str) -> str:
-    return f"clue protocol fetch {name}"
 
 
 # -- what the two reference commits share, declared once; each task.py picks its values --------------------

@@ -51,8 +51,11 @@ from clue.metrics import icd
 from clue.metrics.choice import lenient_letter, reference_letter
 from clue.metrics.labels import first_label, labels_named, reference_correct
 from clue.metrics.rouge import rouge
-from clue.tasks.base import DEFAULT_PROTOCOL, DataFiles, Declaration, DiagnosticColumn, Settings, Task, Template, Templates
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn
 from clue.tasks.heuristics import find_diagnoses, sentences
+from clue.tasks.settings import DEFAULT_PROTOCOL, Settings
+from clue.tasks.templates import Template, Templates
 
 TASK_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
 TABLE_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")

@@ -39,18 +39,12 @@ from clue.core.seeding import rng
 from clue.core.tokens import Tokenizer
 from clue.formats.readers import need_object, need_text, read_json_object
 from clue.metrics.choice import lenient_letter, reference_letter
-from clue.tasks.base import (
-    BuildContext,
-    DataFiles,
-    Declaration,
-    DiagnosticColumn,
-    Release,
-    Settings,
-    Task,
-    Templates,
-    prompt_tokens,
-)
+from clue.tasks.base import BuildContext, Task
+from clue.tasks.context import prompt_tokens
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.longhealth import baseline
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 LETTERS = ("A", "B", "C", "D", "E")
 # Distinct orders of the five options (F, "cannot be answered", always stays last).

@@ -23,9 +23,12 @@ from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics import icd
-from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.medisumcode import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 

@@ -19,9 +19,12 @@ from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics.labels import NLI_LABELS, first_label, reference_correct
-from clue.tasks.base import BuildContext, DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.base import BuildContext, Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.mednli import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 # The reference's template fields -> this task's inputs ("@answer": the stored answer).
 FIELDS = {"sentence1": "sentence1", "sentence2": "sentence2", "gold_label": "@answer"}

@@ -10,7 +10,9 @@ from clue.core.access import PUBLIC
 from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
-from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Settings, Task
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn
+from clue.tasks.settings import Settings
 from clue_toy_tasks.parity import baseline
 
 LABELS = ("EVEN", "ODD")
