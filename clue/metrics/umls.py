@@ -35,6 +35,7 @@ from typing import Any
 from clue.core.errors import UsageError
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
+from clue.metrics.metric import TEXT, BatchMetric
 from clue.store.metric_cache import MetricCache
 
 OPTION_KEYS = {
@@ -384,3 +385,30 @@ def fetch(cache_dir: Path | None = None) -> list[Path]:
 
     target = str(cache_dir) if cache_dir else None
     return [Path(cached_path(url, target)) for url in [*UMLS_LINKER_URLS.values(), UMLS_KB_URL]]
+
+
+class UmlsMetric(BatchMetric):
+    """UMLS-F1 as a metric: its settings and its readiness."""
+
+    name = "umls_f1"
+    title = "UMLS-F1"
+    answer = TEXT
+    option_keys = OPTION_KEYS
+    option_prefix = "umls_"
+
+    def load(self, config: Mapping[str, Any], cache: MetricCache) -> UmlsF1:
+        return UmlsF1(UmlsConfig.from_options(config), cache)
+
+    def status(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            missing = missing_packages()
+            if missing:
+                raise MetricUnavailable(f"not installed: {', '.join(missing)} (see docs/metrics.md)")
+            cfg = UmlsConfig.from_options(config)
+            if not pipeline_available(cfg.pipeline):
+                raise MetricUnavailable(f"spaCy pipeline {cfg.pipeline} not installed: pip install {EN_CORE_SCI_SM_URL}")
+            files = locate_linker(cfg)
+            return {"metric": self.name, "ready": True,
+                    "detail": f"pipeline {cfg.pipeline}, linker {files.ann_index.parent}, knowledge base {files.kb}"}
+        except MetricUnavailable as exc:
+            return {"metric": self.name, "ready": False, "detail": str(exc)}
