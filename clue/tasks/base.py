@@ -72,6 +72,10 @@ class Task:
         return self.declaration.model_metrics
 
     @property
+    def paired_binary(self) -> tuple[str, ...]:
+        return self.declaration.paired_binary
+
+    @property
     def expected_file(self) -> str:
         return self.declaration.files.expected
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clue.core.errors import UsageError
+from clue.metrics.metric import BatchMetric, Metric
+from clue.metrics.registry import get_metric
 from clue.tasks.settings import DEFAULT_PROTOCOL, Settings
 
 
@@ -58,15 +60,43 @@ class Declaration:
     title: str
     level: int | None  # CLUE level (1 or 2); None: outside the level scores
     access: str  # clue.core.access: public or credentialed
-    metrics: tuple[str, ...]  # averaged into the task score
+    metrics: tuple[str, ...]  # registered metric names (clue.metrics.registry), averaged into the task score
     files: DataFiles
     protocols: Mapping[str, Settings]
-    model_metrics: tuple[str, ...] = ()  # of the metrics, those that need model weights
-    paired_binary: tuple[str, ...] = ()  # per-request right/wrong metrics: McNemar's test in comparisons
     resampling_unit: str = "item"  # what the bootstrap resamples; not "item": rows' ``group``
     release: Release | None = None
     diagnostics: tuple[DiagnosticColumn, ...] = ()
     description: str = ""
+    # the metrics as objects, resolved from the registry when the declaration is made
+    metric_objects: tuple[Metric, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric_objects", tuple(get_metric(name) for name in self.metrics))
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The metrics averaged into the task score, in declared order (the same as ``metrics``)."""
+        return self.metrics
+
+    @property
+    def model_metrics(self) -> tuple[str, ...]:
+        """Of the metrics, those that need model weights (computed in batches after generation)."""
+        return tuple(m.name for m in self.metric_objects if m.needs_model)
+
+    @property
+    def paired_binary(self) -> tuple[str, ...]:
+        """Of the metrics, the per-request right/wrong ones: McNemar's test in comparisons."""
+        return tuple(m.name for m in self.metric_objects if m.binary)
+
+    @property
+    def item_metrics(self) -> tuple[Metric, ...]:
+        """The metrics scored per item, from its parsed answer."""
+        return tuple(m for m in self.metric_objects if not m.batch)
+
+    @property
+    def batch_metrics(self) -> tuple[BatchMetric, ...]:
+        """The metrics scored over all of the task's outputs at once."""
+        return tuple(m for m in self.metric_objects if isinstance(m, BatchMetric))
 
     def settings(self, protocol: str = DEFAULT_PROTOCOL) -> Settings:
         try:

@@ -37,7 +37,6 @@ DECLARATION = Declaration(
     level=2,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
-    model_metrics=("bertscore", "umls_f1"),
     files=DataFiles(
         expected="medisumqa.json",
         format="JSON array or JSONL: discharge_summary (or without_discharge_summary), Question, Answer",

@@ -30,7 +30,6 @@ DECLARATION = Declaration(
     level=1,
     access=PUBLIC,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore"),
-    model_metrics=("bertscore",),
     files=DataFiles(
         expected="MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx",
         format="xlsx, one sheet: File, CHQ, Summary",

@@ -42,7 +42,6 @@ DECLARATION = Declaration(
     level=1,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
-    model_metrics=("bertscore", "umls_f1"),
     files=DataFiles(
         expected="BioNLP2023-1A-Test.csv",
         format="CSV: File ID, Subjectives (or Subjective Sections), Objectives, Assessment, Summary",

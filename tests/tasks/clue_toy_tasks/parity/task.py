@@ -23,7 +23,6 @@ DECLARATION = Declaration(
     level=1,
     access=PUBLIC,
     metrics=("accuracy",),
-    paired_binary=("accuracy",),
     files=DataFiles(expected="toy_parity.jsonl", format="JSONL: id, number, parity", demo="toy_parity.jsonl"),
     protocols={"clue": Settings(shots=1, max_new_tokens=4)},
     diagnostics=(DiagnosticColumn("toy_parity_no_label", "Toy parity no label (%)", "diagnostics.no_label_rate"),),
