@@ -1,6 +1,13 @@
-"""The metric registry: every metric a task can name, the built-in ones first, in the study's order."""
+"""The metric registry: every metric a task can name, the built-in ones first, then installed packages' ones.
+
+A package adds metrics through the entry-point group ``clue.metrics`` (read only
+when a name is not found among those registered); docs/metrics.md shows how.
+"""
 
 from __future__ import annotations
+
+import importlib.metadata as md
+import warnings
 
 from clue.core.errors import UsageError
 from clue.metrics.bertscore import BertScoreMetric
@@ -11,7 +18,11 @@ from clue.metrics.metric import BatchMetric, Metric
 from clue.metrics.rouge import Rouge
 from clue.metrics.umls import UmlsMetric
 
+ENTRY_POINT_GROUP = "clue.metrics"
+
 _METRICS: dict[str, Metric] = {}
+_PLUGINS: dict[str, bool] = {"read": False}
+_PLUGIN_ERRORS: list[str] = []
 
 
 def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
@@ -30,14 +41,39 @@ def unregister_metric(name: str) -> None:
 
 
 def get_metric(name: str) -> Metric:
-    try:
-        return _METRICS[name]
-    except KeyError:
-        raise UsageError(f"unknown metric {name!r}; known: {', '.join(_METRICS)}") from None
+    found = find_metric(name)
+    if found is None:
+        raise UsageError(f"unknown metric {name!r}; known: {', '.join(_METRICS)}")
+    return found
 
 
 def find_metric(name: str) -> Metric | None:
+    """The metric registered as ``name``; installed packages' metrics are read the first time a name is missing."""
+    if name not in _METRICS:
+        load_plugin_metrics()
     return _METRICS.get(name)
+
+
+def load_plugin_metrics() -> list[str]:
+    """Register the metrics of the ``clue.metrics`` entry points (once); returns what could not be loaded."""
+    if _PLUGINS["read"]:
+        return list(_PLUGIN_ERRORS)
+    _PLUGINS["read"] = True
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        where = f"metric entry point {ep.name!r} ({ep.value})"
+        try:
+            obj = ep.load()
+            metric = obj() if isinstance(obj, type) else obj
+            if not isinstance(metric, Metric):
+                raise TypeError(f"{ep.value} is not a clue.metrics.metric.Metric (subclass or instance)")
+            if metric.name in _METRICS and type(_METRICS[metric.name]) is not type(metric):
+                raise UsageError(f"the name {metric.name!r} is taken by {type(_METRICS[metric.name]).__name__}")
+            _METRICS.setdefault(metric.name, metric)
+        except Exception as exc:  # a broken package must not stop the built-in metrics
+            message = f"{where} could not be loaded: {type(exc).__name__}: {exc}"
+            _PLUGIN_ERRORS.append(message)
+            warnings.warn(message, stacklevel=2)
+    return list(_PLUGIN_ERRORS)
 
 
 def all_metrics() -> tuple[Metric, ...]:

@@ -20,7 +20,7 @@ from clue.core.records import Item, Reference, Scored
 from clue.formats.config import read_mapping
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records, read_table
 from clue.metrics.metric import ANSWER_KINDS, CHOICE, CODES, LABELS, TEXT, Metric
-from clue.metrics.registry import all_metrics
+from clue.metrics.registry import all_metrics, find_metric
 from clue.tasks.answers import DEFAULT_CHOICES, AnswerKind, Choice, Codes, FreeText, Labels
 from clue.tasks.base import Task
 from clue.tasks.declaration import DataFiles, Declaration
@@ -172,6 +172,8 @@ def read_spec(path: str | Path) -> Spec:
     fields = _fields(check)
 
     metrics = check.text_list("metrics")
+    for metric in metrics:
+        find_metric(metric)  # a name clue does not have may come from an installed package
     usable = task_file_metrics()
     unknown_metrics = [m for m in metrics if m not in usable]
     if unknown_metrics:
