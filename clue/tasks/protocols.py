@@ -1,13 +1,6 @@
-"""The protocol profiles clue knows: their names, the reference code each follows, where their prompts live.
+"""The protocol profiles clue knows (``clue`` and the two reference commits) and the settings those share.
 
-``clue`` is this project's protocol (the default). ``clue-2024-06`` and
-``clue-2025-01`` follow the public reference implementation (TIO-IKIM/CLUE)
-at a pinned commit: the code of the June 2024 results table and its vLLM
-revision. Each task declares its settings per profile in its own
-``task.py``; the reference profiles use the reference's prompt texts, which
-clue never ships: ``clue protocol fetch NAME`` downloads the reference's
-scripts and writes them as a template folder into the user's cache
-(``protocol_dir``). docs/protocols.md has every setting per profile.
+docs/protocols.md has every setting per profile and how the reference's prompts are fetched.
 """
 
 from __future__ import annotations
