@@ -6,7 +6,6 @@ when a name is not found among those registered); docs/metrics.md shows how.
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import warnings
 
 from clue.core.errors import UsageError
@@ -59,6 +58,8 @@ def load_plugin_metrics() -> list[str]:
     if _PLUGINS["read"]:
         return list(_PLUGIN_ERRORS)
     _PLUGINS["read"] = True
+    import importlib.metadata as md  # only when a name is missing: start-up stays light
+
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         where = f"metric entry point {ep.name!r} ({ep.value})"
         try:

@@ -157,7 +157,7 @@ def test_an_installed_package_adds_a_metric_by_entry_point(tmp_path, monkeypatch
     monkeypatch.syspath_prepend(str(package))
     points = [md.EntryPoint(name="exact_text", value="my_metrics:ExactText", group=registry.ENTRY_POINT_GROUP),
               md.EntryPoint(name="broken", value="my_metrics:Missing", group=registry.ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(registry.md, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(md, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
     monkeypatch.setitem(registry._PLUGINS, "read", False)
     monkeypatch.setattr(registry, "_PLUGIN_ERRORS", [])
     try:
