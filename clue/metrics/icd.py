@@ -169,11 +169,8 @@ def edition() -> dict[str, str]:
 
 
 def headline(predicted: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-    """The three headline metrics of a coding task, by the reference's rules: exact-match F1
-    (repeats counted), approximate F1 (sets of 3-character categories), valid-code rate (the reference's table)."""
-    _, _, em_f1 = exact_match_reference(predicted, gold)
-    _, _, ap_f1 = set_match(categories(predicted), categories(gold))
-    return {"em_f1": em_f1, "ap_f1": ap_f1, "valid": reference_valid_rate(predicted)}
+    """The three headline metrics of a coding task (``em_f1``, ``ap_f1``, ``valid``), as their Metric objects score them."""
+    return {m.name: m.score(predicted, gold, "") for m in (ExactMatchF1(), ApproximateF1(), ValidCodes())}
 
 
 def settings_record() -> dict[str, object]:

@@ -450,8 +450,3 @@ class FileTask(Task):
     # -- the parameterless baseline ------------------------------------------------------------
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return self.spec.answer.baseline(inputs, self.spec.document_field or next(iter(self.spec.fields.inputs)))
-
-
-def load_task_file(path: str | Path) -> FileTask:
-    """Read a task file into a task (not registered: see ``clue.tasks.registry.load_task_file``)."""
-    return FileTask.from_file(path)
