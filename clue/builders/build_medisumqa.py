@@ -42,7 +42,7 @@ from clue.metrics import rouge
 from clue.models.base import Backend
 from clue.pipeline.generate import stored_generate
 from clue.store.runs import RunStore
-from clue.tasks.base import Template
+from clue.tasks.templates import Template
 
 PURPOSE = "medisumqa"
 PATIENT_MARK = "You were admitted to the hospital"

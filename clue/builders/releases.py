@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clue.core.errors import UsageError
-from clue.tasks.base import Release
+from clue.tasks.declaration import Release
 from clue.tasks.registry import all_tasks, get_task
 
 # Raw file hosts (not the HTML pages the public download script fetched).

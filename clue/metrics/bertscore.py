@@ -1,26 +1,8 @@
 """BERTScore-F1 per item, with the ``bert-score`` package, from local weights only.
 
-The scoring model is a named, recorded setting, because BERTScore numbers are
-only comparable under the same model and layer:
-
-- ``scibert`` (the reference and default): allenai/scibert_scivocab_uncased,
-  layer 8, no idf, no baseline rescaling;
-- ``bioclinicalbert``: emilyalsentzer/Bio_ClinicalBERT, layer 9 (an earlier
-  setting of the study for MeDiSumQA and Problem Summary);
-- any Hugging Face repo id already in the local cache, or any local folder,
-  with ``bertscore_layer``.
-
-Weights load from a local folder or the local Hugging Face cache only (the
-hub is never asked during a run); ``clue metrics fetch bertscore`` downloads
-them where there is a network. Results record the model, layer, a sha256 of
-the weight files and the package versions.
-
-Two deviations from calling ``bert_score.score`` directly, both where it would
-otherwise fail rather than return a value: an empty prediction or reference
-scores 0 (bert-score's own rule, applied here because its empty-string path
-breaks under transformers 5), and a tokenizer that declares no length limit
-(SciBERT's) is capped at the model's 512 positions instead of crashing on a
-long text.
+The model (a preset, a cached repo id or a folder) and layer are recorded
+settings; docs/metrics.md has the presets, the keys and the two deviations
+from calling ``bert_score.score`` directly.
 """
 
 from __future__ import annotations
@@ -36,6 +18,7 @@ from typing import Any
 from clue.core.files import sha256_text
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
+from clue.metrics.metric import TEXT, BatchMetric
 from clue.store.metric_cache import MetricCache
 
 OPTION_KEYS = {
@@ -301,3 +284,43 @@ def fetch(model: str = DEFAULT_MODEL) -> Path:
     weights = safetensors or [f for f in files if f.startswith("pytorch_model") and f.endswith(".bin")]
     wanted = [f for f in files if f in SIDE_FILES] + weights
     return Path(snapshot_download(repo, allow_patterns=wanted))
+
+
+class BertScoreMetric(BatchMetric):
+    """BERTScore-F1 as a metric: its settings, its readiness, and its per-protocol rules."""
+
+    name = "bertscore"
+    title = "BERTScore-F1"
+    answer = TEXT
+    option_keys = OPTION_KEYS
+    option_prefix = "bertscore_"
+
+    def load(self, config: Mapping[str, Any], cache: MetricCache) -> BertScore:
+        return BertScore(BertScoreConfig.from_options(config), cache)
+
+    def status(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            missing = missing_packages()
+            if missing:
+                raise MetricUnavailable(f"not installed: {', '.join(missing)} (pip install 'clue-eval[bertscore]')")
+            cfg = BertScoreConfig.from_options(config)
+            found = resolve_model(cfg.model, cfg.layer)
+            return {"metric": self.name, "ready": True,
+                    "detail": f"{found.repo or found.name}, layer {found.layer}, from {found.path}"}
+        except MetricUnavailable as exc:
+            return {"metric": self.name, "ready": False, "detail": str(exc)}
+
+    def protocol_config(self, settings: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The protocol's BERTScore model for the task (``bertscore_model``), unless the run names one."""
+        model = getattr(settings, "bertscore_model", "")
+        if model and "bertscore_model" not in config:
+            return {**config, "bertscore_model": model}
+        return dict(config)
+
+    def protocol_texts(
+        self, settings: Any, predictions: list[str], references: list[str]
+    ) -> tuple[list[str], list[str], dict[str, Any]]:
+        """Both sides lower-cased where the protocol says so (``bertscore_lowercase``: the reference's rule)."""
+        if getattr(settings, "bertscore_lowercase", False):
+            return [p.lower() for p in predictions], [r.lower() for r in references], {"lowercased": True}
+        return predictions, references, {}

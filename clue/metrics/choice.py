@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+
+from clue.metrics.metric import CHOICE, Metric
 
 _REFERENCE = re.compile(r"The correct answer is (\w):")
 _LENIENT = (
@@ -33,3 +36,18 @@ def lenient_letter(output: str, options: Mapping[str, str]) -> str | None:
     lowered = output.lower()
     quoted = [letter for letter, text in options.items() if text and text.lower() in lowered]
     return quoted[0] if len(quoted) == 1 else None
+
+
+class ChoiceAccuracy(Metric):
+    """Multiple choice: the letter of the reference parse equals the gold letter."""
+
+    name = "choice_accuracy"
+    title = "accuracy"
+    answer = CHOICE
+    binary = True
+
+    def __init__(self, name: str = "choice_accuracy", answer: str = CHOICE, title: str = "accuracy"):
+        self.name, self.answer, self.title = name, answer, title
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return float(parsed == gold)

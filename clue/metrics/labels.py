@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
+
+from clue.metrics.metric import LABELS, Metric
 
 NLI_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 _ANY_LABEL = re.compile("|".join(NLI_LABELS))
@@ -38,3 +41,15 @@ def labels_named(output: str, labels: Sequence[str] = NLI_LABELS) -> int:
     """How many of ``labels`` occur in the upper-cased output."""
     upper = output.upper()
     return sum(1 for lab in labels if lab.upper() in upper)
+
+
+class LabelAccuracy(Metric):
+    """Accuracy by the reference rule: the gold label occurs exactly once in the upper-cased output."""
+
+    name = "accuracy"
+    title = "accuracy"
+    answer = LABELS
+    binary = True
+
+    def score(self, parsed: Any, gold: Any, output: str) -> float:
+        return float(reference_correct(output, str(gold)))

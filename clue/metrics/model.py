@@ -1,41 +1,20 @@
-"""Metrics that need model weights (BERTScore, UMLS-F1), computed in batches.
+"""Batch metrics (BERTScore, UMLS-F1, any registered ``BatchMetric``): computed over all of a task's outputs.
 
-They run over all of a task's outputs at once, after generation. When a
-metric cannot run (its extra is not installed, no model is configured or found
-on this machine), it is reported as missing with a one-line reason naming what
-to install or configure, and the task is marked incomplete: a score is never
-silently averaged over fewer metrics.
-
-Settings come from ``clue run --metric KEY=VALUE`` (see ``docs/metrics.md``):
-``bertscore_*`` keys for BERTScore, ``umls_*`` keys for UMLS-F1, plus
-``cache_path`` (the runner's ``<run dir>/metric_cache.sqlite``). Values are
-read from and written to that cache, so re-scoring recomputes only new pairs
-and a model is loaded only when something is missing from the cache.
+A metric that cannot run here is reported missing with a one-line reason, never
+averaged over fewer metrics; values are cached (docs/metrics.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from clue.core.errors import UsageError
-from clue.metrics import bertscore, umls
 from clue.metrics.common import MetricUnavailable
+from clue.metrics.metric import BatchMetric, BatchScorer
+from clue.metrics.registry import batch_metrics, find_metric
 from clue.store.metric_cache import MetricCache, cached_values
-
-
-class ModelMetric(Protocol):
-    name: str
-
-    def settings(self) -> dict[str, Any]:
-        """Everything recorded in results.json (paths, versions, hashes)."""
-
-    def value_settings(self, references: Sequence[str]) -> dict[str, Any]:
-        """The subset that decides the values: the metric cache's key."""
-
-    def score(self, predictions: list[str], references: list[str]) -> list[float]:
-        """One value per pair, in [0, 1] for the default settings."""
 
 
 @dataclass
@@ -47,24 +26,24 @@ class ModelMetricResult:
 
 def metric_option_keys() -> dict[str, str]:
     """Every ``--metric`` key this module reads, with a one-line description."""
-    return {**bertscore.OPTION_KEYS, **umls.OPTION_KEYS}
+    return {key: text for metric in batch_metrics() for key, text in metric.option_keys.items()}
 
 
 def check_options(config: Mapping[str, Any]) -> None:
     """Reject a misspelt metric key rather than silently scoring with the default."""
     known = metric_option_keys()
+    prefixes = tuple(m.option_prefix for m in batch_metrics() if m.option_prefix)
     for key in config:
-        if key.startswith(("bertscore_", "umls_")) and key not in known:
+        if key.startswith(prefixes) and key not in known:
             raise UsageError(f"unknown metric setting {key!r}; known: {', '.join(sorted(known))}")
 
 
-def load_metric(name: str, config: Mapping[str, Any], cache: MetricCache) -> ModelMetric:
-    """The metric object for ``name``; raises MetricUnavailable with the reason it cannot run."""
-    if name == "bertscore":
-        return bertscore.BertScore(bertscore.BertScoreConfig.from_options(config), cache)
-    if name == "umls_f1":
-        return umls.UmlsF1(umls.UmlsConfig.from_options(config), cache)
-    raise MetricUnavailable(f"no model metric named {name!r} in this version of clue")
+def load_metric(name: str, config: Mapping[str, Any], cache: MetricCache) -> BatchScorer:
+    """The loaded scorer of the batch metric ``name``; raises MetricUnavailable with the reason it cannot run."""
+    metric = find_metric(name)
+    if not isinstance(metric, BatchMetric):
+        raise MetricUnavailable(f"no model metric named {name!r} in this version of clue")
+    return metric.load(config, cache)
 
 
 def compute(
@@ -100,30 +79,7 @@ def compute(
 
 
 def metric_status(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Whether each model metric can run with these settings, and with what; loads and hashes nothing."""
+    """Whether each batch metric can run with these settings, and with what; loads and hashes nothing."""
     config = dict(config or {})
     check_options(config)
-    rows: list[dict[str, Any]] = []
-    try:
-        missing = bertscore.missing_packages()
-        if missing:
-            raise MetricUnavailable(f"not installed: {', '.join(missing)} (pip install 'clue-eval[bertscore]')")
-        cfg = bertscore.BertScoreConfig.from_options(config)
-        found = bertscore.resolve_model(cfg.model, cfg.layer)
-        rows.append({"metric": "bertscore", "ready": True,
-                     "detail": f"{found.repo or found.name}, layer {found.layer}, from {found.path}"})
-    except MetricUnavailable as exc:
-        rows.append({"metric": "bertscore", "ready": False, "detail": str(exc)})
-    try:
-        missing = umls.missing_packages()
-        if missing:
-            raise MetricUnavailable(f"not installed: {', '.join(missing)} (see docs/metrics.md)")
-        cfg_u = umls.UmlsConfig.from_options(config)
-        if not umls.pipeline_available(cfg_u.pipeline):
-            raise MetricUnavailable(f"spaCy pipeline {cfg_u.pipeline} not installed: pip install {umls.EN_CORE_SCI_SM_URL}")
-        files = umls.locate_linker(cfg_u)
-        rows.append({"metric": "umls_f1", "ready": True,
-                     "detail": f"pipeline {cfg_u.pipeline}, linker {files.ann_index.parent}, knowledge base {files.kb}"})
-    except MetricUnavailable as exc:
-        rows.append({"metric": "umls_f1", "ready": False, "detail": str(exc)})
-    return rows
+    return [metric.status(config) for metric in batch_metrics()]

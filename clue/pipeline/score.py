@@ -8,15 +8,18 @@ reasoning is counted in the diagnostics (``reasoning_unfinished``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clue.core.records import Case, Completion, Scored
 from clue.core.results import PredictionRow, TaskSummary
 from clue.metrics import model as model_metrics
+from clue.metrics.metric import BatchMetric
+from clue.metrics.registry import batch_metrics
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import task_summary
-from clue.tasks.base import Settings, clean_output
+from clue.tasks.base import clean_output
+from clue.tasks.settings import Settings
 
 
 def score_task(
@@ -25,7 +28,7 @@ def score_task(
     """Score one task's completions; returns (summary, prediction rows, metric settings)."""
     task = prepared.task
     settings = prepared.settings
-    metric_config = task_metric_config(settings, metric_config)
+    metric_config = task_metric_config(settings, metric_config, task.declaration.batch_metrics)
     scored: list[Scored] = []
     ok_cases: list[Case] = []
     failed = 0
@@ -42,18 +45,7 @@ def score_task(
     ]
     references = [str(c.reference.gold) for c in ok_cases]
     ids = [c.id for c in ok_cases]
-    lowered = ("bertscore",) if settings.bertscore_lowercase and "bertscore" in task.model_metrics else ()
-    extra = model_metrics.compute(
-        [m for m in task.model_metrics if m not in lowered], ids, predictions, references, metric_config
-    )
-    if lowered:  # the reference lower-cased both sides for BERTScore only
-        low = model_metrics.compute(
-            lowered, ids, [p.lower() for p in predictions], [r.lower() for r in references], metric_config
-        )
-        for request_id, values in low.values.items():
-            extra.values.setdefault(request_id, {}).update(values)
-        extra.missing.update(low.missing)
-        extra.settings.update({name: {**value, "lowercased": True} for name, value in low.settings.items()})
+    extra = batch_values(task.declaration.batch_metrics, settings, ids, predictions, references, metric_config)
     for s in scored:
         s.metrics.update(extra.values.get(s.request_id, {}))
     by_id = {s.request_id: s for s in scored}
@@ -82,11 +74,49 @@ def reasoning_diagnostics(completions: list[Completion]) -> dict[str, int]:
     return {"reasoning_unfinished": sum(1 for c in completions if c.meta.get("reasoning_unfinished"))}
 
 
-def task_metric_config(settings: Settings, metric_config: dict[str, Any]) -> dict[str, Any]:
-    """The run's metric settings with the protocol's BERTScore model for this task (unless the run names one)."""
-    if settings.bertscore_model and "bertscore_model" not in metric_config:
-        return {**metric_config, "bertscore_model": settings.bertscore_model}
-    return metric_config
+def batch_values(
+    metrics: Sequence[BatchMetric],
+    settings: Settings,
+    ids: list[str],
+    predictions: list[str],
+    references: list[str],
+    metric_config: dict[str, Any],
+) -> model_metrics.ModelMetricResult:
+    """The batch metrics' values, each over the texts its protocol rules give it (e.g. lower-cased).
+
+    Metrics that see the texts as they are run together first (also when there
+    are none: the run's metric settings are checked); the others after, grouped
+    by what was done to their texts, which goes into their recorded settings.
+    """
+    groups: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [({}, [], predictions, references)]
+    for metric in metrics:
+        preds, refs, note = metric.protocol_texts(settings, predictions, references)
+        for group in groups:
+            if group[0] == note:
+                group[1].append(metric.name)
+                break
+        else:
+            groups.append((note, [metric.name], preds, refs))
+    result = model_metrics.ModelMetricResult()
+    for n, (note, names, preds, refs) in enumerate(groups):
+        if n and not names:
+            continue
+        part = model_metrics.compute(names, ids, preds, refs, metric_config)
+        for request_id, values in part.values.items():
+            result.values.setdefault(request_id, {}).update(values)
+        result.missing.update(part.missing)
+        result.settings.update({name: {**value, **note} for name, value in part.settings.items()})
+    return result
+
+
+def task_metric_config(
+    settings: Settings, metric_config: dict[str, Any], metrics: Sequence[BatchMetric] | None = None
+) -> dict[str, Any]:
+    """The run's metric settings as the protocol has them for this task (e.g. its BERTScore model, unless the run names one)."""
+    config = metric_config
+    for metric in batch_metrics() if metrics is None else metrics:
+        config = metric.protocol_config(settings, config)
+    return config
 
 
 def prediction_row(case: Case, completion: Completion | None, scored: Scored | None) -> PredictionRow:

@@ -76,8 +76,8 @@ from clue.pipeline.egress import EgressRefused
 from clue.pipeline.executors import Executor, Finished, Job, LocalExecutor, cluster_section, cpus_per_model
 from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
-from clue.tasks.base import DEFAULT_PROTOCOL
 from clue.tasks.registry import get_task
+from clue.tasks.settings import DEFAULT_PROTOCOL
 from clue.tasks.userfile import FileTask
 
 # The file's keys: the run spec's settings (clue.pipeline.config.SETTINGS) a sweep may set for every model, and

@@ -63,9 +63,12 @@ from clue.pipeline.plan import PreparedTask, build_context, limit_cases, protoco
 from clue.pipeline.run import Generate, Progress, attach_inputs, score_and_write
 from clue.stats.variants import flip_rate, spread
 from clue.store.runs import STORE_FILENAME, RunStore, model_key, request_key
-from clue.tasks.base import Task, Templates, Variant, apply_overrides, base_request_id
+from clue.tasks.base import Task
 from clue.tasks.registry import get_task
 from clue.tasks.registry import levels as declared_levels
+from clue.tasks.settings import apply_overrides
+from clue.tasks.templates import Templates
+from clue.tasks.variant import Variant, base_request_id
 
 AXES = ("prompts", "shots", "order")
 VARIANTS_FOLDER = "variants"

@@ -22,7 +22,7 @@ from clue.pipeline.sweep import MARKER as SWEEP_MARKER
 from clue.report.tables import csv_text, fmt_score, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_info, task_order, task_title
 from clue.stats.confidence import add_confidence_intervals
-from clue.tasks.base import DiagnosticColumn
+from clue.tasks.declaration import DiagnosticColumn
 from clue.tasks.registry import all_tasks, levels
 
 

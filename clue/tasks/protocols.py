@@ -1,13 +1,6 @@
-"""The protocol profiles clue knows: their names, the reference code each follows, where their prompts live.
+"""The protocol profiles clue knows (``clue`` and the two reference commits) and the settings those share.
 
-``clue`` is this project's protocol (the default). ``clue-2024-06`` and
-``clue-2025-01`` follow the public reference implementation (TIO-IKIM/CLUE)
-at a pinned commit: the code of the June 2024 results table and its vLLM
-revision. Each task declares its settings per profile in its own
-``task.py``; the reference profiles use the reference's prompt texts, which
-clue never ships: ``clue protocol fetch NAME`` downloads the reference's
-scripts and writes them as a template folder into the user's cache
-(``protocol_dir``). docs/protocols.md has every setting per profile.
+docs/protocols.md has every setting per profile and how the reference's prompts are fetched.
 """
 
 from __future__ import annotations
@@ -18,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.tasks.base import Settings
+from clue.tasks.settings import Settings
 
 REFERENCE_REPO = "TIO-IKIM/CLUE"
 
@@ -28,7 +21,6 @@ class Protocol:
     name: str
     description: str
     commit: str | None = None  # the reference commit it follows (reference profiles only)
-    decoding_note: str = ""
 
     @property
     def is_reference(self) -> bool:
@@ -48,10 +40,6 @@ PROTOCOLS: dict[str, Protocol] = {
             "clue-2025-01",
             "the reference's vLLM revision (TIO-IKIM/CLUE 2de4314, January 2025)",
             commit="2de4314cfaf2651a362a2df2ac8336ca0937ea52",
-            decoding_note=(
-                "the reference samples with vLLM's default SamplingParams (temperature 1, unseeded), which "
-                "cannot be reproduced; clue decodes greedily under this profile"
-            ),
         ),
     )
 }
@@ -75,10 +63,6 @@ def cache_root() -> Path:
 def protocol_dir(name: str) -> Path:
     """Where ``clue protocol fetch NAME`` writes the reference's prompt templates."""
     return cache_root() / "protocols" / get_protocol(name).name
-
-
-def fetch_command(name: str) -> str:
-    return f"clue protocol fetch {name}"
 
 
 # -- what the two reference commits share, declared once; each task.py picks its values --------------------

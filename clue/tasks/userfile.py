@@ -1,35 +1,7 @@
-"""Tasks users write without touching clue: one TOML or YAML file per task.
+"""Tasks users write without touching clue: one TOML or YAML file per task (docs/tasks.md has every key).
 
-A task file names a local data file (JSONL or JSON array, CSV, xlsx), maps
-its fields to the prompt's variables, points at a folder of prompt templates
-and picks metrics from clue's own. ``clue run --tasks ./my_task.toml`` loads
-it, registers it under its ``name`` and runs it like a built-in task; see
-docs/tasks.md for a worked example and every key.
-
-Relative paths (``data``, ``prompts``) are read relative to the task file.
-The file is checked strictly: an unknown key, a missing one, a wrong type, an
-unknown metric or a label task without its label set stop with a
-``UsageError`` naming the file and the key; a bad data row stops with a
-``DataError`` naming the file, the row and the field.
-
-Metrics come in four families; a task uses one (they need different gold):
-
-- ``accuracy`` (labels): correct iff the gold label occurs exactly once in
-  the upper-cased output (MedNLI's reference rule), with the first label
-  named as a stricter diagnostic. Needs ``labels``.
-- ``choice_accuracy`` (multiple choice): the letter of the first "The correct
-  answer is X:" (LongHealth's reference parse), with a lenient parse as a
-  diagnostic. ``choices`` lists the letters, or maps them to the inputs
-  holding each option's text.
-- ``rouge1``, ``rouge2``, ``rougeL``, ``bertscore``, ``umls_f1`` (free text).
-- ``em_f1``, ``ap_f1``, ``valid`` (ICD-10-CM codes, MeDiSumCode's rules);
-  gold codes are a list field or a separated string (``code_separator``).
-
-The parameterless baseline (``clue run`` with no ``--model``) follows the
-family: the first label of the label set, the first choice letter, the first
-sentence of the document, or the ICD-10-CM codes whose descriptions the
-document names (MeDiSumCode's heuristic). It is a floor to compare a model
-against, not a model.
+The file is checked strictly, naming the file and the key; its metrics pick one
+answer kind (``clue.tasks.answers``), which reads the gold, scores and makes the baseline.
 """
 
 from __future__ import annotations
@@ -42,17 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.access import ACCESS_CLASSES, CREDENTIALED
-from clue.core.errors import DataError, UsageError
+from clue.core.errors import UsageError
 from clue.core.files import sha256_file, sha256_text
 from clue.core.records import Item, Reference, Scored
 from clue.formats.config import read_mapping
-from clue.formats.readers import UniqueIds, need_nonempty, need_object, need_text, read_records, read_table
-from clue.metrics import icd
-from clue.metrics.choice import lenient_letter, reference_letter
-from clue.metrics.labels import first_label, labels_named, reference_correct
-from clue.metrics.rouge import rouge
-from clue.tasks.base import DEFAULT_PROTOCOL, DataFiles, Declaration, DiagnosticColumn, Settings, Task, Template, Templates
-from clue.tasks.heuristics import find_diagnoses, sentences
+from clue.formats.readers import UniqueIds, need_object, need_text, read_records, read_table
+from clue.metrics.metric import ANSWER_KINDS, CHOICE, CODES, LABELS, TEXT, Metric
+from clue.metrics.registry import all_metrics, find_metric
+from clue.tasks.answers import DEFAULT_CHOICES, AnswerKind, Choice, Codes, FreeText, Labels
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration
+from clue.tasks.settings import DEFAULT_PROTOCOL, Settings
+from clue.tasks.templates import Template, Templates
 
 TASK_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
 TABLE_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
@@ -66,17 +39,12 @@ REQUIRED_KEYS = ("name", "data", "fields", "max_new_tokens", "metrics")
 FIELD_KEYS = ("id", "gold", "inputs", "group")
 REQUIRED_FIELD_KEYS = ("id", "gold", "inputs")
 
-# metric -> family; a task's metrics all come from one family.
-LABEL, CHOICE, TEXT, CODES = "label", "choice", "text", "icd10"
-METRIC_FAMILY: dict[str, str] = {
-    "accuracy": LABEL,
-    "choice_accuracy": CHOICE,
-    "rouge1": TEXT, "rouge2": TEXT, "rougeL": TEXT, "bertscore": TEXT, "umls_f1": TEXT,
-    "em_f1": CODES, "ap_f1": CODES, "valid": CODES,
+# The keys only one answer kind reads, and what a task file of another kind is told.
+KIND_KEYS: dict[str, tuple[str, str]] = {
+    LABELS: ("labels", "only the accuracy metric reads a label set"),
+    CHOICE: ("choices", "only the choice_accuracy metric reads choices"),
+    CODES: ("code_separator", "only ICD-10 metrics (em_f1, ap_f1, valid) read codes"),
 }
-MODEL_METRICS = ("bertscore", "umls_f1")
-PAIRED_BINARY = ("accuracy", "choice_accuracy")
-DEFAULT_CHOICES = ("A", "B", "C", "D", "E")
 # Variables the answer template gets besides the inputs.
 ANSWER_VARIABLES = ("answer", "answer_text")
 RESERVED_NAMES = ("all", "overall")
@@ -84,8 +52,6 @@ RESERVED_NAMES = ("all", "overall")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LEVEL_NAME = re.compile(r"^level\d+$")
-_CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
-_DEFAULT_SEPARATORS = re.compile(r"[,;|\s]+")
 
 
 def is_task_file(spec: str | Path) -> bool:
@@ -133,10 +99,7 @@ class Spec:
     max_new_tokens: int
     document_field: str | None
     metrics: tuple[str, ...]
-    family: str
-    labels: tuple[str, ...]
-    choices: Mapping[str, str | None]  # letter -> the input holding its text (None: letters only)
-    code_separator: str | None
+    answer: AnswerKind  # the kind the metrics score: it reads the gold, scores, makes the baseline
 
 
 # -- reading and checking the task file ----------------------------------------------------------
@@ -209,28 +172,27 @@ def read_spec(path: str | Path) -> Spec:
     fields = _fields(check)
 
     metrics = check.text_list("metrics")
-    unknown_metrics = [m for m in metrics if m not in METRIC_FAMILY]
+    for metric in metrics:
+        find_metric(metric)  # a name clue does not have may come from an installed package
+    usable = task_file_metrics()
+    unknown_metrics = [m for m in metrics if m not in usable]
     if unknown_metrics:
-        raise check.fail("metrics", f"unknown metric {unknown_metrics[0]!r}; known: {', '.join(METRIC_FAMILY)}")
+        raise check.fail("metrics", f"unknown metric {unknown_metrics[0]!r}; known: {', '.join(usable)}")
     if len(set(metrics)) != len(metrics):
         raise check.fail("metrics", "lists a metric twice")
-    families = {METRIC_FAMILY[m] for m in metrics}
+    families = {usable[m].answer for m in metrics}
     if len(families) > 1:
         raise check.fail("metrics", f"mixes metric families ({', '.join(sorted(families))}); a task's gold fits one")
     family = families.pop()
+    for kind, (key, problem) in KIND_KEYS.items():
+        if key in raw and raw[key] is not None and kind != family:
+            raise check.fail(key, problem)
 
     document_field = check.text("document_field") if raw.get("document_field") is not None else None
     if document_field is not None and document_field not in fields.inputs:
         raise check.fail("document_field", f"{document_field!r} is not one of the inputs ({', '.join(fields.inputs)})")
 
-    labels = _labels(check, family)
-    choices = _choices(check, family, fields)
-    code_separator = raw.get("code_separator")
-    if code_separator is not None:
-        if family != CODES:
-            raise check.fail("code_separator", "only ICD-10 metrics (em_f1, ap_f1, valid) read codes")
-        if not isinstance(code_separator, str) or not code_separator:
-            raise check.fail("code_separator", f"must be non-empty text, got {code_separator!r}")
+    answer = ANSWER_READERS[family](check, fields)
 
     spec = Spec(
         path=path,
@@ -247,10 +209,7 @@ def read_spec(path: str | Path) -> Spec:
         max_new_tokens=check.integer("max_new_tokens", None, 1) or 0,
         document_field=document_field,
         metrics=metrics,
-        family=family,
-        labels=labels,
-        choices=choices,
-        code_separator=code_separator,
+        answer=answer,
     )
     _check_templates(spec)
     return spec
@@ -288,13 +247,14 @@ def _fields(check: _Checker) -> FieldMap:
     )
 
 
-def _labels(check: _Checker, family: str) -> tuple[str, ...]:
+def task_file_metrics() -> dict[str, Metric]:
+    """The registered metrics a task file may name: those that score one of the four answer kinds."""
+    return {m.name: m for m in all_metrics() if m.answer in ANSWER_KINDS}
+
+
+def _labels(check: _Checker, fields: FieldMap) -> Labels:
     if "labels" not in check.raw:
-        if family == LABEL:
-            raise check.fail("labels", "missing: the accuracy metric needs the label set (e.g. labels = [\"yes\", \"no\"])")
-        return ()
-    if family != LABEL:
-        raise check.fail("labels", "only the accuracy metric reads a label set")
+        raise check.fail("labels", "missing: the accuracy metric needs the label set (e.g. labels = [\"yes\", \"no\"])")
     labels = check.text_list("labels")
     upper = [lab.upper() for lab in labels]
     if len(set(upper)) != len(upper):
@@ -304,15 +264,13 @@ def _labels(check: _Checker, family: str) -> tuple[str, ...]:
             if a != b and a in b:
                 raise check.fail("labels", f"{a!r} occurs inside {b!r}: the reference rule (the gold label occurs "
                                  "exactly once in the output) cannot tell them apart; rename one")
-    return labels
+    return Labels(labels)
 
 
-def _choices(check: _Checker, family: str, fields: FieldMap) -> dict[str, str | None]:
+def _choices(check: _Checker, fields: FieldMap) -> Choice:
     raw = check.raw.get("choices")
     if raw is None:
-        return dict.fromkeys(DEFAULT_CHOICES) if family == CHOICE else {}
-    if family != CHOICE:
-        raise check.fail("choices", "only the choice_accuracy metric reads choices")
+        return Choice(dict.fromkeys(DEFAULT_CHOICES))
     if isinstance(raw, str):
         raw = list(raw)
     if isinstance(raw, list):
@@ -328,7 +286,23 @@ def _choices(check: _Checker, family: str, fields: FieldMap) -> dict[str, str | 
         choices[letter] = variable
     if any(v is None for v in choices.values()) and any(v is not None for v in choices.values()):
         raise check.fail("choices", "map every letter to an input, or none")
-    return choices
+    return Choice(choices)
+
+
+def _codes(check: _Checker, fields: FieldMap) -> Codes:
+    separator = check.raw.get("code_separator")
+    if separator is not None and (not isinstance(separator, str) or not separator):
+        raise check.fail("code_separator", f"must be non-empty text, got {separator!r}")
+    return Codes(separator)
+
+
+# Each answer kind read from the task file's keys.
+ANSWER_READERS = {
+    LABELS: _labels,
+    CHOICE: _choices,
+    TEXT: lambda check, fields: FreeText(),
+    CODES: _codes,
+}
 
 
 def _check_templates(spec: Spec) -> None:
@@ -353,28 +327,20 @@ def _check_templates(spec: Spec) -> None:
 
 # -- the task ------------------------------------------------------------------------------------
 def declaration_of(spec: Spec) -> Declaration:
-    metrics = spec.metrics
-    diagnostics: tuple[DiagnosticColumn, ...] = ()
-    if spec.family == LABEL:
-        diagnostics = (DiagnosticColumn(f"{spec.name}_no_label", f"{spec.title} no label (%)", "diagnostics.no_label_rate"),)
-    elif spec.family == CHOICE:
-        diagnostics = (DiagnosticColumn(f"{spec.name}_unparsed", f"{spec.title} unparsed (%)", "diagnostics.unparsed_rate"),)
     mapping = ", ".join(f"{v} <- {c}" for v, c in spec.fields.inputs.items())
     return Declaration(
         name=spec.name,
         title=spec.title,
         level=spec.level,
         access=spec.access,
-        metrics=metrics,
-        model_metrics=tuple(m for m in metrics if m in MODEL_METRICS),
-        paired_binary=tuple(m for m in metrics if m in PAIRED_BINARY),
+        metrics=spec.metrics,
         resampling_unit=spec.fields.group or "item",
         files=DataFiles(
             expected=spec.data.name,
             format=f"{spec.data.suffix.lstrip('.').upper()}: id <- {spec.fields.id}, gold <- {spec.fields.gold}, {mapping}",
         ),
         protocols={"clue": Settings(shots=spec.shots, max_new_tokens=spec.max_new_tokens, document_field=spec.document_field)},
-        diagnostics=diagnostics,
+        diagnostics=spec.answer.diagnostic_columns(spec.name, spec.title),
         description=spec.description,
     )
 
@@ -385,6 +351,9 @@ class FileTask(Task):
     def __init__(self, spec: Spec):
         self.spec = spec
         self.declaration = declaration_of(spec)
+        # scored in the registry's order, as the kind computes them
+        order = {m.name: n for n, m in enumerate(all_metrics())}
+        self.scored_metrics = sorted(self.declaration.item_metrics, key=lambda m: order[m.name])
 
     @classmethod
     def from_file(cls, path: str | Path) -> FileTask:
@@ -423,10 +392,7 @@ class FileTask(Task):
             "data_file": str(self.spec.data),
             "document_field": self.spec.document_field,
         })
-        if self.spec.labels:
-            info["labels"] = list(self.spec.labels)
-        if self.spec.family == CHOICE:
-            info["choices"] = list(self.spec.choices)
+        info.update(self.spec.answer.describe())
         return info
 
     # -- load ----------------------------------------------------------------------------------
@@ -451,83 +417,19 @@ class FileTask(Task):
         return [(label, need_object(path, label, raw)) for label, raw in read_records(path)]
 
     def _gold(self, path: str | Path, label: str, record: Mapping[str, Any], inputs: Mapping[str, str]) -> Any:
-        column = self.spec.fields.gold
-        family = self.spec.family
-        if family == CODES:
-            return self._codes(path, label, record)
-        value = need_text(path, label, record, column).strip()
-        if family == LABEL:
-            for known in self.spec.labels:
-                if value.upper() == known.upper():
-                    return known
-            raise DataError(path, f"unknown label {value!r}; the task file's labels are {list(self.spec.labels)}",
-                            record=label, field=column)
-        if family == CHOICE:
-            letter = value.upper()
-            if letter in self.spec.choices:
-                return letter
-            texts = {L: inputs[v].strip() for L, v in self.spec.choices.items() if v is not None}
-            matches = [L for L, text in texts.items() if text == value]
-            if len(matches) == 1:
-                return matches[0]
-            problem = f"equals options {matches}" if matches else "is neither a choice letter nor one option's text"
-            raise DataError(path, f"{value!r} {problem}; choices: {', '.join(self.spec.choices)}", record=label, field=column)
-        return need_nonempty(path, label, column, value)
-
-    def _codes(self, path: str | Path, label: str, record: Mapping[str, Any]) -> list[str]:
-        column = self.spec.fields.gold
-        if column not in record:
-            raise DataError(path, f"missing field {column!r}", record=label, field=column)
-        raw = record[column]
-        pieces: list[str] = []
-        if isinstance(raw, str):
-            sep = self.spec.code_separator
-            pieces = raw.split(sep) if sep else _DEFAULT_SEPARATORS.split(raw)
-        elif isinstance(raw, list):
-            for n, entry in enumerate(raw):
-                if isinstance(entry, Mapping):  # MeDiSumCode's {code, description} entries
-                    entry = need_text(path, f"{label}, {column}[{n}]", entry, "code")
-                if not isinstance(entry, str):
-                    raise DataError(path, f"entry {n} is {type(entry).__name__}, expected a code", record=label, field=column)
-                pieces.append(entry)
-        else:
-            raise DataError(path, f"expected a list of codes or separated text, found {type(raw).__name__}",
-                            record=label, field=column)
-        codes = []
-        for piece in pieces:
-            code = piece.strip().replace(".", "").upper()
-            if not code:
-                continue
-            if not _CODE_SHAPE.match(code):
-                raise DataError(path, f"{piece.strip()!r} is not an ICD-10 code", record=label, field=column)
-            codes.append(code)
-        return codes
+        return self.spec.answer.read_gold(path, label, record, self.spec.fields.gold, inputs)
 
     # -- prompts -------------------------------------------------------------------------------
     def render_user(self, inputs: dict[str, Any], templates: Templates) -> str:
         return self._fill(self.template(templates, "user"), inputs)
 
     def render_answer(self, item: Item, templates: Templates) -> str:
-        values = {**item.inputs, **self._answer_values(item)}
+        values = {**item.inputs, **self.spec.answer.answer_values(item)}
         try:
             template = self.template(templates, "answer")
         except UsageError:  # no answer template: the family's own format
-            return self._default_answer(values)
+            return self.spec.answer.default_answer(values)
         return self._fill(template, values)
-
-    def _answer_values(self, item: Item) -> dict[str, str]:
-        if self.spec.family == CODES:
-            return {"answer": ", ".join(icd.add_dot(c) for c in item.gold), "answer_text": ""}
-        if self.spec.family == CHOICE:
-            variable = self.spec.choices.get(str(item.gold))
-            return {"answer": str(item.gold), "answer_text": item.inputs[variable] if variable else ""}
-        return {"answer": str(item.gold), "answer_text": ""}
-
-    def _default_answer(self, values: Mapping[str, str]) -> str:
-        if self.spec.family == CHOICE:
-            text = values["answer_text"]
-            return f"The correct answer is {values['answer']}:" + (f" {text}" if text else "")
-        return values["answer"]
 
     @staticmethod
     def _fill(template: Template, values: Mapping[str, Any]) -> str:
@@ -539,66 +441,12 @@ class FileTask(Task):
 
     # -- score ---------------------------------------------------------------------------------
     def score(self, reference: Reference, output: str) -> Scored:
-        family = self.spec.family
-        if family == LABEL:
-            parsed, metrics, diagnostics = self._score_label(reference, output)
-        elif family == CHOICE:
-            parsed, metrics, diagnostics = self._score_choice(reference, output)
-        elif family == CODES:
-            parsed, metrics, diagnostics = self._score_codes(reference, output)
-        else:
-            parsed = output.strip()
-            metrics = rouge(parsed, str(reference.gold))
-            diagnostics = {"empty_answer_rate": float(not parsed)}
-        # Only the declared metrics are kept (the model-based ones are added by the pipeline).
-        kept = {k: v for k, v in metrics.items() if k in self.spec.metrics}
-        return Scored(request_id=reference.request_id, item_id=reference.item_id, parsed=parsed,
-                      metrics=kept, diagnostics=diagnostics)
-
-    def _score_label(self, reference: Reference, output: str) -> tuple[Any, dict[str, float], dict[str, float]]:
-        labels = self.spec.labels
-        found = first_label(output, labels)
-        named = labels_named(output, labels)
-        return found, {"accuracy": float(reference_correct(output, str(reference.gold)))}, {
-            "first_label_accuracy": float(found == str(reference.gold).upper()),
-            "no_label_rate": float(named == 0),
-            "several_labels_rate": float(named > 1),
-        }
-
-    def _score_choice(self, reference: Reference, output: str) -> tuple[Any, dict[str, float], dict[str, float]]:
-        strict = reference_letter(output)
-        options = {L: str(reference.inputs.get(v, "")) for L, v in self.spec.choices.items() if v is not None}
-        lenient = lenient_letter(output, options)
-        return strict, {"choice_accuracy": float(strict == reference.gold)}, {
-            "lenient_accuracy": float(lenient == reference.gold),
-            "unparsed_rate": float(strict is None),
-        }
-
-    def _score_codes(self, reference: Reference, output: str) -> tuple[Any, dict[str, float], dict[str, float]]:
-        gold = list(reference.gold)
-        predicted = icd.extract_codes(output)
-        return predicted, icd.headline(predicted, gold), {
-            "codes_predicted": float(len(predicted)),
-            "no_code_rate": float(not predicted),
-        }
+        # the declared per-item metrics (the batch ones are added by the pipeline)
+        return self.spec.answer.score(reference, output, self.scored_metrics)
 
     def scoring_settings(self) -> dict[str, Any]:
-        return icd.settings_record() if self.spec.family == CODES else {}
+        return self.spec.answer.scoring_settings()
 
     # -- the parameterless baseline ------------------------------------------------------------
     def baseline(self, inputs: Mapping[str, Any]) -> str:
-        family = self.spec.family
-        if family == LABEL:
-            return self.spec.labels[0]
-        if family == CHOICE:
-            return f"The correct answer is {next(iter(self.spec.choices))}:"
-        document = str(inputs[self.spec.document_field or next(iter(self.spec.fields.inputs))])
-        if family == CODES:
-            return "ICD-10 Codes: " + ", ".join(icd.add_dot(code) for code, _ in find_diagnoses(document)[:12])
-        lead = sentences(document)
-        return lead[0] if lead else ""
-
-
-def load_task_file(path: str | Path) -> FileTask:
-    """Read a task file into a task (not registered: see ``clue.tasks.registry.load_task_file``)."""
-    return FileTask.from_file(path)
+        return self.spec.answer.baseline(inputs, self.spec.document_field or next(iter(self.spec.fields.inputs)))

@@ -8,8 +8,8 @@ from clue.core.chat import ChatLayout, apply_layout, detect_layout, fold_system,
 from clue.core.records import Message
 from clue.core.tokens import ApproxTokenizer
 from clue.tasks import BuildContext, Templates, get_task
-from clue.tasks.base import split_shots
 from clue.tasks.problem_summary.task import normalise_summary
+from clue.tasks.shots import split_shots
 
 MESSAGES = [
     Message("system", "SYS"),

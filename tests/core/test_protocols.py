@@ -16,9 +16,12 @@ from clue.builders import protocols as fetcher
 from clue.builders.fetch import FetchError
 from clue.cli import app
 from clue.core.records import Decoding
-from clue.tasks.base import BuildContext, Settings, Templates, parse_setting, select_shots
+from clue.tasks.base import BuildContext
 from clue.tasks.protocols import get_protocol
 from clue.tasks.registry import get_task
+from clue.tasks.settings import Settings, parse_setting
+from clue.tasks.shots import select_shots
+from clue.tasks.templates import Templates
 
 # Synthetic scripts of the reference's structure (module-level prompt strings, str.format fields,
 # an answer prefix joined with +); none of the reference's text.
@@ -202,7 +205,7 @@ def test_overrides_are_typed_and_recorded(tmp_path):
         "longhealth", "options.budget_accounting", "prompt"
     )
     lh = get_task("longhealth").declaration.settings("clue")
-    from clue.tasks.base import apply_overrides
+    from clue.tasks.settings import apply_overrides
 
     changed = apply_overrides(lh, "longhealth", [parse_setting("longhealth.options.budget=4000")])
     assert changed.options["budget"] == 4000 and lh.options["budget"] == 8140
@@ -231,7 +234,8 @@ def test_default_protocol_keeps_request_hashes():
 def test_keep_end_drops_the_start_and_clean_output_cuts_as_the_reference():
     from clue.core.records import Message
     from clue.core.tokens import ApproxTokenizer
-    from clue.tasks.base import clean_output, fit_to_context
+    from clue.tasks.base import clean_output
+    from clue.tasks.context import fit_to_context
 
     # 50 tokens of messages + 64 of template margin; 10 to generate: 25 too many for a context of 99
     ctx = BuildContext(seed=1, context_length=99)

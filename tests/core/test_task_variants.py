@@ -15,10 +15,12 @@ from clue.core.errors import UsageError
 from clue.core.records import Item
 from clue.formats.config import read_mapping
 from clue.tasks import BuildContext, get_task
-from clue.tasks.base import Templates, Variant, base_request_id, split_shots
 from clue.tasks.longhealth.task import LETTERS, option_permutation, permute_options
 from clue.tasks.mednli.task import label_list
 from clue.tasks.registry import all_tasks
+from clue.tasks.shots import split_shots
+from clue.tasks.templates import Templates
+from clue.tasks.variant import Variant, base_request_id
 
 TASKS = sorted(all_tasks())
 

@@ -10,8 +10,8 @@ from variant_fakes import WordingSensitive, mednli_gold
 
 from clue.core.errors import UsageError
 from clue.core.records import Completion
-from clue.models.baseline import BaselineBackend
 from clue.core.results import PredictionRow, read_results
+from clue.models.baseline import BaselineBackend
 from clue.pipeline.config import RunSpec
 from clue.pipeline.variants import Design, evaluate_variants, parse_design, through_store
 from clue.stats.variants import flip_rate, sign_pattern, spread

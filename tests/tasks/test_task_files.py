@@ -17,8 +17,8 @@ import pytest
 
 from clue.core.errors import DataError, UsageError
 from clue.core.records import Reference
-from clue.tasks.base import Templates
 from clue.tasks.registry import all_tasks, get_task, load_task_file, resolve_tasks
+from clue.tasks.templates import Templates
 from clue.tasks.userfile import FileTask, read_spec, template_variables
 
 REPO = Path(__file__).resolve().parents[2]

@@ -38,19 +38,14 @@ from clue.core.records import Case, Item, Message, Reference, Request, Scored
 from clue.core.seeding import rng
 from clue.core.tokens import Tokenizer
 from clue.formats.readers import need_object, need_text, read_json_object
-from clue.metrics.choice import lenient_letter, reference_letter
-from clue.tasks.base import (
-    BuildContext,
-    DataFiles,
-    Declaration,
-    DiagnosticColumn,
-    Release,
-    Settings,
-    Task,
-    Templates,
-    prompt_tokens,
-)
+from clue.metrics.registry import get_metric
+from clue.tasks.answers import Choice
+from clue.tasks.base import BuildContext, Task
+from clue.tasks.context import prompt_tokens
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.longhealth import baseline
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 LETTERS = ("A", "B", "C", "D", "E")
 # Distinct orders of the five options (F, "cannot be answered", always stays last).
@@ -128,7 +123,6 @@ DECLARATION = Declaration(
     level=2,
     access=PUBLIC,
     metrics=("task1", "task2", "task3"),
-    paired_binary=("task1", "task2", "task3"),
     # A patient's questions (and their 15 prompts each) are not independent.
     resampling_unit="patient",
     files=DataFiles(
@@ -180,6 +174,10 @@ class LongHealthTexts:
     join: str  # what goes between two documents
     unanswerable: str  # option F of tasks 2 and 3
     user: Callable[[str, str, str], str]  # (documents, question, options) -> the user turn
+
+
+# Multiple choice, the options shown in the reference's ``options`` input (A-E, and F for tasks 2-3).
+ANSWERS = Choice()
 
 
 class LongHealth(Task):
@@ -349,14 +347,15 @@ class LongHealth(Task):
 
     # -- score ----------------------------------------------------------
     def score(self, reference: Reference, output: str) -> Scored:
-        strict = reference_letter(output)
-        lenient = lenient_letter(output, reference.inputs.get("options", {}))
+        strict = ANSWERS.parse(output, reference)
+        lenient = ANSWERS.lenient(output, reference)
         sub = reference.subtask or "task1"
         return Scored(
             request_id=reference.request_id,
             item_id=reference.item_id,
             parsed=strict,
-            metrics={sub: float(strict == reference.gold)},
+            # each prompt scores its subtask's metric only
+            metrics={sub: get_metric(sub).score(strict, reference.gold, output)},
             diagnostics={
                 f"{sub}_lenient": float(lenient == reference.gold),
                 f"{sub}_unparsed_rate": float(strict is None),

@@ -23,9 +23,13 @@ from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics import icd
-from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.tasks.answers import Codes
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.medisumcode import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
 
@@ -62,6 +66,10 @@ DECLARATION = Declaration(
 )
 
 
+# Scored as any ICD-10 coding task; its own diagnostics go further.
+ANSWERS = Codes()
+
+
 class MeDiSumCode(Task):
     declaration = DECLARATION
 
@@ -93,9 +101,8 @@ class MeDiSumCode(Task):
         return self.template(templates, "answer").fill(codes=", ".join(icd.add_dot(c) for c in item.gold))
 
     def score(self, reference: Reference, output: str) -> Scored:
-        gold = list(reference.gold)
-        predicted = icd.extract_codes(output)
-        metrics = icd.headline(predicted, gold)
+        scored = ANSWERS.score(reference, output, self.declaration.item_metrics)
+        gold, predicted, metrics = list(reference.gold), scored.parsed, scored.metrics
         _, _, em_f1_set = icd.set_match(predicted, gold)
         fixed = icd.extract_codes_fixed(output)
         _, _, fixed_em = icd.set_match(fixed, gold)
@@ -114,16 +121,11 @@ class MeDiSumCode(Task):
         if gold:
             # Excluding admissions without gold codes: reported, never scored.
             diagnostics["em_f1_gold_only"] = metrics["em_f1"]
-        return Scored(
-            request_id=reference.request_id,
-            item_id=reference.item_id,
-            parsed=predicted,
-            metrics=metrics,
-            diagnostics=diagnostics,
-        )
+        scored.diagnostics = diagnostics
+        return scored
 
     def scoring_settings(self) -> dict[str, Any]:
-        return icd.settings_record()
+        return ANSWERS.scoring_settings()
 
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return baseline.answer(inputs)

@@ -19,9 +19,10 @@ from clue.core.access import CREDENTIALED
 from clue.core.files import sha256_text
 from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
-from clue.tasks.base import DataFiles, Declaration, Release, Settings
+from clue.tasks.declaration import DataFiles, Declaration, Release
 from clue.tasks.medisumqa import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
 from clue.tasks.summaries import SummaryTask
 
 # The reference's template fields -> this task's inputs ("@answer": the stored answer). At ff75877 the
@@ -36,7 +37,6 @@ DECLARATION = Declaration(
     level=2,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
-    model_metrics=("bertscore", "umls_f1"),
     files=DataFiles(
         expected="medisumqa.json",
         format="JSON array or JSONL: discharge_summary (or without_discharge_summary), Question, Answer",

@@ -18,10 +18,14 @@ from clue.core.access import CREDENTIALED
 from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
-from clue.metrics.labels import NLI_LABELS, first_label, reference_correct
-from clue.tasks.base import BuildContext, DataFiles, Declaration, DiagnosticColumn, Release, Settings, Task, Templates
+from clue.metrics.labels import NLI_LABELS
+from clue.tasks.answers import Labels
+from clue.tasks.base import BuildContext, Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.mednli import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
+from clue.tasks.templates import Templates
 
 # The reference's template fields -> this task's inputs ("@answer": the stored answer).
 FIELDS = {"sentence1": "sentence1", "sentence2": "sentence2", "gold_label": "@answer"}
@@ -44,7 +48,6 @@ DECLARATION = Declaration(
     level=1,
     access=CREDENTIALED,
     metrics=("accuracy",),
-    paired_binary=("accuracy",),
     files=DataFiles(
         expected="mli_test_v1.jsonl",
         format="JSONL: pairID, sentence1, sentence2, gold_label",
@@ -71,6 +74,10 @@ DECLARATION = Declaration(
         DiagnosticColumn("mednli_several_labels", "MedNLI several labels (%)", "diagnostics.several_labels_rate"),
     ),
 )
+
+
+# Scored as any label task: the gold label occurs exactly once in the upper-cased output.
+ANSWERS = Labels(NLI_LABELS)
 
 
 class MedNLI(Task):
@@ -112,19 +119,7 @@ class MedNLI(Task):
         return str(item.gold).upper()
 
     def score(self, reference: Reference, output: str) -> Scored:
-        found = first_label(output)
-        named = sum(1 for lab in NLI_LABELS if lab in output.upper())
-        return Scored(
-            request_id=reference.request_id,
-            item_id=reference.item_id,
-            parsed=found,
-            metrics={"accuracy": float(reference_correct(output, reference.gold))},
-            diagnostics={
-                "first_label_accuracy": float(found == str(reference.gold).upper()),
-                "no_label_rate": float(named == 0),
-                "several_labels_rate": float(named > 1),
-            },
-        )
+        return ANSWERS.score(reference, output, self.declaration.item_metrics)
 
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return baseline.answer(inputs)

@@ -15,9 +15,10 @@ from typing import Any
 from clue.core.access import PUBLIC
 from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_nonempty, read_table
-from clue.tasks.base import DataFiles, Declaration, Release, Settings
+from clue.tasks.declaration import DataFiles, Declaration, Release
 from clue.tasks.meqsum import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
 from clue.tasks.summaries import SummaryTask
 
 # The reference's template fields -> this task's inputs ("@answer": the stored answer).
@@ -29,7 +30,6 @@ DECLARATION = Declaration(
     level=1,
     access=PUBLIC,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore"),
-    model_metrics=("bertscore",),
     files=DataFiles(
         expected="MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx",
         format="xlsx, one sheet: File, CHQ, Summary",

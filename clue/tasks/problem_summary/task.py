@@ -18,9 +18,10 @@ from typing import Any
 from clue.core.access import CREDENTIALED
 from clue.core.records import Item
 from clue.formats.readers import UniqueIds, need_nonempty, read_table
-from clue.tasks.base import DataFiles, Declaration, Release, Settings
+from clue.tasks.declaration import DataFiles, Declaration, Release
 from clue.tasks.problem_summary import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
+from clue.tasks.settings import Settings
 from clue.tasks.summaries import SummaryTask
 
 
@@ -41,7 +42,6 @@ DECLARATION = Declaration(
     level=1,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
-    model_metrics=("bertscore", "umls_f1"),
     files=DataFiles(
         expected="BioNLP2023-1A-Test.csv",
         format="CSV: File ID, Subjectives (or Subjective Sections), Objectives, Assessment, Summary",

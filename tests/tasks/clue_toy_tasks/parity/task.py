@@ -10,7 +10,9 @@ from clue.core.access import PUBLIC
 from clue.core.errors import DataError
 from clue.core.records import Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
-from clue.tasks.base import DataFiles, Declaration, DiagnosticColumn, Settings, Task
+from clue.tasks.base import Task
+from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn
+from clue.tasks.settings import Settings
 from clue_toy_tasks.parity import baseline
 
 LABELS = ("EVEN", "ODD")
@@ -21,7 +23,6 @@ DECLARATION = Declaration(
     level=1,
     access=PUBLIC,
     metrics=("accuracy",),
-    paired_binary=("accuracy",),
     files=DataFiles(expected="toy_parity.jsonl", format="JSONL: id, number, parity", demo="toy_parity.jsonl"),
     protocols={"clue": Settings(shots=1, max_new_tokens=4)},
     diagnostics=(DiagnosticColumn("toy_parity_no_label", "Toy parity no label (%)", "diagnostics.no_label_rate"),),
