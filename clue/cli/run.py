@@ -57,6 +57,18 @@ def _run_config(**kwargs: Any) -> Any:
     return RunConfig(command=["clue", *sys.argv[1:]], **kwargs)
 
 
+def _suite_tasks(tasks: str, suite: str | None, protocol: str) -> tuple[list[str], str]:
+    """``--tasks`` and ``--suite`` -> (task names, the suite RunConfig records): without --suite, CLUE's levels."""
+    from clue.tasks.suite import DEFAULT_SUITE, check_protocol, get_suite, resolve_tasks, tasks_in_suite
+
+    if suite is None:
+        return resolve_tasks(tasks), DEFAULT_SUITE
+    chosen = get_suite(suite)
+    check_protocol(chosen, protocol)
+    names = tasks_in_suite(resolve_tasks(tasks, suite=chosen), chosen)
+    return names, chosen.name if chosen.is_builtin else chosen.source
+
+
 def _task_options(longhealth_budget: int | None) -> dict[str, Any]:
     return {} if longhealth_budget is None else {"longhealth_budget": longhealth_budget}
 
@@ -101,6 +113,7 @@ def run_cmd(
     price: str | None = typer.Option(None, "--price", help="Price for the cost columns, e.g. gpu_hour=2.5 or mtok=0.6; prompt_mtok=X and completion_mtok=Y (comma-separated) price the two kinds of tokens apart; currency=EUR (see docs/cluster.md)."),
     variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
     variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
+    suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks are run (--tasks: some of them) and its levels score them."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -110,11 +123,12 @@ def run_cmd(
     from clue.pipeline.cost import parse_price
     from clue.pipeline.data import parse_data_args
     from clue.pipeline.run import run_model
-    from clue.tasks.registry import resolve_tasks
 
+    names, suite_name = _suite_tasks(tasks, suite, protocol)
     config = _run_config(
         model=model,
-        tasks=resolve_tasks(tasks),
+        tasks=names,
+        suite=suite_name,
         output=output or default_output(model),
         data=parse_data_args(data),
         data_dir=data_dir,
@@ -247,7 +261,7 @@ def score_cmd(
     if not (task and data and predictions):
         raise UsageError("clue score needs a run directory, or all of --task, --data and --predictions")
     from clue.pipeline.predictions import score_predictions
-    from clue.tasks.registry import resolve_tasks
+    from clue.tasks.suite import resolve_tasks
 
     names = resolve_tasks(task)
     if len(names) != 1:
@@ -280,7 +294,7 @@ def score_cmd(
 
 @app.command("prompts")
 def prompts_cmd(
-    tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all."),
+    tasks: str | None = typer.Option(None, "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all (required unless --suite)."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
@@ -293,19 +307,22 @@ def prompts_cmd(
     context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
+    suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks (--tasks: some of them)."),
 ) -> None:
     """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
     from clue.core.chat import parse_layout
     from clue.core.tokens import ApproxTokenizer
     from clue.pipeline.data import parse_data_args
     from clue.pipeline.prompts import write_prompts
-    from clue.tasks.registry import resolve_tasks
 
+    if tasks is None and suite is None:
+        raise UsageError("clue prompts needs --tasks (task names, task files, level1, level2, all) or --suite")
+    names, suite_name = _suite_tasks(tasks or "all", suite, protocol)
     layout = parse_layout(chat_layout)
     if layout is None:
         raise UsageError("clue prompts needs a definite --chat-layout: system, fold or plain")
     config = _run_config(
-        model="prompts", tasks=resolve_tasks(tasks), output=output.parent, data=parse_data_args(data),
+        model="prompts", tasks=names, suite=suite_name, output=output.parent, data=parse_data_args(data),
         data_dir=data_dir, limit=limit, seed=seed, templates_dir=templates, max_new_tokens=max_new_tokens,
         task_options=_task_options(longhealth_budget), protocol=protocol,
         protocol_settings=list(protocol_setting or []),

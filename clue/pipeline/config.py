@@ -37,6 +37,7 @@ class RunConfig:
     price: dict[str, Any] | None = None  # clue.pipeline.cost.parse_price; None: no price
     gpus: int | None = None  # GPUs the model holds; None: from the spec (clue.pipeline.cost.gpus_for)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    suite: str = "clue"  # the suite whose levels score the run: a built-in name or a suite file (clue.tasks.suite)
 
 
 def default_output(model: str) -> Path:

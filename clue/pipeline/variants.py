@@ -53,7 +53,7 @@ from clue.stats.variants import flip_rate, spread
 from clue.store.runs import STORE_FILENAME, RunStore, model_key, request_key
 from clue.tasks.base import Task, Templates, Variant, apply_overrides, base_request_id
 from clue.tasks.registry import get_task
-from clue.tasks.registry import levels as declared_levels
+from clue.tasks.suite import run_suite, suite_levels
 
 AXES = ("prompts", "shots", "order")
 VARIANTS_FOLDER = "variants"
@@ -322,7 +322,7 @@ def summarise(
             "variant_of": dict(of),
         }
     levels: dict[str, Any] = {}
-    for level in declared_levels():
+    for level in suite_levels(run_suite(per_variant[names[0]])):  # the run's suite's levels
         values = {n: per_variant[n]["levels"].get(level) for n in names}
         if any(v is None for v in values.values()):
             continue

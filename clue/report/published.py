@@ -23,7 +23,8 @@ from typing import Any
 from clue.core.errors import DataError
 from clue.report.leaderboard import Entry
 from clue.stats.aggregate import level_scores
-from clue.tasks.registry import all_tasks, levels
+from clue.tasks.registry import all_tasks
+from clue.tasks.suite import CLUE
 
 PUBLISHED_NOTE = "published June 2024 (clue.ikim.nrw, arXiv 2404.04067v3), aggregated by clue"
 
@@ -48,7 +49,7 @@ def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]
             "complete": True,
             "missing_metrics": [],
         }
-    scores, complete = level_scores(tasks, levels())
+    scores, complete = level_scores(tasks, CLUE.level_members())  # the published table is CLUE's
     return {"model": model, "backend": "published", "tasks": tasks, "levels": scores, "levels_complete": complete}
 
 
