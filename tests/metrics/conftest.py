@@ -68,7 +68,7 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
     from statistics import fmean
 
     from clue.stats.aggregate import level_scores, mean_by_key
-    from clue.tasks import levels as declared_levels
+    from clue.tasks.suite import CLUE
 
     tasks = {}
     for task, rows in rows_by_task.items():
@@ -76,7 +76,7 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
         metrics = mean_by_key(scored)
         tasks[task] = {"score": fmean(metrics.values()) if metrics else None, "n": len(scored), "metrics": metrics,
                        "diagnostics": {}, "complete": True, "missing_metrics": []}
-    levels, complete = level_scores(tasks, declared_levels())
+    levels, complete = level_scores(tasks, CLUE.level_members())
     return {"schema": "clue.results/1", "model": model, "backend": "test", "seed": 42, "tasks": tasks,
             "levels": levels, "levels_complete": complete, "metric_settings": {}}
 
