@@ -251,6 +251,8 @@ def test_a_suite_file_names_tasks_task_files_and_levels(app, suite_dir, tmp_path
     assert board["levels"] == ["core", "all3", "level1", "level2", "overall"]
     assert sorted(r["group"] for r in board["rows"]) == [1, 2]
     assert any("suite" in r["apart"] for r in board["rows"])
+    assert "| Core | All three |" in (report / "leaderboard.md").read_text()  # the suite's level titles
+    assert "All three" in (report / "report.html").read_text()
 
 
 def test_a_suite_file_without_levels_has_one_overall_level(suite_dir):
