@@ -17,9 +17,14 @@ names it (docs/tasks.md, "Suites"):
     title = "core"
 
 ``resolve_tasks`` turns ``--tasks`` into task names: ``all`` is the CLUE
-suite's tasks, ``level1``/``level2``/``overall`` its levels, a suite name or
-suite file (``*.suite.toml``/``*.suite.yaml``... any TOML/YAML that holds a
-``tasks`` list and no task ``data``) all the suite's tasks.
+suite's tasks, ``level1``/``level2``/``overall`` its levels (or, given a
+suite, that suite's), a suite name or a suite file (TOML/YAML with a
+``tasks`` list and no ``data``, which every task file has) all its tasks.
+
+A run's suite is ``RunConfig.suite`` (a built-in name or a suite file's
+path); ``suite_levels(config.suite)`` are the levels that score it, and a run
+that is not CLUE's records ``suite_record`` in results.json (read back by
+``run_suite``) and ``manifest_record`` in manifest.json.
 """
 
 from __future__ import annotations
@@ -119,9 +124,9 @@ def get_suite(name_or_path: str | Path, base: Path | None = None) -> Suite:
     if text in _BUILTIN:
         return _BUILTIN[text]
     path = Path(text).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
     if path.suffix.lower() in TASK_FILE_SUFFIXES or path.is_file():
-        if not path.is_absolute() and base is not None:
-            path = Path(base) / path
         return read_suite_file(path)
     close = difflib.get_close_matches(text, list(_BUILTIN), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
