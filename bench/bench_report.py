@@ -20,7 +20,7 @@ from pathlib import Path
 from clue.core.records import Scored
 from clue.report.pairs import load_pairs
 from clue.stats.aggregate import level_scores, task_summary
-from clue.tasks import get_task, levels
+from clue.tasks import CLUE, get_task
 
 SIZES = {"mednli": 1422, "meqsum": 1000, "problem_summary": 237, "medisumqa": 416, "medisumcode": 500, "longhealth": 6000}
 
@@ -47,7 +47,7 @@ def write_run(folder: Path, model: str, skill: float, rnd: random.Random) -> Non
             scored.append(Scored(rid, rows[-1]["item_id"], "x", values, {}))
         (folder / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         tasks[task] = task_summary(metrics, scored)
-    level_values, complete = level_scores(tasks, levels())
+    level_values, complete = level_scores(tasks, CLUE.level_members())
     (folder / "results.json").write_text(json.dumps({"schema": "clue.results/1", "model": model, "backend": "bench",
                                                      "seed": 42, "tasks": tasks, "levels": level_values,
                                                      "levels_complete": complete}))

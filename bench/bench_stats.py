@@ -21,7 +21,7 @@ import numpy as np
 from clue.report.compare import compare_runs
 from clue.stats.aggregate import level_scores, mean_by_key
 from clue.stats.confidence import add_confidence_intervals
-from clue.tasks import levels as declared_levels
+from clue.tasks import suite_levels as declared_levels
 
 SIZES = {"mednli": 1419, "meqsum": 997, "problem_summary": 234, "medisumqa": 415, "medisumcode": 499}
 METRICS = {

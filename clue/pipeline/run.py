@@ -21,7 +21,16 @@ from typing import Any
 from clue.core.errors import DataError, UsageError
 from clue.core.files import sha256_file
 from clue.core.records import Completion, Request
-from clue.core.results import MANIFEST_FILE, PredictionRow, RunResults, TaskSummary, read_manifest, write_predictions, write_results
+from clue.core.results import (
+    MANIFEST_FILE,
+    Manifest,
+    PredictionRow,
+    RunResults,
+    TaskSummary,
+    read_manifest,
+    write_predictions,
+    write_results,
+)
 from clue.core.seeding import DEFAULT_SEED
 from clue.metrics.rouge import settings as rouge_settings
 from clue.models import load_backend, spec_identity
@@ -36,6 +45,7 @@ from clue.pipeline.results import assemble_results, manifest, remove_other_predi
 from clue.pipeline.score import score_task
 from clue.store.runs import STORE_FILENAME, RunStore
 from clue.tasks.registry import get_task, restore_recorded
+from clue.tasks.suite import DEFAULT_SUITE
 from clue.tasks.templates import Templates
 
 Progress = Callable[[str, int, int], None]
@@ -265,4 +275,20 @@ def rerun_config(run_dir: Path, metric_settings: dict[str, Any] | None = None, c
         price=cost.get("price"),
         gpus=cost.get("gpus"),
         command=list(command) if command is not None else list(sys.argv),
+        suite=recorded_suite(recorded, run_dir),
     )
+
+
+def recorded_suite(recorded: Manifest, run_dir: Path) -> str:
+    """The suite a manifest records: a built-in name, or the suite file (unchanged since the run)."""
+    record = recorded.suite
+    if not isinstance(record, Mapping):
+        return DEFAULT_SUITE
+    if not record.get("file"):
+        return str(record.get("name") or DEFAULT_SUITE)
+    path = Path(str(record["file"]))
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: the suite file {path} is gone")
+    if sha256_file(path) != record.get("sha256"):
+        raise UsageError(f"{run_dir}: the suite file {path} has changed since the run (sha256 differs)")
+    return str(path)

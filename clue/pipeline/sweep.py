@@ -4,6 +4,7 @@ A sweep file (YAML or TOML; relative paths are relative to the file)::
 
     output: sweeps/june            # root: one run directory per model below it
     tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list], or task files (relative to this file)
+    suite: clue                    # optional: a suite name or suite file (relative to this file); its levels score the runs
     data_dir: ~/clue-data          # or data: {mednli: path, ...}; neither: demo data
     seed: 42
     limit: 50                      # optional: first N items of each task
@@ -78,13 +79,14 @@ from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.run import run_model as run_one
 from clue.tasks.registry import get_task
 from clue.tasks.settings import DEFAULT_PROTOCOL
+from clue.tasks.suite import DEFAULT_SUITE, get_suite
 from clue.tasks.userfile import FileTask
 
 # The file's keys: the run spec's settings (clue.pipeline.config.SETTINGS) a sweep may set for every model, and
 # per model; approvals and command-line-only switches are not among them.
 RUN_KEYS = {
     "tasks", "data", "data_dir", "seed", "limit", "max_new_tokens", "temperature", "top_p", "decoding_seed",
-    "longhealth_budget", "templates", "metric", "protocol", "protocol_settings", "bootstrap", "price",
+    "longhealth_budget", "templates", "metric", "protocol", "protocol_settings", "bootstrap", "price", "suite",
 }
 SWEEP_KEYS = RUN_KEYS | {"output", "models", "cluster"}
 MODEL_KEYS = {"spec", "name", "options", "tasks", "limit", "max_new_tokens", "temperature", "top_p", "decoding_seed",
@@ -141,6 +143,10 @@ class SweepPlan:
     @property
     def protocol(self) -> str:
         return self.models[0].run.protocol if self.models else DEFAULT_PROTOCOL
+
+    @property
+    def suite(self) -> str:
+        return self.models[0].run.suite if self.models else DEFAULT_SUITE
 
 
 def load_sweep(path: str | Path, *, protocol: str | None = None, protocol_settings: Sequence[str] = ()) -> SweepPlan:
@@ -229,6 +235,8 @@ def fingerprint(plan: SweepPlan, model: ModelPlan) -> dict[str, Any]:
     task_files = {name: t.definition_sha256() for name in run.tasks if isinstance(t := get_task(name), FileTask)}
     if task_files:
         material["task_files"] = task_files
+    if run.suite != DEFAULT_SUITE:  # absent for CLUE: old fingerprints hold
+        material["suite"] = {"suite": run.suite, "levels": get_suite(run.suite).level_members()}
     if run.protocol != DEFAULT_PROTOCOL or plan.protocol_settings:  # absent for clue: old fingerprints hold
         material["protocol"] = {"name": run.protocol, "settings": plan.protocol_settings}
     # Settings added later go in only when set, so older markers still match.

@@ -65,8 +65,8 @@ from clue.stats.variants import flip_rate, spread
 from clue.store.runs import STORE_FILENAME, RunStore, model_key, request_key
 from clue.tasks.base import Task
 from clue.tasks.registry import get_task
-from clue.tasks.registry import levels as declared_levels
 from clue.tasks.settings import apply_overrides
+from clue.tasks.suite import run_suite, suite_levels
 from clue.tasks.templates import Templates
 from clue.tasks.variant import Variant, base_request_id
 
@@ -331,7 +331,7 @@ def summarise(out: Path, vplan: VariantPlan, per_variant: Mapping[str, RunResult
             "variant_of": dict(of),
         }
     levels: dict[str, Any] = {}
-    for level in declared_levels():
+    for level in suite_levels(run_suite(per_variant[names[0]])):  # the run's suite's levels
         values = {n: per_variant[n].levels.get(level) for n in names}
         if any(v is None for v in values.values()):
             continue

@@ -24,7 +24,7 @@ from clue.report.taskinfo import task_info
 from clue.stats.bootstrap import CONFIDENCE, paired_p_value, percentile_ci
 from clue.stats.paired import mcnemar, paired_difference, paired_tables
 from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
-from clue.tasks.registry import levels as declared_levels
+from clue.tasks.suite import CLUE, run_suite
 
 COMPARE_SCHEMA = "clue.compare/1"
 LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overall score"}
@@ -52,6 +52,12 @@ class Comparison(Record):
     variant_names: list[str] | None = spec(default=None)
     warnings: list[str] = spec(factory=list)
     extra: dict[str, Json] = field(default_factory=dict)
+
+
+def declared_levels(results_a: RunResults, results_b: RunResults) -> dict[str, tuple[str, ...]]:
+    """The levels two runs are compared on: their suite's (CLUE unless recorded); none when their suites differ."""
+    suite_a, suite_b = run_suite(results_a), run_suite(results_b)
+    return suite_a.level_members() if suite_a == suite_b else {}
 
 
 def labels(results_a: RunResults, results_b: RunResults, run_a: Path, run_b: Path) -> tuple[str, str]:
@@ -173,11 +179,12 @@ def compare_task(
 
 
 def compare_levels(
-    tasks: Mapping[str, Mapping[str, Any]], deltas: Mapping[str, np.ndarray], labels_ab: tuple[str, str]
+    tasks: Mapping[str, Mapping[str, Any]], deltas: Mapping[str, np.ndarray], labels_ab: tuple[str, str],
+    suite_levels: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Level differences: the mean of the member tasks' differences, resample by resample."""
+    """Level differences: the mean of the member tasks' differences, resample by resample (levels: CLUE's by default)."""
     levels: dict[str, Any] = {}
-    for level, members in declared_levels().items():
+    for level, members in (CLUE.level_members() if suite_levels is None else suite_levels).items():
         absent = [t for t in members if t not in deltas]
         if absent:
             levels[level] = {"tasks": list(members), "available": False,
@@ -302,7 +309,7 @@ def compare_variants(
         out_tasks[task] = variant_summary(per_variant, points, own_names, ta.get("varies") or [], labels_ab,
                                           str(plain.get("title") or task), seed, task)
     out_levels: dict[str, Any] = {}
-    for level, members in declared_levels().items():
+    for level, members in declared_levels(results_a, results_b).items():
         if any(t not in columns for t in members):
             continue
         per_variant = np.column_stack([np.mean([columns[t][g] for t in members], axis=0) for g in names])
@@ -331,7 +338,7 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
         tasks[task] = summary
         if samples is not None:
             deltas[task] = samples
-    levels = compare_levels(tasks, deltas, labels_ab)
+    levels = compare_levels(tasks, deltas, labels_ab, declared_levels(results_a, results_b))
     warnings = [w for t in tasks.values() for w in t["warnings"]]
     variants: dict[str, Any] | None = None
     if results_a.variants and results_b.variants:

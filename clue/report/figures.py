@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import require
-from clue.report.leaderboard import Entry, tasks_present
+from clue.report.leaderboard import Entry, entry_levels, tasks_present
 from clue.report.pairs import PairResult
 from clue.report.taskinfo import level_order, level_title, task_title
 
@@ -99,7 +99,7 @@ def levels_figure(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Pa
 def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     """Grouped bars: one group per task (and level), one bar per run, with 95% intervals."""
     runs = [e for e in entries if not e.published]
-    columns = [*tasks_present(runs), *level_order()]
+    columns = [*tasks_present(runs), *entry_levels(runs)]
     if not any(e.score(t)[0] is not None for e in runs for t in columns):
         return None
     plt = _pyplot()
@@ -124,8 +124,9 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
             bar.set_hatch(hatch)
     ax.set_xticks(range(len(columns)))
     manifests = [e.manifest for e in runs]
-    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c, *manifests) for c in columns], rotation=20, ha="right")
-    ax.axvline(len(columns) - len(level_order()) - 0.5, color="#ccc", lw=0.8)
+    titles = [level_title(c, *(e.results for e in runs)) if c in entry_levels(runs) else task_title(c, *manifests) for c in columns]
+    ax.set_xticklabels(titles, rotation=20, ha="right")
+    ax.axvline(len(columns) - len(entry_levels(runs)) - 0.5, color="#ccc", lw=0.8)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Scores by task with 95% bootstrap intervals (hatched: incomplete)")
@@ -267,7 +268,7 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
     if not runs:
         return None
     columns = [t for t in tasks_present(runs) if any(t in blocks[e.name]["tasks"] for e in runs)]
-    columns += [lv for lv in level_order() if any(lv in blocks[e.name].get("levels", {}) for e in runs)]
+    columns += [lv for lv in entry_levels(runs) if any(lv in blocks[e.name].get("levels", {}) for e in runs)]
     plt = _pyplot()
     width = 0.8 / len(runs)
     fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 1.2 * len(columns) + 0.15 * len(runs) * len(columns))), 4.8))
@@ -275,7 +276,7 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
         block = blocks[e.name]
         color = PALETTE[i % len(PALETTE)]
         for j, col in enumerate(columns):
-            part = (block.get("levels", {}) if col in level_order() else block["tasks"]).get(col)
+            part = (block.get("levels", {}) if col in entry_levels(runs) else block["tasks"]).get(col)
             if not part or part.get("mean") is None:
                 continue
             x = j - 0.4 + width * (i + 0.5)
@@ -287,7 +288,8 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
             offsets = [(k - (len(scores) - 1) / 2) * min(width * 0.6 / max(len(scores), 1), 0.04) for k in range(len(scores))]
             ax.scatter([x + o for o in offsets], scores, s=9, color=color, edgecolors="white", linewidths=0.3, zorder=3)
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([level_title(c) if c in level_order() else task_title(c) for c in columns], rotation=20, ha="right")
+    titles = [level_title(c, *(e.results for e in runs)) if c in entry_levels(runs) else task_title(c) for c in columns]
+    ax.set_xticklabels(titles, rotation=20, ha="right")
     ax.set_ylabel("score (%)")
     ax.set_ylim(-3, 103)  # room for dots at 0 and 100
     ax.set_title("Scores across prompt variants: dots = variants, bar = mean, line = range")

@@ -33,6 +33,7 @@ from clue.report.leaderboard import (
     Entry,
     diagnostic_columns,
     diagnostics_rows,
+    entry_levels,
     fmt_cost,
     fmt_diag,
     leaderboard_rows,
@@ -55,7 +56,7 @@ from clue.report.pairs import (
 )
 from clue.report.published import load_published
 from clue.report.tables import fmt_score, write_text
-from clue.report.taskinfo import level_order, level_title, task_title
+from clue.report.taskinfo import level_title, task_title
 
 ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "parsed", "gold", "metrics")
 
@@ -195,7 +196,8 @@ def render_html(
                        fmt_variants=fmt_variants)
     tasks = tasks_present(entries)
     manifests = [e.manifest for e in entries]
-    columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv)) for lv in level_order()]
+    runs = [e.results for e in entries]  # level columns: of the entries' suites (CLUE unless a run records another)
+    columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv, *runs)) for lv in entry_levels(entries)]
     figure_info = {
         "levels": "Level 1 against level 2. Arrows go from each base model to its biomedical model "
                   "(red: lower overall score than the base; green: higher; dashed: published rows). "

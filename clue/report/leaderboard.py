@@ -23,7 +23,8 @@ from clue.report.tables import csv_text, fmt_score, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_info, task_order, task_title
 from clue.stats.confidence import add_confidence_intervals
 from clue.tasks.declaration import DiagnosticColumn
-from clue.tasks.registry import all_tasks, levels
+from clue.tasks.registry import all_tasks
+from clue.tasks.suite import run_suite, suite_levels
 
 
 def name_key(name: str) -> str:
@@ -114,7 +115,7 @@ def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000)
         rows = {task: entry.prediction_rows(task) for task in results.tasks}
         units = {task: str(task_info(task, run.manifest).get("resampling_unit") or "item") for task in results.tasks}
         add_confidence_intervals(results, rows, seed=results.seed if results.seed is not None else DEFAULT_SEED,
-                                 n_resamples=n_resamples, levels=levels(), units=units)
+                                 n_resamples=n_resamples, levels=suite_levels(run_suite(results)), units=units)
     return entry
 
 
@@ -160,6 +161,9 @@ def differences(a: Entry, b: Entry) -> list[str]:
     """Why ``a``'s numbers cannot be ranked with ``b``'s; empty when they can."""
     sa, sb = scored_on(a), scored_on(b)
     out = []
+    suite_a, suite_b = run_suite(a.results), run_suite(b.results)
+    if (suite_a.name, suite_a.level_members()) != (suite_b.name, suite_b.level_members()):  # group by suite
+        out.append(f"suite {suite_a.name} (not {suite_b.name})")
     if sa.get("protocol") != sb.get("protocol"):
         out.append(f"protocol {sa.get('protocol')} (not {sb.get('protocol')})")
     if list(sa.get("protocol_settings") or []) != list(sb.get("protocol_settings") or []):
@@ -218,6 +222,11 @@ def sort_entries(entries: Iterable[Entry]) -> list[Entry]:
     return sorted(entries, key=key)
 
 
+def entry_levels(entries: Sequence[Entry]) -> tuple[str, ...]:
+    """The level columns: those of the entries' suites (clue.tasks.suite; CLUE's unless a run records another)."""
+    return level_order(*(e.results for e in entries))
+
+
 def tasks_present(entries: Sequence[Entry]) -> list[str]:
     present = {t for e in entries for t in e.results.tasks}
     order = task_order()
@@ -250,7 +259,7 @@ def leaderboard_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"rank": rank, "group": group, "name": e.name, "source": e.source, "model": e.model,
                                "backend": e.results.backend, "scored_on": describe_scored_on(e),
                                "apart": apart}
-        for col in [*tasks, *level_order()]:
+        for col in [*tasks, *entry_levels(entries)]:
             put_score(row, col, *e.score(col))
         row["n"] = {t: s.n if (s := e.task(t)) else None for t in tasks}
         row.update(cost_columns(e))
@@ -326,10 +335,10 @@ def leaderboard_json(entries: Sequence[Entry]) -> dict[str, Any]:
             item["tasks"][t] = {"score": row[t], "ci": _ci_pair(row, t), "complete": row[f"{t}_complete"],
                                 "n": row["n"].get(t)}
         item["levels"] = {lv: {"score": row[lv], "ci": _ci_pair(row, lv), "complete": row[f"{lv}_complete"]}
-                          for lv in level_order()}
+                          for lv in entry_levels(entries)}
         item["cost"] = {k: row[k] for k in COST_COLUMNS}
         out.append(item)
-    return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(level_order()), "rows": out}
+    return {"schema": "clue.leaderboard/1", "tasks": tasks_present(entries), "levels": list(entry_levels(entries)), "rows": out}
 
 
 def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
@@ -340,16 +349,17 @@ def _ci_pair(row: Mapping[str, Any], col: str) -> list[float] | None:
 def leaderboard_csv(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
     header = ["rank", "group", "name", "source", "model", "backend", "scored_on", "apart"]
-    for col in [*tasks, *level_order()]:
+    for col in [*tasks, *entry_levels(entries)]:
         header += [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_complete"]
     return csv_text([*header, *COST_COLUMNS], leaderboard_rows(entries))
 
 
 def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     tasks = tasks_present(entries)
-    cols = [*tasks, *level_order()]
+    cols = [*tasks, *entry_levels(entries)]
     manifests = [e.manifest for e in entries]
-    head = ["#", "model", *(task_title(t, *manifests) for t in tasks), *(level_title(lv) for lv in level_order())]
+    runs = [e.results for e in entries]
+    head = ["#", "model", *(task_title(t, *manifests) for t in tasks), *(level_title(lv, *runs) for lv in entry_levels(entries))]
     lines: list[str] = []
     group = 0
     for row in leaderboard_rows(entries):

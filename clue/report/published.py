@@ -24,7 +24,8 @@ from clue.core.errors import DataError
 from clue.core.results import RunResults, TaskSummary
 from clue.report.leaderboard import Entry
 from clue.stats.aggregate import level_scores
-from clue.tasks.registry import all_tasks, levels
+from clue.tasks.registry import all_tasks
+from clue.tasks.suite import CLUE
 
 
 def column_map() -> dict[str, tuple[str, str]]:
@@ -41,7 +42,7 @@ def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]
             continue
         tasks[task] = TaskSummary(score=fmean(values[m] for m in declared.metrics), n=None,
                                   metrics={m: values[m] for m in declared.metrics})
-    scores, complete = level_scores(tasks, levels())
+    scores, complete = level_scores(tasks, CLUE.level_members())  # the published table is CLUE's
     return RunResults(model=model, backend="published", tasks=tasks, levels=scores, levels_complete=complete)
 
 

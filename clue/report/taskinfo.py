@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from clue.core.access import CREDENTIALED
-from clue.core.results import Manifest
-from clue.tasks.registry import all_tasks, find_task, levels
+from clue.core.results import Manifest, RunResults
+from clue.tasks.registry import all_tasks, find_task
+from clue.tasks.suite import CLUE, run_suite
 
 LEVEL_TITLES = {"level1": "Level 1", "level2": "Level 2", "overall": "Overall"}
 
@@ -42,9 +43,18 @@ def task_order() -> tuple[str, ...]:
     return tuple(all_tasks())
 
 
-def level_order() -> tuple[str, ...]:
-    return tuple(levels())
+def level_order(*results: RunResults) -> tuple[str, ...]:
+    """The level columns: the levels of these runs' suites (a run records none: CLUE), CLUE's when no run is given."""
+    suites = [run_suite(r) for r in results] or [CLUE]
+    return tuple(dict.fromkeys(level.name for suite in suites for level in suite.levels))
 
 
-def level_title(level: str) -> str:
-    return LEVEL_TITLES.get(level) or level.replace("level", "Level ")
+def level_title(level: str, *results: RunResults) -> str:
+    """A level column's title: CLUE's ("Level 1", "Overall"), else the title the run's suite gives it."""
+    if level in LEVEL_TITLES:
+        return LEVEL_TITLES[level]
+    for r in results:
+        found = run_suite(r).level(level)
+        if found is not None:
+            return found.title[:1].upper() + found.title[1:]
+    return level.replace("level", "Level ")

@@ -3,7 +3,7 @@
 - A task's metric is the plain mean of its per-item values (each item once).
 - The task score is the mean of the task's metrics.
 - A level's score is the mean of its member tasks' scores (the members come
-  from the run's suite; CLUE is the built-in one). In CLUE, level 1
+  from the run's suite: ``clue.tasks.suite``, default CLUE). In CLUE, level 1
   is MedNLI, MeQSum and Problem Summary; level 2 MeDiSumQA, MeDiSumCode and
   LongHealth; overall all six. A level is ``None`` unless every one of its
   tasks was run.

@@ -6,7 +6,7 @@ names a ``Task`` subclass, a ``Task`` instance, or a callable returning one or
 a list of them.
 
 A user's own task is a task file (TOML or YAML, ``clue.tasks.userfile``):
-``resolve_tasks`` takes its path wherever it takes a task name and registers
+``clue.tasks.suite.resolve_tasks`` takes its path wherever it takes a task name and registers
 it under the name the file declares.
 
 Installed packages are searched for tasks only when a name is not built in,
@@ -14,10 +14,11 @@ or when every task is wanted (listing them, ``all``, a level): reading every
 installed package's metadata costs more than the rest of ``clue run``'s start
 (bench/bench_startup.py), and a run of built-in tasks does not need it.
 
-Levels are read from the declarations: ``level1`` is every task declaring
-level 1, ``overall`` every task with a level. ``all`` means the tasks with a
-level (the CLUE suite, in the study's order, and any task declared into it);
-tasks outside the levels are run by name.
+Levels are not the registry's: a level score exists only because a suite
+names it (``clue.tasks.suite``; CLUE's levels are the ``CLUE`` suite's). A
+task's declared ``level`` describes it; it puts no task into a CLUE level.
+``--tasks`` (``all``, ``level1``, suites, names, task files) is resolved by
+``clue.tasks.suite.resolve_tasks``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from clue.tasks.base import Task
 from clue.tasks.userfile import TASK_FILE_SUFFIXES, FileTask
 from clue.tasks.userfile import is_task_file as is_task_file
 
-# In the study's order: level 1, then level 2.
+# In the study's order: level 1, then level 2 (which tasks are in CLUE's levels: clue.tasks.suite.CLUE).
 BUILTIN: tuple[str, ...] = (
     "clue.tasks.mednli.task:MedNLI",
     "clue.tasks.meqsum.task:MeQSum",
@@ -143,7 +144,7 @@ def get_task(name: str) -> Task:
     if task is not None:
         return task
     tasks = all_tasks()
-    close = difflib.get_close_matches(name, [*tasks, *levels(), "all"], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, [*tasks, "all"], n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise UsageError(f"unknown task {name!r}{hint} Known tasks: {', '.join(tasks)}")
 
@@ -152,17 +153,6 @@ def find_task(name: str) -> Task | None:
     """The task of that name, or None; installed packages are read only when no built-in or registered task has it."""
     _ensure_builtin()
     return _tasks.get(name) or all_tasks().get(name)
-
-
-def levels() -> dict[str, tuple[str, ...]]:
-    """``level1``, ``level2``, ... and ``overall`` from the declared levels, in registry order."""
-    by_level: dict[int, list[str]] = {}
-    for name, task in all_tasks().items():
-        if task.level is not None:
-            by_level.setdefault(task.level, []).append(name)
-    out = {f"level{n}": tuple(by_level[n]) for n in sorted(by_level)}
-    out["overall"] = tuple(name for n in sorted(by_level) for name in by_level[n])
-    return out
 
 
 def load_task_file(path: str | Path) -> Task:
@@ -203,39 +193,6 @@ def restore_recorded(name: str, declaration: Mapping[str, Any], where: str) -> N
     task = load_task_file(path)
     if task.name != name:
         raise UsageError(f"{where}: {path} now declares the task {task.name!r}, not {name!r}")
-
-
-def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None) -> list[str]:
-    """'all', 'levelN', task names and task files (comma-separated or a list) -> task names.
-
-    A task file (``.toml``, ``.yaml``, ``.yml``) is read and registered; a
-    relative path is read relative to ``base`` (default: the working directory).
-    """
-    parts = [spec] if isinstance(spec, str) else list(spec)
-    pieces = [p.strip() for part in parts for p in str(part).split(",") if p.strip()]
-    files: dict[str, str] = {}
-    for piece in pieces:  # task files first, so that a level they declare counts below
-        if is_task_file(piece):
-            path = Path(piece).expanduser()
-            files[piece] = load_task_file(path if path.is_absolute() or base is None else Path(base) / path).name
-    names: list[str] = []
-    _ensure_builtin()
-    for piece in pieces:
-        if piece in files:
-            names.append(files[piece])
-        elif piece in _tasks:  # built in or registered: no need to read installed packages
-            names.append(piece)
-        else:
-            known = levels()  # over every task, installed packages included
-            if piece == "all":
-                names += known["overall"]
-            elif piece in known and piece != "overall":
-                names += known[piece]
-            else:
-                names.append(get_task(piece).name)
-    if not names:
-        raise UsageError("no tasks given")
-    return list(dict.fromkeys(names))
 
 
 def _reset_for_tests() -> None:  # pragma: no cover - used by tests only

@@ -7,7 +7,7 @@ import pytest
 from clue.core.records import Scored
 from clue.core.results import TaskSummary
 from clue.stats.aggregate import level_scores, task_summary
-from clue.tasks import levels as declared_levels
+from clue.tasks.suite import CLUE
 
 
 def s(i, **metrics):
@@ -47,9 +47,9 @@ def test_levels():
         "mednli": _task(60), "meqsum": _task(30), "problem_summary": _task(30),
         "medisumqa": _task(20), "medisumcode": _task(40), "longhealth": _task(60, complete=False),
     }
-    levels, complete = level_scores(tasks, declared_levels())
+    levels, complete = level_scores(tasks, CLUE.level_members())
     assert levels == {"level1": 40.0, "level2": 40.0, "overall": 40.0}
     assert complete == {"level1": True, "level2": False, "overall": False}
-    partial, partial_complete = level_scores({"mednli": _task(60)}, declared_levels())
+    partial, partial_complete = level_scores({"mednli": _task(60)}, CLUE.level_members())
     assert partial == {"level1": None, "level2": None, "overall": None}
     assert not any(partial_complete.values())

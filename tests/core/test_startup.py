@@ -15,6 +15,7 @@ import pytest
 
 import clue.store.runs as runs
 import clue.tasks.registry as registry
+import clue.tasks.suite as suite
 from clue.core.records import Completion, Decoding, Message, Request
 from clue.models.base import Backend
 from clue.pipeline.generate import stored_generate
@@ -29,7 +30,7 @@ import clue.cli, clue.cli.run, clue.pipeline.run, clue.models.openai
 from clue.pipeline.config import RunConfig
 from clue.pipeline.plan import plan, run_templates
 from clue.core.tokens import ApproxTokenizer
-from clue.tasks.registry import resolve_tasks
+from clue.tasks.suite import resolve_tasks
 config = RunConfig(model="openai:m", tasks=resolve_tasks("mednli"), output="unused")
 prepared = plan(config, ApproxTokenizer(), lambda: 1 / 0, run_templates(config))  # MedNLI needs no context
 print(json.dumps({"cases": len(prepared[0].cases), "loaded": [m for m in %r if m in sys.modules]}))
@@ -63,7 +64,7 @@ def fresh_registry(monkeypatch):
 
 
 def test_built_in_tasks_resolve_without_reading_installed_packages(fresh_registry):
-    assert registry.resolve_tasks("mednli,meqsum") == ["mednli", "meqsum"]
+    assert suite.resolve_tasks("mednli,meqsum") == ["mednli", "meqsum"]
     assert registry.get_task("longhealth").name == "longhealth"
     assert fresh_registry == []
 
@@ -72,14 +73,15 @@ def test_installed_packages_are_read_once_when_a_name_is_not_built_in_or_every_t
     with pytest.raises(Exception, match="unknown task 'nosuch'"):
         registry.get_task("nosuch")
     assert fresh_registry == ["clue.tasks"]
-    registry.resolve_tasks("all")
+    suite.resolve_tasks("all")
     registry.all_tasks()
     assert fresh_registry == ["clue.tasks"]
 
 
-def test_all_and_levels_still_count_every_task(fresh_registry):
-    assert registry.resolve_tasks("all") == list(registry.levels()["overall"])
-    assert fresh_registry == ["clue.tasks"]
+def test_all_and_levels_are_the_clue_suite_and_read_no_installed_package(fresh_registry):
+    assert suite.resolve_tasks("all") == list(suite.CLUE.tasks)
+    assert suite.resolve_tasks("level1") == list(suite.CLUE.level_members()["level1"])
+    assert fresh_registry == []
 
 
 class Recording(Backend):

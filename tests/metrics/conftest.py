@@ -69,14 +69,14 @@ def run_results(model: str, rows_by_task: dict[str, list[dict]]) -> dict:
 
     from clue.core.results import RunResults, TaskSummary
     from clue.stats.aggregate import level_scores, mean_by_key
-    from clue.tasks import levels as declared_levels
+    from clue.tasks.suite import CLUE
 
     tasks = {}
     for task, rows in rows_by_task.items():
         scored = [r["metrics"] for r in rows if r["metrics"] is not None]
         metrics = mean_by_key(scored)
         tasks[task] = TaskSummary(score=fmean(metrics.values()) if metrics else None, n=len(scored), metrics=metrics)
-    levels, complete = level_scores(tasks, declared_levels())
+    levels, complete = level_scores(tasks, CLUE.level_members())
     return RunResults(model=model, backend="test", seed=42, tasks=tasks, levels=levels, levels_complete=complete,
                       metric_settings={}).to_json()
 

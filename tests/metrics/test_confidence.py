@@ -8,7 +8,7 @@ import pytest
 
 from clue.core.results import PredictionRow, RunResults
 from clue.stats.confidence import add_confidence_intervals as add_to_record
-from clue.tasks import levels as declared_levels
+from clue.tasks.suite import CLUE
 
 from .conftest import full_run, rows, run_results
 
@@ -27,7 +27,7 @@ def add_confidence_intervals(results: dict, rows_by_task: dict, **settings) -> N
 def test_every_task_metric_and_level_gets_an_interval_around_its_score():
     data = full_run(1)
     results = run_results("m", data)
-    add_confidence_intervals(results, data, seed=42, n_resamples=500, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(results, data, seed=42, n_resamples=500, levels=CLUE.level_members(), units=UNITS)
     for task, summary in results["tasks"].items():
         low, high = summary["ci"]
         assert low <= summary["score"] <= high, task
@@ -46,9 +46,9 @@ def test_every_task_metric_and_level_gets_an_interval_around_its_score():
 def test_intervals_are_seeded():
     data = full_run(2)
     first, second, other = (run_results("m", data) for _ in range(3))
-    add_confidence_intervals(first, data, seed=7, n_resamples=200, levels=declared_levels(), units=UNITS)
-    add_confidence_intervals(second, data, seed=7, n_resamples=200, levels=declared_levels(), units=UNITS)
-    add_confidence_intervals(other, data, seed=8, n_resamples=200, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(first, data, seed=7, n_resamples=200, levels=CLUE.level_members(), units=UNITS)
+    add_confidence_intervals(second, data, seed=7, n_resamples=200, levels=CLUE.level_members(), units=UNITS)
+    add_confidence_intervals(other, data, seed=8, n_resamples=200, levels=CLUE.level_members(), units=UNITS)
     assert first == second
     assert first["tasks"]["mednli"]["ci"] != other["tasks"]["mednli"]["ci"]
 
@@ -57,15 +57,15 @@ def test_one_task_does_not_change_another_tasks_interval():
     data = full_run(3)
     both = run_results("m", data)
     alone = run_results("m", {"mednli": data["mednli"]})
-    add_confidence_intervals(both, data, seed=1, n_resamples=200, levels=declared_levels(), units=UNITS)
-    add_confidence_intervals(alone, {"mednli": data["mednli"]}, seed=1, n_resamples=200, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(both, data, seed=1, n_resamples=200, levels=CLUE.level_members(), units=UNITS)
+    add_confidence_intervals(alone, {"mednli": data["mednli"]}, seed=1, n_resamples=200, levels=CLUE.level_members(), units=UNITS)
     assert both["tasks"]["mednli"]["ci"] == alone["tasks"]["mednli"]["ci"]
 
 
 def test_levels_without_all_their_tasks_have_no_interval():
     data = {"mednli": rows("mednli", [{"accuracy": float(i % 2)} for i in range(40)])}
     results = run_results("m", data)
-    add_confidence_intervals(results, data, seed=1, n_resamples=100, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(results, data, seed=1, n_resamples=100, levels=CLUE.level_members(), units=UNITS)
     assert results["levels_ci"] == {"level1": None, "level2": None, "overall": None}
     assert results["tasks"]["mednli"]["ci"] is not None
 
@@ -76,7 +76,7 @@ def test_failed_rows_are_left_out_and_a_task_with_none_scored_has_no_interval():
         "meqsum": rows("meqsum", [None] * 5),
     }
     results = run_results("m", data)
-    add_confidence_intervals(results, data, seed=1, n_resamples=100, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(results, data, seed=1, n_resamples=100, levels=CLUE.level_members(), units=UNITS)
     assert results["tasks"]["mednli"]["ci"] == pytest.approx([100.0, 100.0])
     assert results["tasks"]["meqsum"]["ci"] is None
 
@@ -92,8 +92,8 @@ def test_longhealth_intervals_are_wider_when_patients_cluster():
     for i, row in enumerate(mixed):
         row["metrics"] = {row["subtask"]: float(i % 2 == 0)}
     r1, r2 = run_results("m", {"longhealth": clustered}), run_results("m", {"longhealth": mixed})
-    add_confidence_intervals(r1, {"longhealth": clustered}, seed=1, n_resamples=500, levels=declared_levels(), units=UNITS)
-    add_confidence_intervals(r2, {"longhealth": mixed}, seed=1, n_resamples=500, levels=declared_levels(), units=UNITS)
+    add_confidence_intervals(r1, {"longhealth": clustered}, seed=1, n_resamples=500, levels=CLUE.level_members(), units=UNITS)
+    add_confidence_intervals(r2, {"longhealth": mixed}, seed=1, n_resamples=500, levels=CLUE.level_members(), units=UNITS)
     width = lambda r: r["tasks"]["longhealth"]["ci"][1] - r["tasks"]["longhealth"]["ci"][0]  # noqa: E731
     assert r1["tasks"]["longhealth"]["score"] == pytest.approx(r2["tasks"]["longhealth"]["score"])
     assert width(r1) > 5 * width(r2)

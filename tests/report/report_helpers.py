@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from clue.stats.aggregate import level_scores
-from clue.tasks import get_task, levels
+from clue.tasks import get_task
+from clue.tasks.suite import CLUE
 
 PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
 
@@ -58,7 +59,7 @@ def write_run(
             "complete": set(means) == set(expected), "missing_metrics": [m for m in expected if m not in means],
         }
         manifest_tasks[task] = {"access": get_task(task).access, "items": n, "requests": n, "truncated": 0}
-    level_values, complete = level_scores(tasks, levels())
+    level_values, complete = level_scores(tasks, CLUE.level_members())
     results = {"schema": "clue.results/1", "model": model, "backend": "handmade", "seed": 42, "tasks": tasks,
                "levels": level_values, "levels_complete": complete, "metric_settings": {}}
     (folder / "results.json").write_text(json.dumps(results))

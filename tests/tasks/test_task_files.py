@@ -17,7 +17,8 @@ import pytest
 
 from clue.core.errors import DataError, UsageError
 from clue.core.records import Reference
-from clue.tasks.registry import all_tasks, get_task, load_task_file, resolve_tasks
+from clue.tasks.registry import all_tasks, get_task, load_task_file
+from clue.tasks.suite import CLUE, resolve_tasks
 from clue.tasks.templates import Templates
 from clue.tasks.userfile import FileTask, read_spec, template_variables
 
@@ -435,11 +436,13 @@ def test_clue_tasks_include_lists_a_folder_of_task_files(tmp_path):
     assert none.returncode == 2 and "no task files" in none.stderr
 
 
-def test_a_level_declared_in_a_task_file_counts_in_that_level(tmp_path):
+def test_a_level_declared_in_a_task_file_does_not_put_it_into_a_clue_level(tmp_path):
     path = smoking_task(tmp_path, edit(SMOKING_TOML, 'title = "Smoking status"', 'title = "Smoking status"\nlevel = 1'))
     names = resolve_tasks(f"level1,{path}")
-    assert names[-1] == "smoking" and names.count("smoking") == 1
-    assert "smoking" in all_tasks()
+    assert names == [*CLUE.level_members()["level1"], "smoking"]
+    assert "smoking" in all_tasks() and get_task("smoking").level == 1  # a description, kept in the declaration
+    assert resolve_tasks("level1") == list(CLUE.level_members()["level1"])  # registered, still outside CLUE's level 1
+    assert "smoking" not in resolve_tasks("all")
 
 
 def test_a_sweep_runs_task_files_relative_to_the_sweep_file_and_sees_them_change(tmp_path):

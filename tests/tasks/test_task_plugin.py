@@ -107,8 +107,12 @@ def test_the_installed_task_runs_from_its_installed_folder(installed, tmp_path):
     assert task["source"] == "demo" and task["declaration"]["title"] == "Toy Parity"
     rows = [json.loads(line) for line in (tmp_path / "out" / "predictions" / "toy_parity.jsonl").read_text().splitlines()]
     assert len(rows) == 11 and all(r["output"] in {"EVEN", "ODD"} for r in rows)
-    # its declared level puts it into level1
+    # its declared level does not put it into CLUE's level 1 (only a suite naming it would); by name it joins
     prompts = clue(installed, "prompts", "--tasks", "level1", "--limit", "1", "--output", "p.jsonl", cwd=tmp_path)
+    assert prompts.returncode == 0, prompts.stderr
+    tasks = [json.loads(line)["task"] for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert tasks == ["mednli", "meqsum", "problem_summary"]
+    prompts = clue(installed, "prompts", "--tasks", "level1,toy_parity", "--limit", "1", "--output", "p.jsonl", cwd=tmp_path)
     assert prompts.returncode == 0, prompts.stderr
     tasks = [json.loads(line)["task"] for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert tasks == ["mednli", "meqsum", "problem_summary", "toy_parity"]

@@ -2,7 +2,7 @@
 
 The toy parity task (``clue_toy_tasks/parity``: task.py with its Declaration,
 prompts/, demo/, baseline.py) is registered in this process and driven through
-``clue tasks``, ``run`` (also as part of ``--tasks level1``), ``score`` (a run
+``clue tasks``, ``run`` (also beside ``--tasks level1``, outside its score), ``score`` (a run
 directory and ``--predictions``), ``prompts``, ``data status``, ``compare`` and
 ``report``: nothing else in clue names it.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.tasks.registry import levels, resolve_tasks
+from clue.tasks.suite import CLUE, resolve_tasks
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,11 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_the_declared_level_puts_the_toy_task_into_level1(toy_task):
-    assert levels()["level1"][-1] == "toy_parity"
-    assert "toy_parity" in levels()["overall"]
-    assert "toy_parity" in resolve_tasks("level1") and "toy_parity" not in resolve_tasks("level2")
-    assert "toy_parity" in resolve_tasks("all")
+def test_the_declared_level_puts_the_toy_task_into_no_clue_level(toy_task):
+    assert toy_task.level == 1  # declared, and shown by `clue tasks`; CLUE's levels are the CLUE suite's
+    assert "toy_parity" not in CLUE.tasks and all("toy_parity" not in m for m in CLUE.level_members().values())
+    assert "toy_parity" not in resolve_tasks("level1") and "toy_parity" not in resolve_tasks("all")
+    assert resolve_tasks("level1,toy_parity")[-1] == "toy_parity"
 
 
 def test_clue_tasks_lists_the_toy_task_with_its_declaration(app, toy_task):
@@ -56,14 +56,16 @@ def test_every_command_runs_the_toy_task(app, toy_task, tmp_path):
     assert demo is not None and demo.is_file() and demo.parent.name == "demo"
     items = rows(demo)
 
-    # run, with the toy task inside --tasks level1 (the demo data of the level-1 tasks, 2 items each)
+    # run, with the toy task beside --tasks level1 (the demo data of the level-1 tasks, 2 items each)
     run_level1 = tmp_path / "level1"
-    invoke(app, "run", "--tasks", "level1", "--limit", "2", "--output", str(run_level1), "--bootstrap", "50")
+    invoke(app, "run", "--tasks", "level1,toy_parity", "--limit", "2", "--output", str(run_level1), "--bootstrap", "50")
     level1 = json.loads((run_level1 / "results.json").read_text())
     assert list(level1["tasks"]) == ["mednli", "meqsum", "problem_summary", "toy_parity"]
     assert level1["tasks"]["toy_parity"]["n"] == 2
-    # the level-1 score averages the four task scores: the toy task counts in its declared level
-    assert level1["levels"]["level1"] == pytest.approx(sum(t["score"] for t in level1["tasks"].values()) / 4)
+    # the level-1 score averages CLUE's three level-1 tasks: the toy task is in no CLUE level
+    clue_level1 = CLUE.level_members()["level1"]
+    assert level1["levels"]["level1"] == pytest.approx(sum(level1["tasks"][t]["score"] for t in clue_level1) / 3)
+    assert "suite" not in level1
     # the full toy run: every item but the one demonstration, answered by the toy baseline
     run_a = tmp_path / "baseline"
     invoke(app, "run", "--tasks", "toy_parity", "--output", str(run_a), "--bootstrap", "50")
@@ -145,6 +147,6 @@ def test_unregistering_removes_the_toy_task_everywhere(toy_task):
     from clue.tasks.registry import unregister
 
     unregister("toy_parity")
-    assert "toy_parity" not in levels()["level1"]
+    assert "toy_parity" not in resolve_tasks("level1")
     with pytest.raises(UsageError, match="unknown task 'toy_parity'"):
         resolve_tasks("toy_parity")
