@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from variant_fakes import WordingSensitive, mednli_gold
 
 from clue.core.errors import UsageError
 from clue.core.records import Completion
@@ -14,6 +13,7 @@ from clue.models.baseline import BaselineBackend
 from clue.pipeline.config import RunConfig
 from clue.pipeline.variants import Design, evaluate_variants, parse_design, through_store
 from clue.stats.variants import flip_rate, sign_pattern, spread
+from tests.helpers.scripted_backends import WordingSensitive, mednli_gold
 
 
 def config(tmp_path: Path, tasks: list[str], **kw) -> RunConfig:

@@ -6,11 +6,11 @@ import csv
 import json
 
 import pytest
-from report_helpers import level1_tasks, write_run
 
 from clue.core.errors import DataError
 from clue.report.leaderboard import Entry, diagnostics_row, leaderboard_markdown, load_run, sort_entries, write_leaderboard
 from clue.report.published import results_from_metrics
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 
 @pytest.fixture

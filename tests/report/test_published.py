@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from report_helpers import PUBLISHED_CSV
 
 from clue.core.errors import DataError
 from clue.report.published import load_published, reproduced_table
+from tests.helpers.fake_runs import PUBLISHED_CSV
 
 # Three rows of clue-2024-06.csv (June 2024 per-task metrics, as published), so
 # the check runs even where the shared file is not present.

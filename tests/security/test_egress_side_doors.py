@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
 
 from clue.core.errors import UsageError
 from clue.pipeline import egress
 from clue.pipeline.config import RunConfig
 from clue.pipeline.egress import EgressRefused, approvals_path, check_egress, classify
 from clue.tasks import get_task
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 MEDNLI = [get_task("mednli")]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from serving_helpers import write_mednli
-
 from clue.core.records import Decoding, Message, Request
 from clue.pipeline.config import RunConfig
+from tests.helpers.serving import write_mednli
 
 FAST = {"backoff_base": 0.01, "backoff_max": 0.02, "context_length": 4096}
 

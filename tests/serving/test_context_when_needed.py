@@ -9,7 +9,8 @@ manifest is written, after the last answer.
 from __future__ import annotations
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 

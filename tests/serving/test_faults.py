@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 
-from fakeserver import key_of_answer  # noqa: E402
+from tests.helpers.fakeserver import key_of_answer  # noqa: E402
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
 ITEMS = 43  # 3 become demonstrations, 40 are scored

@@ -7,17 +7,17 @@ import threading
 from collections import Counter
 
 import pytest
-from serving_helpers import need_serving_packages
+
+from tests.helpers.serving import need_serving_packages
 
 need_serving_packages()
-
-from fakeserver import key_of_answer
 
 from clue.core.chat import plain_text
 from clue.core.errors import UsageError
 from clue.core.records import Decoding, Message, Request
 from clue.models import load_backend
 from clue.models.openai import OpenAIBackend, parse_retry_after, redact_url
+from tests.helpers.fakeserver import key_of_answer
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
 

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 
-from fakeserver import key_of_answer
+from tests.helpers.fakeserver import key_of_answer
 
 ITEMS = 83  # 3 become demonstrations, 80 are scored
 

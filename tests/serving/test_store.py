@@ -6,7 +6,6 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 import pytest
-from serving_helpers import write_mednli
 
 from clue.core.chat import ChatLayout
 from clue.core.records import Completion, Decoding, Message, Request
@@ -16,6 +15,7 @@ from clue.pipeline.config import RunConfig
 from clue.pipeline.generate import StoreBackend, stored_generate
 from clue.pipeline.run import evaluate
 from clue.store.runs import RunStore, load_completions, model_key, request_key
+from tests.helpers.serving import write_mednli
 
 
 class ScriptedBackend(Backend):

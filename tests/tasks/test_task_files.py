@@ -395,8 +395,7 @@ def test_a_task_file_runs_against_a_local_server(tmp_path):
     """A credentialed task file may go to a server on 127.0.0.1; every request arrives and is scored."""
     pytest.importorskip("httpx", reason="the OpenAI-compatible backend needs httpx")
     pytest.importorskip("aiohttp", reason="the fake server needs aiohttp")
-    sys.path.insert(0, str(REPO / "tests" / "serving"))
-    from fakeserver import FakeServer
+    from tests.helpers.fakeserver import FakeServer
 
     (tmp_path / "notes.system.txt").write_text("Summarise the note.")
     (tmp_path / "notes.user.txt").write_text("$note")

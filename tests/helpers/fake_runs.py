@@ -1,13 +1,8 @@
-"""Helpers for the report and sweep tests: run directories written by hand, with known scores.
-
-A uniquely named module (not conftest) so that test files can import it
-whatever other test folders run in the same session."""
+"""Fake runs: run directories written by hand, with known scores (the report, sweep and cluster tests)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,13 +11,6 @@ from clue.stats.aggregate import level_scores
 from clue.tasks import get_task, levels
 
 PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
-
-
-def clue(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def write_run(
