@@ -103,17 +103,14 @@ def test_a_run_writes_its_cost_and_a_rescore_keeps_it(tmp_path):
 
 
 def test_clue_run_takes_a_price(tmp_path):
-    import subprocess
-    import sys
+    from tests.helpers.cli import clue
 
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "clue.cli", "run", "-t", "mednli", "--limit", "2", "-o", str(out),
-                           "--price", "gpu_hour=2,mtok=0.5"], capture_output=True, text=True, timeout=300)
+    proc = clue("run", "-t", "mednli", "--limit", "2", "-o", str(out), "--price", "gpu_hour=2,mtok=0.5")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((out / "results.json").read_text())["cost"]["price"] == {
         "completion_mtok": 0.5, "currency": "USD", "gpu_hour": 2.0, "prompt_mtok": 0.5}
-    bad = subprocess.run([sys.executable, "-m", "clue.cli", "run", "-t", "mednli", "-o", str(out), "--price", "gpu=1"],
-                         capture_output=True, text=True, timeout=300)
+    bad = clue("run", "-t", "mednli", "-o", str(out), "--price", "gpu=1")
     assert bad.returncode != 0 and "unknown price key" in bad.stderr
 
 

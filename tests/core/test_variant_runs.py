@@ -118,15 +118,11 @@ def test_spread_flip_and_sign_helpers():
 
 
 def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_path):
-    import subprocess
-    import sys
+    from tests.helpers.cli import clue
 
     out = tmp_path / "cli"
-    proc = subprocess.run(
-        [sys.executable, "-m", "clue.cli", "run", "--tasks", "mednli,longhealth", "--limit", "2", "--variants",
-         "prompts=2,order=3", "--variant-design", "sampled:4", "--bootstrap", "20", "-o", str(out)],
-        capture_output=True, text=True, timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
+    proc = clue("run", "--tasks", "mednli,longhealth", "--limit", "2", "--variants",
+                "prompts=2,order=3", "--variant-design", "sampled:4", "--bootstrap", "20", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     assert "4 variant(s), sampled design: " in text and "sending" in text
@@ -136,8 +132,7 @@ def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_pa
     assert len(list((out / "variants").iterdir())) == 4
     assert results["tasks"]["longhealth"]["n"] == 2 * 15
     # clue score RUN_DIR re-scores every variant from the store, sending nothing
-    again = subprocess.run([sys.executable, "-m", "clue.cli", "score", str(out)], capture_output=True, text=True,
-                           timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    again = clue("score", str(out))
     assert again.returncode == 0, again.stderr
     rescored = json.loads((out / "results.json").read_text())
     assert rescored["variants"]["tasks"] == results["variants"]["tasks"]

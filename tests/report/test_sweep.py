@@ -85,10 +85,7 @@ def swept(tmp_path_factory):
         answered_before = stub.answered()
         stored_before = stored_ok(root / "runs" / "stub-server")
 
-        resumed = subprocess.run(
-            [sys.executable, "-m", "clue.cli", "sweep", str(config)], capture_output=True, text=True, timeout=300,
-            env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-        )
+        resumed = clue("sweep", str(config))  # the resume needs no process of its own: the kill did
         prompts_after_resume = dict(stub.prompts)
         again = clue("sweep", str(config))
         yield {
