@@ -7,8 +7,7 @@ import json
 import pytest
 
 from clue.report.compare import compare_runs
-
-from .conftest import full_run, rows, write_run
+from tests.metrics.metric_runs import full_run, rows, write_run
 
 
 def test_identical_runs_differ_by_zero_with_p_one(tmp_path):

@@ -8,8 +8,7 @@ import pytest
 
 from clue.stats.confidence import add_confidence_intervals
 from clue.tasks import levels as declared_levels
-
-from .conftest import full_run, rows, run_results
+from tests.metrics.metric_runs import full_run, rows, run_results
 
 UNITS = {"longhealth": "patient"}
 
