@@ -14,7 +14,7 @@ from clue.cli.progress import PlainProgress, clock, with_progress
 from clue.cli.tables import print_table
 from clue.tasks.registry import all_tasks, get_task
 from tests.helpers import cli
-from tests.helpers.runs import evaluate
+from tests.helpers.runs import evaluate, failed_requests
 
 
 def clue(*args: str, columns: int = 80, env: dict[str, str | None] | None = None, cwd: Path | None = None) -> cli.Ran:
@@ -161,8 +161,8 @@ def test_data_dir_with_missing_files_names_all_of_them(tmp_path):
 @pytest.fixture
 def baseline_run(tmp_path):
     out = tmp_path / "run"
-    evaluate("baseline", ["medisumcode"], output=out, bootstrap_resamples=0)  # API: clue.evaluate
-    assert (out / "results.json").is_file()
+    results = evaluate("baseline", ["medisumcode"], output=out, bootstrap_resamples=0)  # API: clue.evaluate
+    assert failed_requests(results) == 0 and (out / "results.json").is_file()
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers import cli
-from tests.helpers.runs import evaluate
+from tests.helpers.runs import evaluate, failed_requests
 
 
 def clue(*args: str) -> cli.Ran:
@@ -16,7 +16,8 @@ def test_a_closing_tag_in_a_name_cannot_crash_a_table(tmp_path):
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        evaluate("baseline", ["mednli"], output=out, bootstrap_resamples=0)  # API: clue.evaluate
+        results = evaluate("baseline", ["mednli"], output=out, bootstrap_resamples=0)  # API: clue.evaluate
+        assert failed_requests(results) == 0
         runs.append(out)
     results = json.loads((runs[1] / "results.json").read_text())
     results["model"] = "org/model[/i] [bold]x"

@@ -32,3 +32,8 @@ def evaluate(model: str = "baseline", tasks: Sequence[str] = ("all",), data: dic
                        data={task: Path(path) for task, path in (data or {}).items()},
                        command=["clue", "run", "--model", model, "--tasks", ",".join(tasks), "--output", str(out)], **settings)
     return run_model(config, options or {})
+
+
+def failed_requests(results: dict[str, Any]) -> int:
+    """The requests that failed in a run (``clue run`` exits 1 when there are any)."""
+    return sum(t["diagnostics"].get("failed_requests", 0) for t in results["tasks"].values())
