@@ -28,7 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "local_backends"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))  # tiny_model.py
 
 # Published configurations, written out (no hub access on the GPU machines).
 ARCHS: dict[str, dict] = {

@@ -3,7 +3,7 @@
     python bench/bench_openai.py            # both parts, ~1-2 minutes on 2 cores
     python bench/bench_openai.py --quick    # smaller, for a smoke test
 
-(a) Overhead: requests/s against a local zero-latency server (tests/serving/
+(a) Overhead: requests/s against a local zero-latency server (tests/helpers/
     fakeserver.py in its own process), in one run, at the same concurrency:
       bare     a plain `openai` AsyncOpenAI loop (retries off), nothing stored
       httpx    the leanest loop: raw httpx with a client per worker, for reference
@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "tests" / "serving" / "fakeserver.py"
+SERVER = ROOT / "tests" / "helpers" / "fakeserver.py"
 MODEL = "fake-model"
 
 

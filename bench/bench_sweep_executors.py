@@ -4,7 +4,7 @@
     python bench/bench_sweep_executors.py --quick    # 6 models x 10 requests, a smoke test
 
 Six models, each served by its own fake OpenAI-compatible server
-(tests/serving/fakeserver.py, one process each) answering after 100 ms plus
+(tests/helpers/fakeserver.py, one process each) answering after 100 ms plus
 5 ms per token (64 tokens: 0.42 s a request), one request in flight per model
 (concurrency 1: each model is latency-bound, as a single GPU server often is).
 The same sweep file (a synthetic MedNLI file, ``max_new_tokens = 64``) runs:

@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "local_backends"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))  # tiny_model.py
 
 ENGINE = {"dtype": "float32", "enforce_eager": True, "max_model_len": 4096}
 

@@ -9,7 +9,7 @@ import pytest
 from clue.core.errors import UsageError
 from clue.core.records import Case, Completion, Decoding, Message, Reference, Request
 from clue.core.tokens import ApproxTokenizer
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for, parse_price
 from clue.pipeline.run import rerun_config, run_model
 
@@ -85,14 +85,14 @@ def test_a_resumed_run_extrapolates_and_a_stored_one_keeps_what_was_measured():
 
 def test_a_run_writes_its_cost_and_a_rescore_keeps_it(tmp_path):
     out = tmp_path / "run"
-    config = RunConfig(model="baseline", tasks=["mednli", "meqsum"], output=out, limit=3, bootstrap_resamples=0,
+    config = RunSpec(model="baseline", tasks=["mednli", "meqsum"], output=out, limit=3, bootstrap_resamples=0,
                        price=parse_price("mtok=1"))
     results = run_model(config)
     on_disk = json.loads((out / "results.json").read_text())
-    assert on_disk["cost"] == results["cost"]
-    assert results["cost"]["gpus"] == 0 and results["cost"]["requests"] == 6
-    assert results["cost"]["token_cost"] == pytest.approx(
-        (results["cost"]["prompt_tokens"] + results["cost"]["completion_tokens"]) / 1e6, abs=1e-6)
+    assert on_disk["cost"] == results.cost
+    assert results.cost["gpus"] == 0 and results.cost["requests"] == 6
+    assert results.cost["token_cost"] == pytest.approx(
+        (results.cost["prompt_tokens"] + results.cost["completion_tokens"]) / 1e6, abs=1e-6)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["cost"]["fresh_requests"] == 6 and manifest["cost"]["gpu_seconds"] == 0.0
     again = rerun_config(out)
@@ -103,17 +103,14 @@ def test_a_run_writes_its_cost_and_a_rescore_keeps_it(tmp_path):
 
 
 def test_clue_run_takes_a_price(tmp_path):
-    import subprocess
-    import sys
+    from tests.helpers.cli import clue
 
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "clue.cli", "run", "-t", "mednli", "--limit", "2", "-o", str(out),
-                           "--price", "gpu_hour=2,mtok=0.5"], capture_output=True, text=True, timeout=300)
+    proc = clue("run", "-t", "mednli", "--limit", "2", "-o", str(out), "--price", "gpu_hour=2,mtok=0.5")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((out / "results.json").read_text())["cost"]["price"] == {
         "completion_mtok": 0.5, "currency": "USD", "gpu_hour": 2.0, "prompt_mtok": 0.5}
-    bad = subprocess.run([sys.executable, "-m", "clue.cli", "run", "-t", "mednli", "-o", str(out), "--price", "gpu=1"],
-                         capture_output=True, text=True, timeout=300)
+    bad = clue("run", "-t", "mednli", "-o", str(out), "--price", "gpu=1")
     assert bad.returncode != 0 and "unknown price key" in bad.stderr
 
 
@@ -127,7 +124,7 @@ def test_the_report_shows_cost_columns_a_cost_table_and_a_cost_figure(tmp_path):
     runs = []
     for name, price in (("cheap", "mtok=0.5"), ("dear", "mtok=5")):
         out = tmp_path / name
-        run_model(RunConfig(model="baseline", tasks=["mednli", "meqsum", "problem_summary"], output=out, limit=2,
+        run_model(RunSpec(model="baseline", tasks=["mednli", "meqsum", "problem_summary"], output=out, limit=2,
                             bootstrap_resamples=0, price=parse_price(price)))
         runs.append(load_run(out, with_ci=False))
     files = write_leaderboard(runs, tmp_path / "report")
@@ -151,13 +148,14 @@ def test_the_report_shows_cost_columns_a_cost_table_and_a_cost_figure(tmp_path):
 
 def test_no_cost_figure_without_costs(tmp_path):
     pytest.importorskip("matplotlib", reason="the report extra (matplotlib) draws the figures")
+    from clue.core.results import RunResults
     from clue.report.figures import cost_axis, cost_figure
     from clue.report.leaderboard import Entry
 
-    bare = Entry("old", "run", {"tasks": {}, "levels": {"level1": 50.0}})
+    bare = Entry("old", "run", RunResults(tasks={}, levels={"level1": 50.0}))
     assert cost_figure([bare], tmp_path) is None
-    priced = Entry("new", "run", {"tasks": {}, "levels": {"level1": 50.0},
-                                  "cost": {"prompt_tokens": 10, "completion_tokens": 2, "gpus": 0}})
+    priced = Entry("new", "run", RunResults(tasks={}, levels={"level1": 50.0},
+                                            cost={"prompt_tokens": 10, "completion_tokens": 2, "gpus": 0}))
     assert cost_axis([priced]) == ("tokens", "prompt + completion tokens")
 
 
@@ -167,7 +165,7 @@ def test_the_html_report_has_a_cost_table(tmp_path):
     from clue.report.html import ReportOptions, build_report
 
     out = tmp_path / "run"
-    run_model(RunConfig(model="baseline", tasks=["mednli", "meqsum", "problem_summary"], output=out, limit=2,
+    run_model(RunSpec(model="baseline", tasks=["mednli", "meqsum", "problem_summary"], output=out, limit=2,
                         bootstrap_resamples=0, price=parse_price("mtok=2,currency=EUR")))
     report = build_report([out], ReportOptions(out=tmp_path / "report"))
     assert "figures/cost.svg" in report.files and "cost.md" in report.files

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-from report_stub import StubServer
 
 from clue.core.errors import UsageError
 from clue.pipeline.executors import Job, LocalExecutor, RayExecutor, SlurmExecutor, SlurmSettings, make_executor
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
+from tests.helpers.stub_server import StubServer
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 HAS_SUBMITIT = importlib.util.find_spec("submitit") is not None
@@ -317,7 +317,7 @@ def test_gpu_specs_ask_for_their_gpus(tmp_path):
 
 @needs_submitit
 def test_clue_sweep_on_submitit_exits_1_when_a_model_failed(tmp_path):
-    from report_helpers import clue
+    from tests.helpers.cli import clue
 
     extra = f'[cluster]\nslurm = {{ cluster = "local", logs = "{tmp_path / "logs"}" }}'
     path = write_sweep(tmp_path / "sweep.toml", tmp_path / "runs",

@@ -4,19 +4,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from clue.core.errors import DataError
 from clue.tasks import get_task
-
-
-def clue(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, timeout=300,
-                          env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+from tests.helpers.cli import clue
 
 
 def mednli_lines(n: int = 6) -> list[str]:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from clue.tasks import all_tasks
+from tests.helpers.cli import clue, clue_process
 
 MEQSUM = Path(__file__).resolve().parents[3] / "shared" / "data" / "MeQSum" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
-
-
-def clue(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +81,7 @@ def test_bad_data_exits_2_naming_file_record_field_and_writes_nothing(tmp_path):
     bad = tmp_path / "mli_test_v1.jsonl"
     bad.write_text('{"pairID": "1", "sentence1": "a", "sentence2": "b", "gold_label": "maybe"}\n')
     out = tmp_path / "out"
-    proc = clue("run", "--tasks", "mednli", "--data", f"mednli={bad}", "--output", str(out))
+    proc = clue_process("run", "--tasks", "mednli", "--data", f"mednli={bad}", "--output", str(out))  # the real entry point
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "line 1" in proc.stderr and "gold_label" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -97,11 +89,12 @@ def test_bad_data_exits_2_naming_file_record_field_and_writes_nothing(tmp_path):
 
 
 def test_usage_errors(tmp_path):
-    proc = clue("run", "--tasks", "nosuchtask", "--output", str(tmp_path / "o"))
+    # The exit statuses of the real entry point, in its own process.
+    proc = clue_process("run", "--tasks", "nosuchtask", "--output", str(tmp_path / "o"))
     assert proc.returncode == 2 and "unknown task" in proc.stderr
-    proc = clue("run", "--model", "nosuch:model", "--tasks", "mednli", "--output", str(tmp_path / "o"))
+    proc = clue_process("run", "--model", "nosuch:model", "--tasks", "mednli", "--output", str(tmp_path / "o"))
     assert proc.returncode == 2 and "unknown model spec" in proc.stderr
-    proc = clue("run", "--tasks", "mednli", "--data", "mednli", "--output", str(tmp_path / "o"))
+    proc = clue_process("run", "--tasks", "mednli", "--data", "mednli", "--output", str(tmp_path / "o"))
     assert proc.returncode == 2 and "TASK=PATH" in proc.stderr
 
 

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from clue.api import evaluate
 from clue.cli.progress import PlainProgress, clock, with_progress
 from clue.cli.tables import print_table
 from clue.tasks.registry import all_tasks, get_task
+from tests.helpers import cli
 
 
-def clue(*args: str, columns: int = 80, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd,
-        env={"COLUMNS": str(columns), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
-    )
+def clue(*args: str, columns: int = 80, env: dict[str, str | None] | None = None, cwd: Path | None = None) -> cli.Ran:
+    """The command line in this process, 80 columns wide: what a new user's terminal shows."""
+    return cli.clue(*args, columns=columns, env=env, cwd=cwd)
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -164,8 +161,8 @@ def test_data_dir_with_missing_files_names_all_of_them(tmp_path):
 @pytest.fixture
 def baseline_run(tmp_path):
     out = tmp_path / "run"
-    proc = clue("run", "--tasks", "medisumcode", "--output", str(out), "--bootstrap", "0")
-    assert proc.returncode == 0, proc.stderr
+    results = evaluate("baseline", ["medisumcode"], output=out, bootstrap=0)
+    assert results.failed_requests == 0 and (out / "results.json").is_file()
     return out
 
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from clue.api import evaluate
+from tests.helpers import cli
 
 
-def clue(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, timeout=300,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+def clue(*args: str) -> cli.Ran:
+    return cli.clue(*args, columns=200)
 
 
 def test_a_closing_tag_in_a_name_cannot_crash_a_table(tmp_path):
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        proc = clue("run", "--tasks", "mednli", "--output", str(out), "--bootstrap", "0")
-        assert proc.returncode == 0, proc.stderr
+        results = evaluate("baseline", ["mednli"], output=out, bootstrap=0)
+        assert results.failed_requests == 0
         runs.append(out)
     results = json.loads((runs[1] / "results.json").read_text())
     results["model"] = "org/model[/i] [bold]x"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from variant_fakes import Spoiled, WordingSensitive, mednli_gold
 
 from clue.models.baseline import BaselineBackend
 from clue.pipeline.config import RunConfig
@@ -15,6 +14,7 @@ from clue.pipeline.variants import Design, evaluate_variants
 from clue.report.compare import compare_runs, variant_words
 from clue.stats.bootstrap import unit_table
 from clue.stats.variants import paired_variant_samples, resample_variants
+from tests.helpers.scripted_backends import Spoiled, WordingSensitive, mednli_gold
 
 ALL = ["mednli", "meqsum", "problem_summary", "medisumqa", "medisumcode", "longhealth"]
 

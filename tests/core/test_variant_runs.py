@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from variant_fakes import WordingSensitive, mednli_gold
 
 from clue.core.errors import UsageError
 from clue.core.records import Completion
@@ -15,6 +14,7 @@ from clue.models.baseline import BaselineBackend
 from clue.pipeline.config import RunSpec
 from clue.pipeline.variants import Design, evaluate_variants, parse_design, through_store
 from clue.stats.variants import flip_rate, sign_pattern, spread
+from tests.helpers.scripted_backends import WordingSensitive, mednli_gold
 
 
 def config(tmp_path: Path, tasks: list[str], **kw) -> RunSpec:
@@ -122,15 +122,11 @@ def test_spread_flip_and_sign_helpers():
 
 
 def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_path):
-    import subprocess
-    import sys
+    from tests.helpers.cli import clue
 
     out = tmp_path / "cli"
-    proc = subprocess.run(
-        [sys.executable, "-m", "clue.cli", "run", "--tasks", "mednli,longhealth", "--limit", "2", "--variants",
-         "prompts=2,order=3", "--variant-design", "sampled:4", "--bootstrap", "20", "-o", str(out)],
-        capture_output=True, text=True, timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
+    proc = clue("run", "--tasks", "mednli,longhealth", "--limit", "2", "--variants",
+                "prompts=2,order=3", "--variant-design", "sampled:4", "--bootstrap", "20", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     assert "4 variant(s), sampled design: " in text and "sending" in text
@@ -140,8 +136,7 @@ def test_cli_variants_prints_the_request_count_first_and_writes_the_block(tmp_pa
     assert len(list((out / "variants").iterdir())) == 4
     assert results.tasks["longhealth"].n == 2 * 15
     # clue score RUN_DIR re-scores every variant from the store, sending nothing
-    again = subprocess.run([sys.executable, "-m", "clue.cli", "score", str(out)], capture_output=True, text=True,
-                           timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    again = clue("score", str(out))
     assert again.returncode == 0, again.stderr
     rescored = read_results(out / "results.json")
     assert rescored.variants["tasks"] == results.variants["tasks"]

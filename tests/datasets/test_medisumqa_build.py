@@ -11,15 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from datasets_fake_backend import FakeBackend, fake_question
-from datasets_synth import note_text
 
 from clue.builders import build_medisumqa as qa
 from clue.core.errors import DataError
 from clue.core.seeding import derive
 from clue.tasks import get_task
+from tests.datasets.datasets_synth import note_text
+from tests.helpers.scripted_backends import FakeBackend, fake_question
 
-HERE = Path(__file__).parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_split_note_separates_instructions_from_the_letter(adms):
@@ -131,7 +131,7 @@ def test_a_second_run_asks_the_model_nothing(tables, tmp_path, no_bertscore):
 
 
 def test_no_patient_letter_is_an_error(adms, tmp_path, no_bertscore):
-    from datasets_synth import write_tables
+    from tests.datasets.datasets_synth import write_tables
 
     for adm in adms:
         adm.patient_letter = False
@@ -144,8 +144,9 @@ def test_killed_build_resumes_without_repeating_finished_notes(tables, tmp_path)
     notes, _ = tables
     log = tmp_path / "calls.log"
     out = tmp_path / "run" / "medisumqa.json"
-    driver = [sys.executable, str(HERE / "qa_build_driver.py"), str(notes), str(out), str(log)]
-    proc = subprocess.Popen([*driver, "0.4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Run as a module from the repository root, so that it imports tests.helpers as the tests do.
+    driver = [sys.executable, "-m", "tests.datasets.qa_build_driver", str(notes), str(out), str(log)]
+    proc = subprocess.Popen([*driver, "0.4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
@@ -163,7 +164,7 @@ def test_killed_build_resumes_without_repeating_finished_notes(tables, tmp_path)
     before = log.read_text().splitlines()
     log.write_text("")
 
-    done = subprocess.run([*driver, "0"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*driver, "0"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     after = log.read_text().splitlines()
     repeated = set(before) & set(after)
@@ -172,5 +173,5 @@ def test_killed_build_resumes_without_repeating_finished_notes(tables, tmp_path)
     assert len(set(before) | set(after)) == 12  # 6 letters x 2 stages: every call made, once
     # The resumed file is the file an uninterrupted build writes.
     clean = tmp_path / "clean" / "medisumqa.json"
-    subprocess.run([*driver[:3], str(clean), str(tmp_path / "clean.log"), "0"], check=True, timeout=120)
+    subprocess.run([*driver[:4], str(clean), str(tmp_path / "clean.log"), "0"], check=True, timeout=120, cwd=REPO)
     assert json.loads(out.read_text()) == json.loads(clean.read_text())

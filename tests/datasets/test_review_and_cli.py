@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from clue.builders import review
 from clue.core.errors import DataError
 from clue.tasks import get_task
+from tests.helpers import cli
 
 PAIRS = [
     {"id": f"n{i}/0", "note_id": f"n{i}", "discharge_summary": f"Letter {i}. " * 400, "Question": f"Q{i}?", "Answer": f"A{i}."}
@@ -115,11 +114,9 @@ def test_unknown_and_missing_ids_are_refused(data, tmp_path):
 
 
 # -- the command line ------------------------------------------------------------------
-def clue(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", "data", *args], capture_output=True, text=True, timeout=300,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+def clue(*args: str) -> cli.Ran:
+    """``clue data ARGS``, in this process."""
+    return cli.clue("data", *args, columns=200)
 
 
 def test_cli_build_medisumcode_status_and_errors(tables, tmp_path):

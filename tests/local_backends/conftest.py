@@ -1,17 +1,15 @@
-"""Fixtures: tiny models built in the tests (tiny_model.py), saved to temp folders
+"""Fixtures: tiny models built in the tests (tests/helpers/tiny_model.py), saved to temp folders
 and loaded back through the backends. Built per session and never committed (a
 folder saved by one transformers major does not load in another).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_model import CHATML, NO_SYSTEM, build_model_folder  # noqa: E402
+from tests.helpers.tiny_model import CHATML, NO_SYSTEM, build_model_folder
 
 
 def _build(folder: Path, template: str | None, **kwargs) -> Path:

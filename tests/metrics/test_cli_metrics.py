@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from .conftest import full_run, write_run
+from tests.metrics.metric_runs import full_run, write_run
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from clue.report.compare import compare_runs as compare
-
-from .conftest import full_run, rows, write_run
+from tests.metrics.metric_runs import full_run, rows, write_run
 
 
 def compare_runs(*args, **kwargs) -> dict:

@@ -9,8 +9,7 @@ import pytest
 from clue.core.results import PredictionRow, RunResults
 from clue.stats.confidence import add_confidence_intervals as add_to_record
 from clue.tasks.suite import CLUE
-
-from .conftest import full_run, rows, run_results
+from tests.metrics.metric_runs import full_run, rows, run_results
 
 UNITS = {"longhealth": "patient"}
 

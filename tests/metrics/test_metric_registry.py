@@ -23,8 +23,9 @@ from clue.metrics.registry import all_metrics, find_metric, get_metric, register
 from clue.pipeline.config import RunSpec
 from clue.pipeline.run import run_model
 from clue.tasks.declaration import DataFiles, Declaration
-from clue.tasks.registry import all_tasks, resolve_tasks, unregister
+from clue.tasks.registry import all_tasks, unregister
 from clue.tasks.settings import Settings
+from clue.tasks.suite import resolve_tasks
 from clue.tasks.userfile import FileTask, read_spec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

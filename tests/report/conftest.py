@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # report_helpers.py, report_stub.py, report_browser.py
-
-from report_helpers import level1_tasks, write_run  # noqa: E402
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 
 @pytest.fixture(scope="session")

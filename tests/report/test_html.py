@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from report_browser import find_chromium, inspect_page
-from report_helpers import PUBLISHED_CSV, level1_tasks, write_run
 
 from clue.core.errors import UsageError
 from clue.report.html import ReportOptions, build_report
+from tests.helpers.fake_runs import PUBLISHED_CSV, level1_tasks, write_run
+from tests.report.report_browser import find_chromium, inspect_page
 
 
 # Longhealth rows cluster by patient (group); MeQSum is public too, MedNLI is credentialed.

@@ -6,11 +6,12 @@ import csv
 import json
 
 import pytest
-from report_helpers import level1_tasks, write_run
 
 from clue.core.errors import DataError
+from clue.core.results import RunResults
 from clue.report.leaderboard import Entry, diagnostics_row, leaderboard_markdown, load_run, sort_entries, write_leaderboard
 from clue.report.published import results_from_metrics
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 
 @pytest.fixture
@@ -30,18 +31,18 @@ def test_leaderboard_csv_and_json_hold_the_results_numbers(runs, tmp_path):
     for e in runs:
         row = rows[e.name]
         assert row["source"] == "run"
-        for task, t in e.results["tasks"].items():
-            assert float(row[task]) == t["score"]
-            lo, hi = t["ci"]
+        for task, t in e.results.tasks.items():
+            assert float(row[task]) == t.score
+            lo, hi = t.ci
             assert float(row[f"{task}_ci_low"]) == lo and float(row[f"{task}_ci_high"]) == hi
-        assert float(row["level1"]) == e.results["levels"]["level1"]
+        assert float(row["level1"]) == e.results.levels["level1"]
         assert row["level2"] == "" and row["overall"] == ""
     assert rows["partial"]["meqsum_complete"] == "false" and rows["partial"]["level1_complete"] == "false"
     assert rows["full"]["level1_complete"] == "true"
     assert rows["Some-Published-Model"]["source"] == "published" and float(rows["Some-Published-Model"]["mednli"]) == 55.5
     data = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
     by_name = {r["name"]: r for r in data["rows"]}
-    assert by_name["full"]["levels"]["level1"]["score"] == runs[0].results["levels"]["level1"]
+    assert by_name["full"]["levels"]["level1"]["score"] == runs[0].results.levels["level1"]
     # the published row is ranked on its own: the runs were not scored under its protocol and data
     assert [(r["group"], r["rank"], r["source"]) for r in data["rows"]] == [(1, 1, "published"), (2, 1, "run"), (2, 2, "run")]
     assert "protocol clue (not clue-2024-06)" in by_name["full"]["apart"]
@@ -49,11 +50,11 @@ def test_leaderboard_csv_and_json_hold_the_results_numbers(runs, tmp_path):
 
 def test_intervals_are_added_to_runs_that_have_none(runs):
     full = runs[0]
-    lo, hi = full.task_ci("mednli")
-    assert full.task_score("mednli") == pytest.approx(80.0)
+    score, (lo, hi), _ = full.score("mednli")
+    assert score == pytest.approx(80.0)
     assert lo < 80.0 < hi
-    lo, hi = full.level_ci("level1")
-    assert lo < full.level("level1") < hi
+    level, (lo, hi), _ = full.score("level1")
+    assert lo < level < hi
 
 
 def test_markdown_marks_incomplete_scores_and_published_rows(runs):
@@ -66,7 +67,7 @@ def test_markdown_marks_incomplete_scores_and_published_rows(runs):
 
 def test_best_overall_first_then_level_1():
     def entry(name, l1, overall):
-        return Entry(name, "run", {"tasks": {}, "levels": {"level1": l1, "overall": overall}})
+        return Entry(name, "run", RunResults(tasks={}, levels={"level1": l1, "overall": overall}))
 
     ordered = sort_entries([entry("a", 30, None), entry("b", 20, 40), entry("c", 50, None), entry("d", 10, 45)])
     assert [e.name for e in ordered] == ["d", "b", "c", "a"]
@@ -74,12 +75,12 @@ def test_best_overall_first_then_level_1():
 
 def test_diagnostics_side_by_side():
     results = {"tasks": {
-        "mednli": {"diagnostics": {"no_label_rate": 12.5, "truncated_prompts": 1, "failed_requests": 0}},
-        "longhealth": {"metrics": {"task3": 40.0}, "diagnostics": {"task2_unparsed_rate": 5.0, "truncated_prompts": 3,
-                                                                   "failed_requests": 2}},
-        "medisumcode": {"metrics": {"valid": 93.94}, "diagnostics": {}},
+        "mednli": {"score": None, "n": 0, "diagnostics": {"no_label_rate": 12.5, "truncated_prompts": 1, "failed_requests": 0}},
+        "longhealth": {"score": 40.0, "n": 9, "metrics": {"task3": 40.0},
+                       "diagnostics": {"task2_unparsed_rate": 5.0, "truncated_prompts": 3, "failed_requests": 2}},
+        "medisumcode": {"score": 93.94, "n": 3, "metrics": {"valid": 93.94}, "diagnostics": {}},
     }}
-    row = diagnostics_row(Entry("m", "run", results))
+    row = diagnostics_row(Entry("m", "run", RunResults.from_json(results)))
     assert row["mednli_no_label"] == 12.5 and row["longhealth_task2_unparsed"] == 5.0
     assert row["longhealth_task3"] == 40.0 and row["medisumcode_invalid"] == pytest.approx(6.06)
     assert row["truncated_prompts"] == 4 and row["failed_requests"] == 2

@@ -6,12 +6,12 @@ import csv
 import json
 
 import pytest
-from report_helpers import PUBLISHED_CSV, level1_tasks, write_run
 
 from clue.core.errors import UsageError
 from clue.report.html import ReportOptions, build_report
 from clue.report.leaderboard import Entry, load_run, name_key
 from clue.report.pairs import find_entry, load_pairs, match_pairs, parse_pairs
+from tests.helpers.fake_runs import PUBLISHED_CSV, level1_tasks, write_run
 
 STUDY_PAIRS = {
     ("meditron-7b", "llama2-7b"), ("meditron-70b", "Llama-2-70b"), ("ClinicalCamel-70B", "Llama-2-70b"),

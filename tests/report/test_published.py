@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from report_helpers import PUBLISHED_CSV
 
 from clue.core.errors import DataError
 from clue.report.published import load_published, reproduced_table
+from tests.helpers.fake_runs import PUBLISHED_CSV
 
 # Three rows of clue-2024-06.csv (June 2024 per-task metrics, as published), so
 # the check runs even where the shared file is not present.
@@ -54,9 +54,9 @@ def test_three_published_rows_reproduce_the_spec_level_scores(tmp_path):
     assert [e.source for e in entries] == ["published"] * 3
     check_spec_levels(entries)
     llama70 = next(e for e in entries if e.name == "Meta-Llama-3-70B-Instruct")
-    assert llama70.task_score("mednli") == pytest.approx(79.37)
-    assert llama70.task_score("longhealth") == pytest.approx((81.65 + 77.90 + 91.70) / 3)
-    assert llama70.task_score("medisumcode") == pytest.approx((19.65 + 39.20 + 93.94) / 3)
+    assert llama70.score("mednli")[0] == pytest.approx(79.37)
+    assert llama70.score("longhealth")[0] == pytest.approx((81.65 + 77.90 + 91.70) / 3)
+    assert llama70.score("medisumcode")[0] == pytest.approx((19.65 + 39.20 + 93.94) / 3)
 
 
 def test_the_whole_published_file_aggregates(tmp_path):
@@ -69,7 +69,7 @@ def test_the_whole_published_file_aggregates(tmp_path):
     # 4k-context models have level 1 only; so has the Mixtral base.
     for model in ("llama2-7b", "meditron-7b", "Llama-2-70b", "meditron-70b", "ClinicalCamel-70B", "Mixtral-8x7B-v0.1"):
         assert table[model]["level1"] is not None and table[model]["level2"] is None and table[model]["overall"] is None
-    assert all(e.results["levels_complete"]["level1"] for e in entries)
+    assert all(e.results.levels_complete["level1"] for e in entries)
 
 
 def test_a_malformed_published_file_names_the_row_and_column(tmp_path):

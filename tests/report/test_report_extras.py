@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from report_helpers import write_run
 
 from clue.report.html import ReportOptions, build_report, fmt_item_metrics
+from tests.helpers.fake_runs import write_run
 
 MEQSUM = {"meqsum": {"rouge1": [0.25000000000000006, 0.5], "rouge2": [0.1, 0.0], "rougeL": [0.2, 0.5], "bertscore": [0.5, 0.5]}}
 

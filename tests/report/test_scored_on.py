@@ -6,7 +6,6 @@ import dataclasses
 import json
 import shutil
 
-from report_helpers import level1_tasks, write_run
 from typer.testing import CliRunner
 
 from clue.cli import app
@@ -14,6 +13,7 @@ from clue.report.leaderboard import Entry, differences, leaderboard_rows, load_r
 from clue.report.pairs import compare_pairs, pairs_markdown, parse_pairs
 from clue.report.published import results_from_metrics
 from clue.tasks.registry import get_task
+from tests.helpers.fake_runs import level1_tasks, write_run
 
 
 def _run(tmp_path, name, *args):

@@ -13,28 +13,23 @@ import time
 from pathlib import Path
 
 import pytest
-from report_helpers import clue
-from report_stub import StubServer
 
 from clue.core.errors import UsageError
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
-
-LOCAL_BACKEND_FIXTURES = Path(__file__).resolve().parents[1] / "local_backends" / "conftest.py"
+from tests.helpers.cli import clue
+from tests.helpers.stub_server import StubServer
 
 
 def tiny_hf_model(folder: Path) -> Path | None:
-    """A random-weight Llama built by the local-backend tests' fixture code; None when unavailable."""
-    if not LOCAL_BACKEND_FIXTURES.is_file():
-        return None
+    """A random-weight Llama built as the local-backend tests build theirs; None when unavailable."""
     for module in ("torch", "transformers", "tokenizers"):
         if importlib.util.find_spec(module) is None:
             return None
-    spec = importlib.util.spec_from_file_location("local_backend_fixtures", LOCAL_BACKEND_FIXTURES)
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
+    from tests.helpers.tiny_model import CHATML, build_model_folder
+
     # 2,048 positions: the demo's few-shot MedNLI and MeQSum prompts fit whole.
-    return fixtures.build_model_folder(folder, fixtures.CHATML, max_positions=2048)
+    return build_model_folder(folder, CHATML, max_positions=2048)
 
 
 def write_config(path: Path, out: Path, models: list[dict]) -> Path:
@@ -90,10 +85,7 @@ def swept(tmp_path_factory):
         answered_before = stub.answered()
         stored_before = stored_ok(root / "runs" / "stub-server")
 
-        resumed = subprocess.run(
-            [sys.executable, "-m", "clue.cli", "sweep", str(config)], capture_output=True, text=True, timeout=300,
-            env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-        )
+        resumed = clue("sweep", str(config))  # the resume needs no process of its own: the kill did
         prompts_after_resume = dict(stub.prompts)
         again = clue("sweep", str(config))
         yield {
@@ -219,8 +211,8 @@ def test_yaml_sweep_files_resolve_paths_beside_the_file(tmp_path):
     path.write_text("output: out\ndata_dir: data\nmodels:\n  - baseline\n  - spec: baseline\n    name: second\n    limit: 3\n")
     plan = load_sweep(path)
     assert plan.output == tmp_path / "conf" / "out"
-    assert plan.data_dir == tmp_path / "conf" / "data"
-    assert [(m.name, m.limit, m.output.name) for m in plan.models] == [("baseline", None, "baseline"), ("second", 3, "second")]
+    assert {m.run.data_dir for m in plan.models} == {tmp_path / "conf" / "data"}
+    assert [(m.name, m.run.limit, m.output.name) for m in plan.models] == [("baseline", None, "baseline"), ("second", 3, "second")]
 
 
 def test_a_sweep_protocol_enters_the_fingerprint_only_when_it_is_not_the_default(tmp_path):

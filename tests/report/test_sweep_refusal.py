@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from report_helpers import clue
+from tests.helpers.cli import clue
 
 
 def test_a_refused_model_is_reported_and_the_sweep_exits_4(tmp_path):

@@ -1,30 +1,15 @@
-"""Fixtures for the security tests: the fake OpenAI-compatible server, and a socket that must hear nothing."""
+"""Fixtures for the security tests: a socket that must hear nothing, and no user approvals.
+
+The fake OpenAI-compatible server (``serve``) is in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-SERVING = Path(__file__).parent.parent / "serving"
-sys.path.insert(0, str(SERVING))  # fakeserver.py and serving_helpers.py
-
-
-def _serving_fixtures() -> object:
-    """tests/serving/conftest.py, loaded under its own name: its ``serve`` fixture serves here too."""
-    spec = importlib.util.spec_from_file_location("serving_conftest", SERVING / "conftest.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-serve = _serving_fixtures().serve  # type: ignore[attr-defined]
 
 
 class Listener:

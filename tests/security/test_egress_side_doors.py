@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
 
 from clue.core.errors import UsageError
 from clue.pipeline import egress
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.egress import EgressRefused, approvals_path, check_egress, classify
 from clue.tasks import get_task
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 MEDNLI = [get_task("mednli")]
 
@@ -153,12 +153,12 @@ def test_the_client_connects_to_the_address_that_was_checked(serve, tmp_path, mo
     from clue.pipeline.run import run_model
 
     data = write_mednli(tmp_path / "mli_test_v1.jsonl", 6)
-    config = RunConfig(model="openai:fake-model", tasks=["mednli"], output=tmp_path / "run",
+    config = RunSpec(model="openai:fake-model", tasks=["mednli"], output=tmp_path / "run",
                        data={"mednli": data}, bootstrap_resamples=0)
     url = f"http://model-host.invalid:{server.port}/v1"
-    results = run_model(config, {"base_url": url, "max_retries": 0, "timeout": 5})
-    assert results["tasks"]["mednli"]["diagnostics"]["failed_requests"] == 0
-    assert results["tasks"]["mednli"]["n"] == 3 and server.requests == 3
+    results = run_model(config.with_changes(options={"base_url": url, "max_retries": 0, "timeout": 5}))
+    assert results.tasks["mednli"].diagnostics["failed_requests"] == 0
+    assert results.tasks["mednli"].n == 3 and server.requests == 3
     assert calls == ["model-host.invalid"]  # resolved once; a second answer from DNS could not redirect the run
 
 

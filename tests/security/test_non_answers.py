@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from serving_helpers import write_mednli
-
 from clue.core.records import Decoding, Message, Request
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
+from tests.helpers.serving import write_mednli
 
 FAST = {"backoff_base": 0.01, "backoff_max": 0.02, "context_length": 4096}
 
@@ -58,13 +57,13 @@ def test_a_run_scores_no_non_answer_and_counts_lost_reasoning(serve, tmp_path, m
     # With the default seed, pairs 3, 4 and 6 are MedNLI's shots; 0, 1 and 2 are test items.
     server = serve(faults={"item-0 ": ["null"] * 5, "item-1 ": ["unclosed"], "item-2 ": ["think"]})
     data = write_mednli(tmp_path / "mli_test_v1.jsonl", 8)
-    config = RunConfig(model="openai:fake-model", tasks=["mednli"], output=tmp_path / "run",
+    config = RunSpec(model="openai:fake-model", tasks=["mednli"], output=tmp_path / "run",
                        data={"mednli": data}, bootstrap_resamples=0)
-    results = run_model(config, {"base_url": server.url, "max_retries": 1, **FAST})
-    task = results["tasks"]["mednli"]
-    assert task["diagnostics"]["failed_requests"] == 1 and task["n"] == 4 and not task["complete"]
+    results = run_model(config.with_changes(options={"base_url": server.url, "max_retries": 1, **FAST}))
+    task = results.tasks["mednli"]
+    assert task.diagnostics["failed_requests"] == 1 and task.n == 4 and not task.complete
     assert server.attempts().most_common(1)[0][1] == 2  # the null answer was asked twice (max_retries=1)
-    assert task["diagnostics"]["reasoning_unfinished"] == 1
+    assert task.diagnostics["reasoning_unfinished"] == 1
     rows = {r["item_id"]: r for r in map(json.loads, (tmp_path / "run" / "predictions" / "mednli.jsonl").open())}
     assert rows["pair-0000"]["output"] is None and rows["pair-0000"]["metrics"] is None and rows["pair-0000"]["error"]
     assert rows["pair-0001"]["output"] == "" and rows["pair-0001"]["metrics"] is not None

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from serving_helpers import write_mednli
+from tests.helpers.serving import write_mednli
 
 
 def test_one_redaction_for_urls_commands_and_error_texts():

@@ -9,12 +9,13 @@ manifest is written, after the last answer.
 from __future__ import annotations
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 
 from clue.models.openai import OpenAIBackend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.run import run_model
 from clue.tasks.base import BuildContext
 from clue.tasks.registry import get_task
@@ -40,9 +41,9 @@ def events(monkeypatch):
 
 
 def run(server, tmp_path, task: str, data, **options):
-    config = RunConfig(model="openai:fake-model", tasks=[task], output=tmp_path / "run", data={task: data} if data else {},
+    config = RunSpec(model="openai:fake-model", tasks=[task], output=tmp_path / "run", data={task: data} if data else {},
                        bootstrap_resamples=0)
-    return run_model(config, {"base_url": server.url, "concurrency": 4, **options})
+    return run_model(config.with_changes(options={"base_url": server.url, "concurrency": 4, **options}))
 
 
 def test_a_task_that_cuts_nothing_starts_without_asking_and_records_the_context_after(serve, tmp_path, events):
@@ -51,7 +52,7 @@ def test_a_task_that_cuts_nothing_starts_without_asking_and_records_the_context_
     assert events == ["generate", "models"], "the model list is asked once, after the answers"
     manifest = (tmp_path / "run" / "manifest.json").read_text()
     assert '"context_length": 2048' in manifest and "server (max_model_len)" in manifest
-    assert results["tasks"]["mednli"]["n"] == 5
+    assert results.tasks["mednli"].n == 5
 
 
 def test_a_task_that_shortens_documents_asks_first(serve, tmp_path, events):

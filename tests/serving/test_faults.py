@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers import cli
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 
-from fakeserver import key_of_answer  # noqa: E402
+from tests.helpers.fakeserver import key_of_answer  # noqa: E402
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
 ITEMS = 43  # 3 become demonstrations, 40 are scored
@@ -30,9 +32,11 @@ def clue_args(url: str, data: Path, out: Path, *extra: str) -> list[str]:
             "--tasks", "mednli", "--data", f"mednli={data}", "--output", str(out), *extra]
 
 
-def clue(*args: str, fault: tuple[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    head = [sys.executable, str(DRIVER), *fault, "--"] if fault else [sys.executable, "-m", "clue.cli"]
-    return subprocess.run([*head, *args], capture_output=True, text=True, timeout=timeout)
+def clue(*args: str, fault: tuple[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess | cli.Ran:
+    """``clue ARGS`` in this process; with a fault, in a process of its own that the fault driver patches."""
+    if fault is None:
+        return cli.clue(*args)
+    return subprocess.run([sys.executable, str(DRIVER), *fault, "--", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def start(*args: str) -> subprocess.Popen:
@@ -58,8 +62,8 @@ def wait_for(condition, proc: subprocess.Popen | None = None, seconds: float = 6
         time.sleep(0.02)
 
 
-def one_clear_line(proc: subprocess.CompletedProcess | tuple[int, str], code: int = 2) -> str:
-    rc, err = (proc.returncode, proc.stderr) if isinstance(proc, subprocess.CompletedProcess) else proc
+def one_clear_line(proc: subprocess.CompletedProcess | cli.Ran | tuple[int, str], code: int = 2) -> str:
+    rc, err = proc if isinstance(proc, tuple) else (proc.returncode, proc.stderr)
     assert rc == code, err
     assert "Traceback" not in err and "╭" not in err, err
     return err

@@ -29,7 +29,7 @@ from clue.pipeline.config import RunConfig
 from clue.pipeline.plan import plan, run_templates
 from clue.pipeline.run import attach_inputs
 from clue.store.runs import model_key
-from clue.tasks.registry import resolve_tasks
+from clue.tasks.suite import resolve_tasks
 
 URL = "http://127.0.0.1:9/v1"
 

@@ -11,18 +11,19 @@ import sys
 import time
 
 import pytest
-from serving_helpers import need_serving_packages
+
+from tests.helpers.serving import need_serving_packages
 
 need_serving_packages()
 
 import httpcore  # noqa: E402
 import httpx  # noqa: E402
-from netservers import RawServer, Relay, answer, read_request, self_signed, serve_until_closed, server_tls  # noqa: E402
 
 from clue.core.records import Decoding, Message, Request  # noqa: E402
 from clue.models import load_backend, netio  # noqa: E402
 from clue.models.openai import OpenAIBackend  # noqa: E402
 from clue.models.openai.network import AsyncPinnedNetwork  # noqa: E402
+from tests.serving.netservers import RawServer, Relay, answer, read_request, self_signed, serve_until_closed, server_tls  # noqa: E402
 
 needs_311 = pytest.mark.skipif(sys.version_info < (3, 11), reason="clue's network layer is used on Python 3.11+")
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05}

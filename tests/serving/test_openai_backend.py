@@ -7,11 +7,10 @@ import threading
 from collections import Counter
 
 import pytest
-from serving_helpers import need_serving_packages
+
+from tests.helpers.serving import need_serving_packages
 
 need_serving_packages()
-
-from fakeserver import key_of_answer
 
 from clue.core.chat import plain_text
 from clue.core.errors import UsageError
@@ -20,6 +19,7 @@ from clue.models import load_backend
 from clue.models.openai import OpenAIBackend
 from clue.models.openai.retry import parse_retry_after
 from clue.models.openai.urls import redact_url
+from tests.helpers.fakeserver import key_of_answer
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
 

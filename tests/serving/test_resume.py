@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from serving_helpers import need_serving_packages, write_mednli
+
+from tests.helpers import cli
+from tests.helpers.serving import need_serving_packages, write_mednli
 
 need_serving_packages()
 
-from fakeserver import key_of_answer
+from tests.helpers.fakeserver import key_of_answer
 
 ITEMS = 83  # 3 become demonstrations, 80 are scored
 
@@ -84,7 +86,7 @@ def test_killed_run_resumes_to_identical_outputs(serve, tmp_path):
 
     # Scoring again from the store needs no model: the server hears nothing more.
     asked = len(server.log)
-    rescored = subprocess.run(clue("score", str(resumed)), capture_output=True, text=True, timeout=120)
+    rescored = cli.clue("score", str(resumed))
     assert rescored.returncode == 0, rescored.stderr
     assert (resumed / "results.json").read_bytes() == (clean / "results.json").read_bytes()
     assert len(server.log) == asked
@@ -94,11 +96,8 @@ def test_clue_run_refuses_a_remote_endpoint_for_credentialed_data(tmp_path, monk
     monkeypatch.setenv("CLUE_APPROVED_ENDPOINTS", str(tmp_path / "none.toml"))
     data = write_mednli(tmp_path / "mli_test_v1.jsonl", 8)
     out = tmp_path / "run"
-    proc = subprocess.run(
-        clue("run", "--model", "openai:m", "--base-url", "http://203.0.113.7:8000/v1", "--tasks", "mednli",
-             "--data", f"mednli={data}", "--output", str(out)),
-        capture_output=True, text=True, timeout=120,
-    )
+    proc = cli.clue("run", "--model", "openai:m", "--base-url", "http://203.0.113.7:8000/v1", "--tasks", "mednli",
+                    "--data", f"mednli={data}", "--output", str(out))
     assert proc.returncode == 4, proc.stderr
     assert "PhysioNet" in proc.stderr and "--approve-endpoint http://203.0.113.7:8000" in proc.stderr
     assert not out.exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from serving_helpers import need_serving_packages
+
+from tests.helpers.serving import need_serving_packages
 
 need_serving_packages()
 

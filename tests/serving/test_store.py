@@ -6,16 +6,16 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 import pytest
-from serving_helpers import write_mednli
 
 from clue.core.chat import ChatLayout
 from clue.core.records import Completion, Decoding, Message, Request
 from clue.models.base import Backend
 from clue.models.openai import OpenAIBackend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.generate import StoreBackend, stored_generate
 from clue.pipeline.run import evaluate
 from clue.store.runs import RunStore, load_completions, model_key, request_key
+from tests.helpers.serving import write_mednli
 
 
 class ScriptedBackend(Backend):
@@ -124,11 +124,11 @@ def test_model_key_ignores_where_the_model_runs_but_not_what_it_is(monkeypatch):
 def test_rescoring_from_the_store_reproduces_the_run(tmp_path):
     data = write_mednli(tmp_path / "mli_test_v1.jsonl", 12)
     run = tmp_path / "run"
-    config = RunConfig(model="scripted", tasks=["mednli"], output=run, data={"mednli": data}, command=["test"])
+    config = RunSpec(model="scripted", tasks=["mednli"], output=run, data={"mednli": data}, command=["test"])
     backend = ScriptedBackend(fail={"mednli/pair-0005"})
     with RunStore(run / "store.sqlite") as store:
         results = evaluate(config, backend, generate=lambda b, r: stored_generate(b, r, store))
-    assert results["tasks"]["mednli"]["diagnostics"]["failed_requests"] == 1
+    assert results.tasks["mednli"].diagnostics["failed_requests"] == 1
 
     completions = load_completions(run / "store.sqlite")
     assert len(completions) == 9 and not completions["mednli/pair-0005"].ok
@@ -136,7 +136,7 @@ def test_rescoring_from_the_store_reproduces_the_run(tmp_path):
     again = tmp_path / "again"
     rescore = StoreBackend(run / "store.sqlite")
     try:
-        evaluate(RunConfig(**{**config.__dict__, "output": again}), rescore)
+        evaluate(RunSpec(**{**config.__dict__, "output": again}), rescore)
     finally:
         rescore.close()
     for name in ("results.json", "predictions/mednli.jsonl"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,15 +9,13 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 TOY_PACKAGE = HERE / "clue_toy_tasks"
-sys.path.insert(0, str(HERE))  # clue_toy_tasks is imported as a package from this folder
 
 
 @pytest.fixture
 def toy_task() -> Iterator[object]:
     """The toy parity task, registered in this process as a built-in task would be; unregistered after."""
-    from clue_toy_tasks.parity.task import ToyParity
-
     from clue.tasks.registry import register, unregister
+    from tests.tasks.clue_toy_tasks.parity.task import ToyParity
 
     task = register(ToyParity, source="test")
     yield task

@@ -313,7 +313,8 @@ def test_a_sweep_names_its_suite(suite_dir):
     with pytest.raises(UsageError, match="not in the suite 'my-suite'"):
         load_sweep(sweep)
     sweep.write_text("output: runs\nmodels: [baseline]\n")
-    assert load_sweep(sweep).suite == "clue" and "suite" not in fingerprint(load_sweep(sweep), plan.models[0])["material"]
+    plain = load_sweep(sweep)
+    assert plain.suite == "clue" and "suite" not in fingerprint(plain, plain.models[0])["material"]
 
 
 def test_clue_suites_lists_the_built_in_suite_and_shows_a_file(app, suite_dir):

@@ -1,15 +1,14 @@
 """Task files (TOML/YAML) users write without touching clue: checking, loading, scoring, running.
 
 Every task file and data file here is made in the test (synthetic text, no
-MIMIC data). Commands that must start clean (a fresh registry, as a user's
-next ``clue`` call would) run in a subprocess.
+MIMIC data). The commands run in this process as a user's next ``clue`` call
+would run them: the registry without any task file's task, the test folder as
+HOME.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import pytest
 
 from clue.core.errors import DataError, UsageError
 from clue.core.records import Reference
-from clue.tasks.registry import all_tasks, get_task, load_task_file
+from clue.tasks.registry import all_tasks, get_task, load_task_file, unregister
 from clue.tasks.suite import CLUE, resolve_tasks
 from clue.tasks.templates import Templates
 from clue.tasks.userfile import FileTask, read_spec, template_variables
+from tests.helpers import cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "discharge_codes" / "discharge_codes.toml"
@@ -28,11 +28,16 @@ EXAMPLE = REPO / "docs" / "examples" / "discharge_codes" / "discharge_codes.toml
 pytestmark = pytest.mark.usefixtures("forget_task_files")
 
 
-def clue(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "HOME": str(cwd), **(env or {})},
-    )
+def clue(*args: str, cwd: Path, env: dict[str, str | None] | None = None) -> cli.Ran:
+    """``clue ARGS`` in ``cwd``, started as a new process starts: no task file's task is registered yet
+    (each is read again from the file a command names), HOME is ``cwd`` and no approvals or caches come
+    from the environment."""
+    for name, task in all_tasks().items():
+        if isinstance(task, FileTask):
+            unregister(name)
+    home = {"HOME": str(cwd), "XDG_CONFIG_HOME": None, "XDG_CACHE_HOME": None, "CLUE_APPROVED_ENDPOINTS": None,
+            "CLUE_CACHE_DIR": None}
+    return cli.clue(*args, cwd=cwd, env={**home, **(env or {})})
 
 
 # -- a label task over a CSV: the files a user writes --------------------------------------------------
@@ -339,7 +344,7 @@ def test_a_task_file_over_a_csv_runs_end_to_end_with_the_baseline(tmp_path):
     assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert first["messages"][-1]["content"].startswith("Social history: ")
 
-    # clue score RUN_DIR in a fresh process: the task is registered again from the file the manifest names
+    # clue score RUN_DIR as a fresh process: the task is registered again from the file the manifest names
     again = clue("score", "out", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "results.json").read_text())["tasks"] == results["tasks"]
@@ -396,8 +401,7 @@ def test_a_task_file_runs_against_a_local_server(tmp_path):
     """A credentialed task file may go to a server on 127.0.0.1; every request arrives and is scored."""
     pytest.importorskip("httpx", reason="the OpenAI-compatible backend needs httpx")
     pytest.importorskip("aiohttp", reason="the fake server needs aiohttp")
-    sys.path.insert(0, str(REPO / "tests" / "serving"))
-    from fakeserver import FakeServer
+    from tests.helpers.fakeserver import FakeServer
 
     (tmp_path / "notes.system.txt").write_text("Summarise the note.")
     (tmp_path / "notes.user.txt").write_text("$note")

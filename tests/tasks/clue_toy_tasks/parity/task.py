@@ -13,7 +13,8 @@ from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.tasks.base import Task
 from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn
 from clue.tasks.settings import Settings
-from clue_toy_tasks.parity import baseline
+
+from . import baseline  # relative: the same import in this tree (tests.tasks...) and installed as a plugin
 
 LABELS = ("EVEN", "ODD")
 

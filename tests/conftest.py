@@ -1,24 +1,24 @@
-"""Fixtures for the serving tests: the fake OpenAI-compatible server."""
+"""Fixtures shared by several test folders: the fake OpenAI-compatible server (serving, security, tasks).
+
+The helper modules behind them live in ``tests.helpers``; fixtures used by one
+folder only stay in that folder's conftest.py.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # fakeserver.py and serving_helpers.py sit beside the tests
-
-from serving_helpers import need_serving_packages  # noqa: E402
+from tests.helpers.serving import need_serving_packages
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Any]]:
     """Start fake servers on 127.0.0.1 (ephemeral ports); all are stopped after the test."""
     need_serving_packages()
-    from fakeserver import FakeServer
+    from tests.helpers.fakeserver import FakeServer
 
     started: list[FakeServer] = []
 
@@ -32,3 +32,4 @@ def serve() -> Iterator[Callable[..., Any]]:
     yield start
     for server in started:
         server.stop()
+

@@ -1,7 +1,7 @@
 """A tiny chat model built from nothing: a byte-level BPE tokenizer trained on
 synthetic text and a random-weight Llama, saved as a Hugging Face folder.
 
-Used by the tests (through conftest.py) and by the benchmarks in bench/.
+Used by the tests (the fixtures in tests/conftest.py, the sweep test) and by the benchmarks in bench/.
 Nothing is downloaded. Wide random weights (initializer_range 0.5) make the
 logits decisive, so greedy outputs vary with the prompt and are not decided
 by float rounding: batched and single runs, or two engines, can be compared

@@ -32,7 +32,7 @@ answers 503 after ``max_requests`` requests and stops itself after
 ``max_seconds``.
 
 Run as a script for benchmarks (a separate process keeps the server's CPU off
-the client's): ``python tests/serving/fakeserver.py --first-token 0.1
+the client's): ``python tests/helpers/fakeserver.py --first-token 0.1
 --per-token 0.005 --tokens 64``; it prints ``PORT <n>`` and serves until its
 standard input closes or its time is up.
 """

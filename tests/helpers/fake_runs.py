@@ -1,29 +1,18 @@
-"""Helpers for the report and sweep tests: run directories written by hand, with known scores.
-
-A uniquely named module (not conftest) so that test files can import it
-whatever other test folders run in the same session."""
+"""Fake runs: run directories written by hand, with known scores (the report, sweep and cluster tests)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clue.core.results import RunResults, TaskSummary
 from clue.stats.aggregate import level_scores
 from clue.tasks import get_task
 from clue.tasks.suite import CLUE
 
 PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
-
-
-def clue(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "clue.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def write_run(
@@ -36,7 +25,7 @@ def write_run(
     """
     from statistics import fmean
 
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskSummary] = {}
     manifest_tasks: dict[str, Any] = {}
     (folder / "predictions").mkdir(parents=True, exist_ok=True)
     for task, metrics in per_task.items():
@@ -53,16 +42,15 @@ def write_run(
         (folder / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         means = {m: 100.0 * fmean(v) for m, v in metrics.items()}
         expected = get_task(task).metrics
-        tasks[task] = {
-            "score": fmean(means.values()), "n": n, "metrics": means,
-            "diagnostics": {"truncated_prompts": 0, "failed_requests": 0},
-            "complete": set(means) == set(expected), "missing_metrics": [m for m in expected if m not in means],
-        }
+        tasks[task] = TaskSummary(
+            score=fmean(means.values()), n=n, metrics=means, diagnostics={"truncated_prompts": 0, "failed_requests": 0},
+            complete=set(means) == set(expected), missing_metrics=[m for m in expected if m not in means],
+        )
         manifest_tasks[task] = {"access": get_task(task).access, "items": n, "requests": n, "truncated": 0}
     level_values, complete = level_scores(tasks, CLUE.level_members())
-    results = {"schema": "clue.results/1", "model": model, "backend": "handmade", "seed": 42, "tasks": tasks,
-               "levels": level_values, "levels_complete": complete, "metric_settings": {}}
-    (folder / "results.json").write_text(json.dumps(results))
+    results = RunResults(model=model, backend="handmade", seed=42, tasks=tasks, levels=level_values,
+                         levels_complete=complete, metric_settings={})
+    (folder / "results.json").write_text(json.dumps(results.to_json()))
     (folder / "manifest.json").write_text(json.dumps({"schema": "clue.manifest/1", "tasks": manifest_tasks,
                                                       "backend": {"chat_layout": "system"}, "limit": None}))
     return folder
