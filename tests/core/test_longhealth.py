@@ -10,6 +10,7 @@ import pytest
 from clue.core.tokens import ApproxTokenizer
 from clue.tasks import BuildContext, get_task
 from clue.tasks.longhealth.task import pack_documents
+from clue.tasks.settings import parse_setting
 
 SEP = "----- next document -----"
 
@@ -90,7 +91,7 @@ def test_budget_never_exceeded(longhealth_file, budget):
     task = get_task("longhealth")
     tok = ApproxTokenizer()
     items = task.load(longhealth_file)
-    requests = task.build(items, BuildContext(seed=3, task_options={"longhealth_budget": budget}))
+    requests = task.build(items, BuildContext(seed=3, overrides=[parse_setting(f"longhealth.options.budget={budget}")]))
     system = requests[0].request.messages[0].content
     limit = budget - tok.count(system)
     for r in requests:

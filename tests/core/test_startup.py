@@ -27,11 +27,11 @@ LATER = ("numpy", "pandas", "importlib.metadata", "rich.table", "pydantic", "htt
 BEFORE_FIRST_REQUEST = """
 import json, sys
 import clue.cli, clue.cli.run, clue.pipeline.run, clue.models.openai
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.plan import plan, run_templates
 from clue.core.tokens import ApproxTokenizer
 from clue.tasks.suite import resolve_tasks
-config = RunConfig(model="openai:m", tasks=resolve_tasks("mednli"), output="unused")
+config = RunSpec(model="openai:m", tasks=resolve_tasks("mednli"), output="unused")
 prepared = plan(config, ApproxTokenizer(), lambda: 1 / 0, run_templates(config))  # MedNLI needs no context
 print(json.dumps({"cases": len(prepared[0].cases), "loaded": [m for m in %r if m in sys.modules]}))
 """

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clue.models.baseline import BaselineBackend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.variants import Design, evaluate_variants
 from clue.report.compare import compare_runs, variant_words
 from clue.stats.bootstrap import unit_table
@@ -21,7 +21,7 @@ ALL = ["mednli", "meqsum", "problem_summary", "medisumqa", "medisumcode", "longh
 
 def run(tmp_path: Path, name: str, backend, tasks, design: Design, model: str | None = None, **kw) -> Path:
     out = tmp_path / name
-    cfg = RunConfig(model=model or name, tasks=tasks, output=out, bootstrap_resamples=20, **kw)
+    cfg = RunSpec(model=model or name, tasks=tasks, output=out, bootstrap_resamples=20, **kw)
     evaluate_variants(cfg, design, backend)
     if model:  # name the run's model, so labels read as the test means them
         results = json.loads((out / "results.json").read_text())

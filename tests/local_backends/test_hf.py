@@ -12,7 +12,7 @@ pytest.importorskip("transformers", reason="the hf: backend needs transformers (
 from clue.core.chat import ChatLayout  # noqa: E402
 from clue.core.records import Decoding, Message, Request  # noqa: E402
 from clue.models import load_backend  # noqa: E402
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.run import evaluate  # noqa: E402
 
 WORDS = "patient admitted with chest pain fever cough and elevated troponin denies dyspnea".split()
@@ -104,7 +104,7 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(chatml_model):
 
 def test_evaluate_on_demo_data(chatml_model, tmp_path):
     backend = load_backend(f"hf:{chatml_model}", {"batch_size": 4, "max_model_len": 8192})
-    config = RunConfig(
+    config = RunSpec(
         model=f"hf:{chatml_model}", tasks=["mednli", "medisumcode"], output=tmp_path / "run",
         limit=2, max_new_tokens=8, command=["clue", "run"],
     )
@@ -124,7 +124,7 @@ def test_small_context_truncates_documents_to_fit(chatml_model, tmp_path):
     # The tiny vocabulary spends ~2 characters per token: demo MeDiSumCode prompts are
     # 6,600-7,500 tokens whole, ~3,500 without the test letter; 5,000 forces a cut that fits.
     backend = load_backend(f"hf:{chatml_model}", {"batch_size": 4, "max_model_len": 5000})
-    config = RunConfig(
+    config = RunSpec(
         model=f"hf:{chatml_model}", tasks=["medisumcode"], output=tmp_path / "run",
         limit=3, max_new_tokens=8, command=["clue", "run"],
     )
@@ -139,7 +139,7 @@ def test_small_context_truncates_documents_to_fit(chatml_model, tmp_path):
 def test_prompt_that_cannot_fit_even_shortened_fails_that_item_only(chatml_model, tmp_path):
     # 2,000 tokens cannot even hold the one demonstration letter.
     backend = load_backend(f"hf:{chatml_model}", {"max_model_len": 2000})
-    config = RunConfig(
+    config = RunSpec(
         model=f"hf:{chatml_model}", tasks=["mednli", "medisumcode"], output=tmp_path / "run",
         limit=2, max_new_tokens=8, command=["clue", "run"],
     )

@@ -18,7 +18,7 @@ pytest.importorskip("transformers", reason="the tiny-model fixture needs transfo
 from clue.core.chat import ChatLayout  # noqa: E402
 from clue.core.records import Decoding, Message, Request  # noqa: E402
 from clue.models import load_backend  # noqa: E402
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.run import evaluate  # noqa: E402
 
 # Small engine for a CI machine: 1 GiB of KV cache, float32 on CPU, no graph capture.
@@ -68,7 +68,7 @@ def test_greedy_outputs_match_transformers_on_the_same_weights(engine, long_chat
 
 
 def test_evaluate_on_demo_data(engine, long_chatml_model, tmp_path):
-    config = RunConfig(
+    config = RunSpec(
         model=f"vllm:{long_chatml_model}", tasks=["mednli", "medisumcode"], output=tmp_path / "run",
         limit=3, max_new_tokens=8, command=["clue", "run"],
     )

@@ -25,7 +25,7 @@ from clue.models.llamacpp import LlamaCppBackend, SmolLM2Backend
 from clue.models.local import LocalBackend
 from clue.models.replay import ReplayBackend
 from clue.models.vllm import VLLMBackend
-from clue.pipeline.config import RunConfig
+from clue.pipeline.config import RunSpec
 from clue.pipeline.plan import plan, run_templates
 from clue.pipeline.run import attach_inputs
 from clue.store.runs import model_key
@@ -132,7 +132,7 @@ class Recording(Backend):
 
 
 def prepared_mednli(tmp_path):
-    config = RunConfig(model="baseline", tasks=resolve_tasks("mednli"), output=str(tmp_path))
+    config = RunSpec(model="baseline", tasks=resolve_tasks("mednli"), output=str(tmp_path))
     return plan(config, ApproxTokenizer(), lambda: None, run_templates(config))
 
 
