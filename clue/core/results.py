@@ -138,9 +138,13 @@ def spec(key: str | None = None, check: Callable[[Json, str], Any] = _any, *, om
 
 @dataclass
 class Record:
-    """A JSON object with typed fields in a fixed key order; unknown keys kept in ``extra``."""
+    """A JSON object with typed fields in a fixed key order; unknown keys kept in ``extra``.
+
+    Subclasses declare their fields with ``spec``.
+    """
 
     KIND: ClassVar[str] = "record"
+    extra: dict[str, Json] = field(default_factory=dict, kw_only=True)  # keys this record does not know, kept as read
 
     @classmethod
     def _fields(cls) -> list[tuple[str, str, Callable[[Json, str], Any], str, bool]]:
@@ -215,7 +219,6 @@ class TaskSummary(Record):
     ci: Interval | None = spec(check=_interval, default=None)
     metric_ci: dict[str, Interval | None] | None = spec(check=_intervals, omit="none", default=None)
     variants: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
-    extra: dict[str, Json] = field(default_factory=dict)
 
     @property
     def has_intervals(self) -> bool:
@@ -252,7 +255,6 @@ class RunResults(Record):
     bootstrap: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
     cost: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
     variants: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
-    extra: dict[str, Json] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.schema != RESULTS_SCHEMA and not self.schema.startswith("clue.results/"):
@@ -288,7 +290,6 @@ class ManifestTask(Record):
     truncated: int | None = spec(check=_opt_int, default=None)
     declaration: dict[str, Json] = spec(check=_object, factory=dict)
     settings: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
-    extra: dict[str, Json] = field(default_factory=dict)
 
 
 @dataclass
@@ -323,7 +324,6 @@ class Manifest(Record):
     cost: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
     variants: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)  # a variant run's design
     variant: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)  # which variant this folder is
-    extra: dict[str, Json] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.schema.startswith("clue.manifest/"):
@@ -352,7 +352,6 @@ class PredictionRow(Record):
     gold: Json = spec(default=None)
     metrics: dict[str, float | None] | None = spec(check=lambda v, w: None if v is None else _opt_numbers(v, w), default=None)
     diagnostics: dict[str, Json] | None = spec(check=_opt_object, default=None)
-    extra: dict[str, Json] = field(default_factory=dict)
 
     @property
     def scored(self) -> bool:

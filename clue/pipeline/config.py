@@ -59,7 +59,6 @@ class RunSpec:
     variants: str | None = None  # prompt variants, e.g. "prompts=4,shots=3" (clue.pipeline.variants)
     variant_design: str = "crossed"
     command: list[str] = field(default_factory=lambda: list(sys.argv))
-    suite: str = "clue"  # the suite whose levels score the run: a built-in name or a suite file (clue.tasks.suite)
 
     # -- the one constructor ------------------------------------------------------------------------
     @classmethod

@@ -11,7 +11,7 @@ run (listed by id, never dropped silently), and verdict lines a reader can quote
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,7 +51,6 @@ class Comparison(Record):
     variant_verdicts: list[str] = spec(factory=list)
     variant_names: list[str] | None = spec(default=None)
     warnings: list[str] = spec(factory=list)
-    extra: dict[str, Json] = field(default_factory=dict)
 
 
 def declared_levels(results_a: RunResults, results_b: RunResults) -> dict[str, tuple[str, ...]]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # numpy loads when a statistic is computed, not when clue sta
     import numpy as np
 
 
-def spread(scores: Sequence[float]) -> dict[str, Any]:
+def spread(scores: Sequence[float | None]) -> dict[str, Any]:
     """Mean, sample standard deviation, minimum and maximum of a score over variants."""
     values = [float(s) for s in scores if s is not None]
     if not values:
@@ -67,8 +67,9 @@ def flip_rate(rows_by_variant: Sequence[Mapping[str, PredictionRow]], binary_met
                 complete = False
                 break
             for name in binary_metrics:
-                if values.get(name) is not None:
-                    outcomes.add((name, float(values[name]) >= 0.5))
+                value = values.get(name)
+                if value is not None:
+                    outcomes.add((name, float(value) >= 0.5))
         if not complete or not outcomes:
             continue
         compared += 1
