@@ -1,39 +1,8 @@
 """Where the models of a sweep run: one after another here (local), as Ray tasks, or as Slurm jobs.
 
-Every executor runs the same work function on each job (``clue.pipeline.sweep``
-hands it ``run_model_safely``: ``clue run`` for one model, its failures turned
-into a failed outcome) and yields each job's result as it finishes, so the
-sweep's results do not depend on the executor: they come from the same code,
-reading and writing the same run directories, which for Ray and Slurm must
-be on storage every node sees.
-
-- ``local``: in this process, one model after another, with progress bars.
-- ``ray``: each model is a Ray task on an existing cluster (``address``) or a
-  local one started for the sweep, holding the GPUs its spec needs
-  (``clue.pipeline.cost.gpus_for``: tensor x pipeline parallel size; none for
-  CPU specs). A worker that dies (killed, out of memory, node lost) is started
-  again up to ``max_retries`` times, elsewhere if need be, and resumes from
-  the run store. Needs ``pip install 'clue-eval[ray]'``.
-- ``slurm``: each model is a job of a Slurm array submitted with submitit
-  (one array per distinct set of resources), partition and time limit from the
-  sweep file; a job that dies is submitted again up to ``max_retries`` times.
-  Needs ``pip install 'clue-eval[slurm]'``. ``cluster: {slurm: {cluster: local}}``
-  runs the same jobs as local processes through submitit's LocalExecutor.
-
-A job's own failure (a model that cannot load, failed requests) is not retried:
-it comes back as a failed outcome, like in a local sweep. Ctrl-C cancels every
-job still running or waiting and re-raises.
-
-The ``cluster`` section of a sweep file::
-
-    cluster:
-      executor: ray              # local | ray | slurm (the --executor option wins)
-      max_retries: 2             # starts of a model whose worker died, after the first
-      max_parallel: 3            # models at once (default: as many as the resources allow)
-      cpus_per_model: 1          # CPUs each model's worker holds
-      ray: {address: "ray://head:10001"}     # or "auto"; none: a local Ray started for the sweep
-      slurm: {partition: gpu, time: "12:00:00", mem_gb: 64, account: myproject, qos: normal,
-              logs: slurm-logs, setup: ["module load cuda/12.4", "source ~/venv/bin/activate"]}
+Every executor runs the same work function on each job and yields each result as it finishes, so a
+sweep's files do not depend on the executor. docs/cluster.md has the ``cluster`` section, retries,
+resources and cancellation.
 """
 
 from __future__ import annotations

@@ -1,55 +1,8 @@
-"""``clue sweep CONFIG``: run a list of models one after another, one run directory each.
+"""``clue sweep CONFIG``: several models, one run directory each, through the same RunSpec as ``clue run``.
 
-A sweep file (YAML or TOML; relative paths are relative to the file)::
-
-    output: sweeps/june            # root: one run directory per model below it
-    tasks: all                     # all | level1 | level2 | "mednli,meqsum" | [list], or task files (relative to this file)
-    suite: clue                    # optional: a suite name or suite file (relative to this file); its levels score the runs
-    data_dir: ~/clue-data          # or data: {mednli: path, ...}; neither: demo data
-    seed: 42
-    limit: 50                      # optional: first N items of each task
-    max_new_tokens: 64             # optional decoding overrides
-    temperature: 0.0
-    longhealth_budget: 8140        # optional: LongHealth's document budget (default: the task's own)
-    metric: {bertscore_model: /models/scibert}
-    models:
-      - spec: openai:meta-llama/Meta-Llama-3-8B-Instruct
-        name: Meta-Llama-3-8B-Instruct        # run folder and leaderboard name
-        options: {base_url: "http://node1:8000/v1,http://node2:8000/v1"}
-      - spec: vllm:/models/Llama-2-70b-hf
-        name: Llama-2-70b
-        options: {tensor_parallel_size: 4}
-        tasks: level1                          # per-model: tasks, limit, max_new_tokens,
-                                               # temperature
-
-A sweep file cannot approve an endpoint for credentialed data: it travels
-with a project, and approval is the user's alone (``clue sweep
---approve-endpoint URL`` or the user's approvals file; ``clue.pipeline.egress``).
-A file that carries ``approve_endpoints`` is refused.
-
-How it survives a crash: each model's completions go to ``<run>/store.sqlite``
-the moment they arrive (``clue.store.runs``), so re-running the same sweep
-sends only what is missing. A model whose run finished with nothing failed is
-marked done (``<run>/sweep.json`` holds the fingerprint of what it ran) and is
-skipped next time, unless its settings or data changed. A model that fails
-(cannot load, crashes, or ends with failed requests) is reported and the
-sweep goes on with the next; the sweep exits non-zero at the end if any did.
-A model whose credentialed tasks the egress guard refused is marked
-``refused`` (nothing was sent for it) and the sweep goes on too.
-``<output>/sweep-status.json`` records every model's outcome.
-
-Exit status of ``clue sweep``: 0 when every model is done or skipped, 4 when
-the egress guard refused any model (whatever else happened), 1 when a model
-failed otherwise, 2 for a sweep file that cannot run (or an output folder in
-use by another sweep: the sweep's output folder and each run directory are
-held exclusively while they are written, ``clue.pipeline.lock``), 130 on
-Ctrl-C.
-
-Where the models run is the executor's business (``clue.pipeline.executors``:
-one after another here, Ray tasks or Slurm jobs; docs/cluster.md); each runs
-``run_model_safely`` below, so the files are the same whichever ran it. A
-``price`` (top level or per model) and a model's ``gpus`` go into each run's
-cost (``clue.pipeline.cost``); a ``cluster`` section configures the executor.
+The file's keys are the run spec's settings (``RUN_KEYS``, per model ``MODEL_KEYS``); a file that
+approves endpoints is refused; done models are skipped by fingerprint; where models run is the
+executor's business. docs/report.md has the file format, crashes, re-runs and exit statuses.
 """
 
 from __future__ import annotations

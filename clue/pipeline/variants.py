@@ -1,30 +1,8 @@
 """Variant runs: the same evaluation under several wordings, demonstration draws and answer orders.
 
-``clue run --variants prompts=4,shots=3,order=5`` asks every question under
-each variant of a design (``Design``): crossed (every combination of the
-axes) or a seeded sample of N combinations (``--variant-design sampled:N``;
-the protocol's own prompt, p0-s0-o0, is always one of them). Axis values
-count the protocol's own choice: ``prompts=4`` is the task's own wording and
-the first three alternatives, ``shots=3`` three disjoint draws of
-demonstrations, ``order=5`` five answer orders.
-
-A task asks only the variants it has: an axis it lacks (answer order for
-MeQSum, demonstration draws for zero-shot LongHealth) maps to that axis' 0,
-so the same prompt is built once. All requests go through the run store and
-identical prompts (same messages, decoding and layout) are sent once and
-answered for every request that has them; a killed run resumes from the
-store like any other.
-
-Files, under the run directory::
-
-    variants/<name>/results.json, predictions/, manifest.json   each variant, a complete run
-    results.json, predictions/, manifest.json                    the protocol's variant (p0-s0-o0),
-                                                                 plus a "variants" block in results.json
-    store.sqlite, metric_cache.sqlite                            shared by all variants
-
-The "variants" block holds the design, and per task and level the mean over
-variants, the spread (sd, min, max), each variant's score and, for tasks
-with right/wrong metrics, the flip rate (``clue.stats.variants``).
+``clue run --variants prompts=4,shots=3,order=5``: every question under each variant of a design,
+identical prompts sent once through the run store, each variant written as a complete run under
+``variants/<name>/`` and the spread across them in results.json's ``variants`` block (docs/variants.md).
 """
 
 from __future__ import annotations

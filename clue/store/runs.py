@@ -1,33 +1,8 @@
-"""The run store: every completion, committed the moment it arrives.
+"""The run store: every completion, committed the moment it arrives (one SQLite file per run directory).
 
-One SQLite file (WAL journal) per run directory, ``<run dir>/store.sqlite``.
-A row is keyed by
-
-- ``model_key``: a hash of what decides the model's answers (backend kind,
-  model id, chat layout, engine options that change outputs), never of where
-  it runs (URLs, GPU counts, concurrency) and never of secrets;
-- ``request_key``: a hash of the request as the model sees it (messages and
-  decoding settings, ``Request.prompt_hash``) plus the chat layout. Sampling
-  with no seed cannot be reproduced, so there the request id is part of the
-  key too: two samples of one prompt stay two answers.
-
-``clue.pipeline.generate.stored_generate`` answers what the store already
-holds and sends only the rest to the backend, committing each completion
-before passing it on. A process killed at any moment therefore loses only the
-requests in flight, and a re-run of the same command picks up where it
-stopped. Failed
-completions are kept (with their error) for the record but are never reused
-as answers: a re-run retries them. A failure never overwrites a success.
-
-Durability: each completion is its own transaction; with WAL and
-``synchronous=NORMAL`` a committed row survives the process being killed
-(the operating system holds it); only a power cut can lose the last ones.
-
-Faults: every SQLite error becomes a ``StoreError`` (exit 2) with one line
-that says what happened to the file: a full disk (the rows committed before
-are kept; free space and resume), a store that cannot be written (read-only
-or no permission), or a damaged file (``database disk image is malformed``:
-how to recover or move it aside). None of them is a traceback.
+Rows are keyed by the model's answer-deciding identity and the request as the model sees it, so a
+killed run resumes where it stopped; SQLite errors become ``StoreError`` (exit 2). docs/serving.md
+("The run store") and docs/faults.md say what is kept and how each fault reads.
 """
 
 from __future__ import annotations
