@@ -104,7 +104,6 @@ class RunStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.committed = 0  # rows this object has committed (successes and failures)
         make_dirs(self.path.parent)
         with self._guard():
             # isolation_level=None: every statement commits on its own, which
@@ -203,7 +202,6 @@ class RunStore:
                 (model, key, request_id, ok, completion.text if ok else None, completion.error,
                  json.dumps(completion.meta, default=str, ensure_ascii=False), time.time()),
             )
-        self.committed += 1
 
     def answers(self, model: str) -> dict[str, StoredRow]:
         """Successful rows of a model, by request key."""
