@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from clue.core.errors import UsageError
+from clue.core.results import read_results
 from clue.pipeline.executors import Job, LocalExecutor, RayExecutor, SlurmExecutor, SlurmSettings, make_executor
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
@@ -192,12 +193,12 @@ def fresh_stub_sweep(tmp_path: Path, latency: float = 0.1):
 
 def check_resumed(stub: StubServer, plan, outcomes, killed, reference) -> None:
     assert [o.status for o in outcomes] == ["done", "done"], killed["log"]
-    results = json.loads((plan.models[0].output / "results.json").read_text())
-    total = sum(t["n"] for t in results["tasks"].values())
+    results = read_results(plan.models[0].output / "results.json")
+    total = sum(t.n for t in results.tasks.values())
     assert 0 < killed["stored"] < total  # killed mid-model
     # Every request answered; one asked twice only if it was in flight at the kill.
     assert total <= sum(stub.prompts.values()) <= total + CONCURRENCY
-    assert all(t["diagnostics"]["failed_requests"] == 0 for t in results["tasks"].values())
+    assert all(t.failed_requests == 0 for t in results.tasks.values())
     marker = json.loads((plan.models[0].output / "sweep.json").read_text())
     assert marker["status"] == "done"
     assert run_files(plan.models[0].output) == run_files(reference)

@@ -110,8 +110,8 @@ def test_evaluate_on_demo_data(chatml_model, tmp_path):
     )
     results = evaluate(config, backend)
     for name in ("mednli", "medisumcode"):
-        summary = results["tasks"][name]
-        assert summary["n"] == 2 and summary["diagnostics"]["failed_requests"] == 0
+        summary = results.tasks[name]
+        assert summary.n == 2 and summary.diagnostics["failed_requests"] == 0
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["backend"]["backend"] == "hf"
     assert manifest["backend"]["chat_layout"] == "system"
@@ -129,7 +129,7 @@ def test_small_context_truncates_documents_to_fit(chatml_model, tmp_path):
         limit=3, max_new_tokens=8, command=["clue", "run"],
     )
     results = evaluate(config, backend)
-    diagnostics = results["tasks"]["medisumcode"]["diagnostics"]
+    diagnostics = results.tasks["medisumcode"].diagnostics
     assert diagnostics["truncated_prompts"] == 3
     assert diagnostics["failed_requests"] == 0
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions" / "medisumcode.jsonl").read_text().splitlines()]
@@ -144,8 +144,8 @@ def test_prompt_that_cannot_fit_even_shortened_fails_that_item_only(chatml_model
         limit=2, max_new_tokens=8, command=["clue", "run"],
     )
     results = evaluate(config, backend)
-    assert results["tasks"]["mednli"]["diagnostics"]["failed_requests"] == 0
-    assert results["tasks"]["medisumcode"]["diagnostics"]["failed_requests"] == 2
-    assert results["tasks"]["medisumcode"]["complete"] is False
+    assert results.tasks["mednli"].diagnostics["failed_requests"] == 0
+    assert results.tasks["medisumcode"].diagnostics["failed_requests"] == 2
+    assert results.tasks["medisumcode"].complete is False
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions" / "medisumcode.jsonl").read_text().splitlines()]
     assert all("context is 2000 tokens" in row["error"] for row in rows)

@@ -73,9 +73,9 @@ def test_evaluate_on_demo_data(engine, long_chatml_model, tmp_path):
         limit=3, max_new_tokens=8, command=["clue", "run"],
     )
     results = evaluate(config, engine)
-    assert results["tasks"]["mednli"]["n"] == 3
-    assert results["tasks"]["mednli"]["diagnostics"]["failed_requests"] == 0
-    assert results["tasks"]["medisumcode"]["diagnostics"]["failed_requests"] == 0
+    assert results.tasks["mednli"].n == 3
+    assert results.tasks["mednli"].diagnostics["failed_requests"] == 0
+    assert results.tasks["medisumcode"].diagnostics["failed_requests"] == 0
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["backend"]["backend"] == "vllm"
     assert manifest["backend"]["context_length"] == 8192

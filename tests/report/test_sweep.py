@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from clue.core.errors import UsageError
+from clue.core.results import read_results
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
 from tests.helpers.cli import clue
@@ -102,8 +103,8 @@ def test_sweep_was_killed_mid_model_and_resumed_without_repeating_answers(swept)
     resumed = swept["resumed"]
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # Killed in the middle of the stub model: some answers were stored, not all.
-    results = json.loads((swept["root"] / "runs" / "stub-server" / "results.json").read_text())
-    total = sum(t["n"] for t in results["tasks"].values())
+    results = read_results(swept["root"] / "runs" / "stub-server" / "results.json")
+    total = sum(t.n for t in results.tasks.values())
     assert 0 < swept["stored_before"] < total
     # The resumed sweep skipped the finished baseline and re-sent only what was not stored:
     # a prompt is asked twice only if it was in flight at the kill (at most `concurrency` of them).
@@ -111,7 +112,7 @@ def test_sweep_was_killed_mid_model_and_resumed_without_repeating_answers(swept)
     repeated = [k for k, count in swept["prompts"].items() if count > 1]
     assert len(repeated) <= 2
     assert len(swept["prompts"]) == total  # every prompt answered, each stored once
-    assert all(t["diagnostics"]["failed_requests"] == 0 for t in results["tasks"].values())
+    assert all(t.failed_requests == 0 for t in results.tasks.values())
 
 
 def test_a_finished_sweep_is_skipped_entirely(swept):
@@ -146,17 +147,17 @@ def test_report_over_the_sweep_holds_the_runs_numbers(swept, tmp_path):
         rows = {row["name"]: row for row in csv.DictReader(fh)}
     assert set(rows) == {m.get("name", m["spec"]) for m in swept["models"]}
     for run in runs:
-        results = json.loads((run / "results.json").read_text())
+        results = read_results(run / "results.json")
         row = rows[run.name]
-        for task, t in results["tasks"].items():
-            assert float(row[task]) == t["score"]  # unrounded: the CSV round-trips the float exactly
-            assert row[f"{task}_complete"] == ("true" if t["complete"] else "false")
-        for level, value in results["levels"].items():
+        for task, t in results.tasks.items():
+            assert float(row[task]) == t.score  # unrounded: the CSV round-trips the float exactly
+            assert row[f"{task}_complete"] == ("true" if t.complete else "false")
+        for level, value in results.levels.items():
             assert (row[level] == "") if value is None else float(row[level]) == value
     with open(out / "diagnostics.csv", newline="") as fh:
         diags = {row["name"]: row for row in csv.DictReader(fh)}
-    baseline = json.loads((runs[0] / "results.json").read_text())
-    valid = baseline["tasks"]["medisumcode"]["metrics"]["valid"]
+    baseline = read_results(runs[0] / "results.json")
+    valid = baseline.tasks["medisumcode"].metrics["valid"]
     assert float(diags["baseline"]["medisumcode_invalid"]) == pytest.approx(100.0 - valid)
     assert int(diags["baseline"]["failed_requests"]) == 0
 
