@@ -36,6 +36,8 @@ class BuildContext:
     # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
     overrides: Sequence[tuple[str | None, str, Any]] = ()
     variant: Variant = field(default_factory=Variant)
+    # the run's model spec (the reference chose LongHealth's stop strings by the model's name)
+    model: str = ""
 
     def template_set(self) -> Templates:
         """The templates of this build's wording (the run's own, or a variant's folder)."""

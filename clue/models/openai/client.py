@@ -245,7 +245,7 @@ class OpenAIBackend(Backend):
     def request_body(self, request: Request) -> bytes:
         d = request.decoding
         body: dict[str, Any] = {"model": self.target}
-        laid_out = apply_layout(request.messages, self.layout)
+        laid_out = apply_layout(request.messages, self.layout, request.joins)
         if isinstance(laid_out, str):
             body["prompt"] = laid_out
         else:
