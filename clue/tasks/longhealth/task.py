@@ -19,7 +19,15 @@ fit cut to what is left, then the chosen ones shuffled. A model whose context
 cannot hold that budget gets a smaller one, so the question is never cut.
 
 The gold letter is the option whose text *equals* ``correct`` (the public
-code takes the first option containing it, which can pick a wrong one).
+code takes the last option containing it at ff75877 and the first at
+2de4314, which can pick a wrong one; the reference profiles do as their
+commit did).
+
+Under the reference profiles (``options.packing = "reference"``) the prompts
+are built as eval_LongHealth.py builds them (``_build_reference``): texts
+with their whitespace, its packing arithmetic, its chat joins and Python's
+``random`` in its call order, seeded per question from ``--seed``, so that a
+reference run seeded the same way gives the same prompts (docs/protocols.md).
 Score: mean of task 1, 2 and 3 accuracy, each by the reference parse (the
 first "The correct answer is X:"). Diagnostics: lenient-parse accuracy and
 the unparseable rate per sub-task.
