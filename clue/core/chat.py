@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.core.records import Message
+from clue.core.records import Joins, Message
 
 
 class ChatLayout(str, enum.Enum):
@@ -39,20 +39,20 @@ def parse_layout(value: str | None) -> ChatLayout | None:
         raise UsageError(f"unknown chat layout {value!r}; choose auto, system, fold or plain") from None
 
 
-def fold_system(messages: Sequence[Message]) -> list[Message]:
-    """Move the system text into the first user turn."""
+def fold_system(messages: Sequence[Message], join: str = "\n\n") -> list[Message]:
+    """Move the system text into the first user turn (``join`` between them)."""
     system = "\n\n".join(m.content for m in messages if m.role == "system")
     rest = [m for m in messages if m.role != "system"]
     if not system:
         return rest
     if rest and rest[0].role == "user":
-        return [Message("user", f"{system}\n\n{rest[0].content}"), *rest[1:]]
+        return [Message("user", f"{system}{join}{rest[0].content}"), *rest[1:]]
     return [Message("user", system), *rest]
 
 
-def plain_text(messages: Sequence[Message]) -> str:
-    """Join everything into one prompt for base models: blank line between parts."""
-    return "\n\n".join(m.content for m in messages) + "\n\n"
+def plain_text(messages: Sequence[Message], join: str = "\n\n", end: str = "\n\n") -> str:
+    """Join everything into one prompt for base models: blank line between parts (or ``join``), then ``end``."""
+    return join.join(m.content for m in messages) + end
 
 
 def split_prefill(messages: Sequence[Message]) -> tuple[list[Message], str]:
@@ -62,14 +62,18 @@ def split_prefill(messages: Sequence[Message]) -> tuple[list[Message], str]:
     return list(messages), ""
 
 
-def apply_layout(messages: Sequence[Message], layout: ChatLayout) -> list[Message] | str:
-    """The messages in ``layout``; a pre-fill stays the last (assistant) message, or ends the plain text."""
+def apply_layout(messages: Sequence[Message], layout: ChatLayout, joins: Joins | None = None) -> list[Message] | str:
+    """The messages in ``layout``; a pre-fill stays the last (assistant) message, or ends the plain text.
+
+    ``joins`` (a request's own, ``Request.joins``) replaces the blank lines clue puts between parts.
+    """
     if layout is ChatLayout.SYSTEM:
         return list(messages)
+    joins = joins or Joins()
     turns, prefill = split_prefill(messages)
     if layout is ChatLayout.FOLD:
-        return fold_system(turns) + ([Message("assistant", prefill)] if prefill else [])
-    return plain_text(turns) + prefill
+        return fold_system(turns, joins.fold) + ([Message("assistant", prefill)] if prefill else [])
+    return plain_text(turns, joins.plain, joins.plain_end) + prefill
 
 
 _SYSTEM_UNSUPPORTED = re.compile(r"system role not supported", re.IGNORECASE)

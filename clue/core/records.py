@@ -60,6 +60,21 @@ class Decoding:
         return out
 
 
+@dataclass(frozen=True)
+class Joins:
+    """How a request's chat layouts join its parts, where the task says so (None on a request: clue's own).
+
+    ``fold``: between the system text and the first user turn; ``plain``:
+    between parts of a plain prompt, ``plain_end`` after its last part. The
+    LongHealth reference (eval_LongHealth.py at ff75877) folds with nothing
+    between and writes ``sys_prompt + "\n\n\n" + prompt`` for base models.
+    """
+
+    fold: str = "\n\n"
+    plain: str = "\n\n"
+    plain_end: str = "\n\n"
+
+
 @dataclass
 class Request:
     """What a model is sent: the canonical conversation and the decoding settings. Nothing else.
@@ -72,6 +87,8 @@ class Request:
     id: str
     messages: list[Message]
     decoding: Decoding
+    # how the layouts join the parts (None: clue's joins; then the hash is as before the field existed)
+    joins: Joins | None = None
     # (what it was computed from, the hash): the run store's key and the predictions row both ask for it
     _hashed: tuple[tuple[Any, ...], str] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -82,11 +99,12 @@ class Request:
         compare equal to the ones it was computed from (a cheap comparison,
         usually of the very same objects).
         """
-        basis = (self.decoding, *self.messages)
+        basis = (self.decoding, self.joins, *self.messages)
         if self._hashed is None or self._hashed[0] != basis:
-            digest = sha256_text(
-                canonical_json({"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()})
-            )
+            material: dict[str, Any] = {"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()}
+            if self.joins is not None:
+                material["joins"] = asdict(self.joins)
+            digest = sha256_text(canonical_json(material))
             self._hashed = (basis, digest)
         return self._hashed[1]
 

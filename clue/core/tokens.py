@@ -51,16 +51,23 @@ def hf_tokenizer_counter(name: str, hf_tokenizer: Any) -> CallableTokenizer:
         name,
         lambda text: hf_tokenizer.encode(text, add_special_tokens=False),
         lambda ids: hf_tokenizer.decode(ids, skip_special_tokens=False),
+        # the reference counted len(tokenizer.encode(text)): special tokens (BOS) included
+        encode_special=lambda text: hf_tokenizer.encode(text),
     )
 
 
 class CallableTokenizer:
     """Adapts any encode/decode pair (transformers, llama.cpp, vLLM) to ``Tokenizer``."""
 
-    def __init__(self, name: str, encode: Callable[[str], Sequence[int]], decode: Callable[[Sequence[int]], str]):
+    def __init__(
+        self, name: str, encode: Callable[[str], Sequence[int]], decode: Callable[[Sequence[int]], str],
+        encode_special: Callable[[str], Sequence[int]] | None = None,
+    ):
         self.name = name
         self._encode = encode
         self._decode = decode
+        # encoding with the special tokens the tokenizer adds by default (BOS), where known
+        self.encode_special = encode_special
 
     def count(self, text: str) -> int:
         return len(self._encode(text))
@@ -72,3 +79,21 @@ class CallableTokenizer:
         if len(ids) <= max_tokens:
             return text
         return self._decode(ids[:max_tokens])
+
+
+def reference_count(tokenizer: Tokenizer, text: str) -> int:
+    """``len(tokenizer.encode(text))`` as the reference counted: special tokens included where the tokenizer adds them.
+
+    A tokenizer that cannot say (clue's approximate counter) counts as ``count``.
+    """
+    encode = getattr(tokenizer, "encode_special", None)
+    return len(encode(text)) if encode is not None else tokenizer.count(text)
+
+
+def reference_cut(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
+    """``tokenizer.decode(tokenizer.encode(text)[:max_tokens])`` as the reference cut: a decoded BOS stays at the head."""
+    encode = getattr(tokenizer, "encode_special", None)
+    decode = getattr(tokenizer, "_decode", None)
+    if encode is None or decode is None:
+        return tokenizer.truncate(text, max_tokens)
+    return str(decode(list(encode(text))[: max(max_tokens, 0)]))

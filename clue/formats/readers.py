@@ -79,6 +79,19 @@ def read_table(
     return rows
 
 
+# The cell texts pandas reads as missing by default (``read_excel``/``read_csv`` without
+# ``keep_default_na=False``: pandas' STR_NA_VALUES); formatted into a prompt, such a cell is "nan".
+PANDAS_NA_TEXTS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+def as_pandas_default(value: str) -> str:
+    """``value`` as a table read with pandas' default NA parsing puts it in a ``str.format``: NA cells give "nan"."""
+    return "nan" if value in PANDAS_NA_TEXTS else value
+
+
 def check_unicode(path: Path | str, label: str, field: str, value: str) -> str:
     """``value`` if it is valid Unicode text; a lone surrogate (JSON ``"\\ud800"``) cannot be encoded."""
     try:

@@ -82,6 +82,8 @@ class LlamaCppBackend(LocalBackend):
                 f"llamacpp:{self.gguf_path.name}",
                 lambda text: llm.tokenize(text.encode("utf-8"), add_bos=False, special=False),
                 lambda ids: llm.detokenize(ids).decode("utf-8", errors="ignore"),
+                # as the reference counted (BOS included): LongHealth's packing under the reference profiles
+                encode_special=lambda text: llm.tokenize(text.encode("utf-8"), add_bos=True, special=False),
             ),
             context_length=llm.n_ctx(),
             render=self._renderer(template),

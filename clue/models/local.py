@@ -26,7 +26,7 @@ from clue.core.chat import (
 )
 from clue.core.errors import UsageError
 from clue.core.files import sha256_file, sha256_text
-from clue.core.records import Completion, Decoding, Message, Request
+from clue.core.records import Completion, Decoding, Joins, Message, Request
 from clue.core.tokens import CallableTokenizer, Tokenizer, hf_tokenizer_counter
 from clue.models.base import Backend
 
@@ -51,9 +51,11 @@ def choose_layout(option: Any, render: Renderer | None) -> tuple[ChatLayout, str
     return probe_layout(render), "template"
 
 
-def render_prompt(messages: Sequence[Message], layout: ChatLayout, render: Renderer | None) -> str:
-    """Prompt text for ``messages``: the model's template, or plain joined text."""
-    laid_out = apply_layout(messages, layout)
+def render_prompt(
+    messages: Sequence[Message], layout: ChatLayout, render: Renderer | None, joins: Joins | None = None
+) -> str:
+    """Prompt text for ``messages``: the model's template, or plain joined text (``joins``: the request's)."""
+    laid_out = apply_layout(messages, layout, joins)
     if isinstance(laid_out, str):
         return laid_out
     if render is None:  # choose_layout never lets this happen
@@ -191,7 +193,7 @@ class LocalBackend(Backend):
 
     # -- prompts --------------------------------------------------------
     def prompt_text(self, request: Request) -> str:
-        return render_prompt(request.messages, self._layout, self._render)
+        return render_prompt(request.messages, self._layout, self._render, request.joins)
 
     @abstractmethod
     def encode_prompt(self, text: str, templated: bool) -> list[int]:

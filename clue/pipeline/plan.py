@@ -101,6 +101,7 @@ def build_context(
         protocol=config.protocol,
         overrides=overrides,
         variant=variant or Variant(),
+        model=config.model,
     )
     if task.uses_context(ctx):
         ctx.context_length = context_length() if callable(context_length) else context_length

@@ -23,7 +23,7 @@ from clue.pipeline.plan import plan, run_templates
 
 def prompt_row(task: str, case: Case, layout: ChatLayout, tokenizer: Tokenizer) -> dict[str, Any]:
     request = case.request
-    laid_out = apply_layout(request.messages, layout)
+    laid_out = apply_layout(request.messages, layout, request.joins)
     row: dict[str, Any] = {"id": request.id, "task": task, "layout": layout.value}
     if isinstance(laid_out, str):
         row["prompt"] = laid_out

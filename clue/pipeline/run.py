@@ -131,6 +131,9 @@ def score_and_write(
         metric_settings.update(p.task.scoring_settings())
     results = assemble_results(config, backend.model_id, backend.kind, prepared, tasks, rows_by_task, metric_settings)
     info = backend.info()
+    note = decoding_note(info)
+    if note:  # the manifest's backend.sampling says it too (results.json stays what a resumed run writes)
+        print(f"note: {note}", file=sys.stderr)
     gpus = config.gpus if config.gpus is not None else gpus_for(config.model, backend.options, info)
     results.cost, run_cost = cost_parts(
         [c for p in prepared for c in p.cases], completions, backend.tokenizer, gpus=gpus, price=config.price,
@@ -145,6 +148,14 @@ def score_and_write(
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
     write_results(out, results, manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost))
     return results
+
+
+def decoding_note(info: Mapping[str, Any]) -> str | None:
+    """A server's answers that may not be greedy (``backend.sampling`` in the manifest), said in results.json."""
+    sampling = info.get("sampling")
+    greedy = str(sampling.get("greedy", "")) if isinstance(sampling, Mapping) else ""
+    return f"answers may not be greedy ({greedy.removeprefix('may not be greedy: ')})" if greedy.startswith(
+        "may not be greedy") else None
 
 
 def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunResults:

@@ -179,6 +179,25 @@ def differences(a: Entry, b: Entry) -> list[str]:
              "release": "the release"}
     for kind, tasks in by_kind.items():
         out.append(f"{words.get(kind, kind)} for {', '.join(tasks)}")
+    if a.published or b.published:
+        out.extend(metric_differences(a, b))
+    return out
+
+
+def metric_differences(a: Entry, b: Entry) -> list[str]:
+    """Tasks both score where one lacks a metric the other has: the task score is then another mean.
+
+    Applied against published rows (a MeQSum-only reference run without BERTScore is not ranked with the
+    published MeQSum scores); two runs of the user's stay together, the incomplete one marked ``*``.
+    """
+    out = []
+    for task in [t for t in a.results.tasks if t in b.results.tasks]:
+        missing_a = set(a.results.tasks[task].missing_metrics)
+        missing_b = set(b.results.tasks[task].missing_metrics)
+        if missing_a - missing_b:
+            out.append(f"{task} scored without {', '.join(sorted(missing_a - missing_b))}")
+        elif missing_b - missing_a:
+            out.append(f"{task} scored with {', '.join(sorted(missing_b - missing_a))} (which the others lack)")
     return out
 
 

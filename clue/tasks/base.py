@@ -12,7 +12,7 @@ from typing import Any
 from clue.core.errors import UsageError
 from clue.core.records import Case, Decoding, Item, Message, Reference, Request, Scored
 from clue.core.tokens import ApproxTokenizer, Tokenizer
-from clue.tasks.context import fit_to_context
+from clue.tasks.context import fit_to_context, keep_end_limit
 from clue.tasks.declaration import Declaration
 from clue.tasks.settings import DEFAULT_PROTOCOL, Settings, apply_overrides
 from clue.tasks.shots import select_shots
@@ -36,6 +36,8 @@ class BuildContext:
     # --protocol-setting overrides: (task or None for every task, key, value), from parse_setting
     overrides: Sequence[tuple[str | None, str, Any]] = ()
     variant: Variant = field(default_factory=Variant)
+    # the run's model spec (the reference chose LongHealth's stop strings by the model's name)
+    model: str = ""
 
     def template_set(self) -> Templates:
         """The templates of this build's wording (the run's own, or a variant's folder)."""
@@ -154,6 +156,7 @@ class Task:
             demos.append(Message("assistant", prompt.answer(shot)))
         tail = [Message("assistant", prompt.prefill)] if prompt.prefill else []
         decoding = self.decoding(ctx)
+        limit = keep_end_limit(settings.options, ctx.context_length, decoding.max_new_tokens)
         cases = []
         for item in scored:
             messages, truncated = fit_to_context(
@@ -163,6 +166,7 @@ class Task:
                 ctx,
                 decoding.max_new_tokens,
                 settings.truncation,
+                limit,
             )
             request = Request(id=f"{self.name}/{item.id}{variant.suffix}", messages=messages, decoding=decoding)
             reference = Reference(
@@ -275,9 +279,12 @@ class PromptParts:
 
 
 def clean_output(text: str, settings: Settings) -> str:
-    """The output as the protocol scores it: cut at the first stop string, then ``cleanup`` matches removed."""
+    """The output as the protocol scores it: cut at the first stop string, stripped where
+    ``options.strip_output`` says so, then ``cleanup`` matches removed."""
     for stop in settings.stop:
         text = text.split(stop, 1)[0]
+    if settings.options.get("strip_output"):  # MeDiSumQA at ff75877 strips the server's text
+        text = text.strip()
     if settings.cleanup:
         text = re.sub(settings.cleanup, "", text)
     return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from clue.core.records import Message
@@ -35,6 +35,7 @@ def fit_to_context(
     ctx: ContextBudget,
     max_new_tokens: int,
     truncation: str = "document",
+    limit: int | None = None,
 ) -> tuple[list[Message], bool]:
     """Render the prompt; if it exceeds the context, shorten it as ``truncation`` says.
 
@@ -44,12 +45,13 @@ def fit_to_context(
     first tokens are dropped until the last ones fit, the system prompt and
     demonstrations going first. ``none``: left as it is. Returns the messages
     and whether anything was cut. A prompt that still does not fit is left as
-    it is: the backend reports it for that item.
+    it is: the backend reports it for that item. ``limit`` (``keep_end_limit``)
+    replaces the default room, the context less ``max_new_tokens``.
     """
     messages = render(inputs)
     if ctx.context_length is None or truncation == "none":
         return messages, False
-    budget = ctx.context_length - max_new_tokens
+    budget = ctx.context_length - max_new_tokens if limit is None else limit
     used = prompt_tokens(messages, ctx.tokenizer)
     if used <= budget:
         return messages, False
@@ -79,3 +81,19 @@ def keep_end(messages: Sequence[Message], excess: int, tokenizer: Tokenizer) -> 
         out.append(Message(message.role, message.content[len(head):].lstrip()))
         excess = 0
     return out
+
+
+def keep_end_limit(options: Mapping[str, Any], context_length: int | None, max_new_tokens: int) -> int | None:
+    """The prompt tokens the reference's server kept (its ``truncate``), where a profile sets it.
+
+    ``options.keep_end_reserve``: what the reference took off the model's
+    positions (a number, or ``"max_new_tokens"``); ``options.keep_end_cap``: an
+    upper bound (0: none). None when the profile sets no reserve or the
+    context is unknown: the default room (context less max new tokens) applies.
+    """
+    reserve = options.get("keep_end_reserve")
+    if reserve is None or context_length is None:
+        return None
+    limit = context_length - (max_new_tokens if reserve == "max_new_tokens" else int(reserve))
+    cap = int(options.get("keep_end_cap") or 0)
+    return min(limit, cap) if cap > 0 else limit

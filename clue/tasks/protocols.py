@@ -73,13 +73,19 @@ LLAMA3_STOP = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_e
 REFERENCE_CLEANUP = r"(You are an AI.*)|(\[INST\].*)|((<\|user\|>).*)"
 
 
-def reference_2024_06(shots: int, max_new_tokens: int, fields: dict[str, str], **changes: Any) -> Settings:
+def reference_2024_06(
+    shots: int, max_new_tokens: int, fields: dict[str, str], *, keep_end_reserve: int | str = "max_new_tokens",
+    options: dict[str, Any] | None = None, **changes: Any,
+) -> Settings:
     """The settings the code at ff75877 used, as far as they are common to its tasks.
 
     First k rows as demonstrations, answers as stored with the reference's
     answer prefixes, the assistant turn pre-filled with that prefix, Llama-3
     stop strings and the self-prompting clean-up, over-long prompts cut by
-    the server from the start (it keeps the last tokens).
+    the server from the start (it keeps the last tokens): the server's
+    ``truncate`` is the model's positions less ``keep_end_reserve`` (a number,
+    or ``"max_new_tokens"``; ``options.keep_end_cap`` bounds it). ``options``
+    adds task-specific settings.
     """
     base = Settings(
         shots=shots,
@@ -92,11 +98,14 @@ def reference_2024_06(shots: int, max_new_tokens: int, fields: dict[str, str], *
         truncation="keep-end",
         templates="reference",
         fields=fields,
+        options={"keep_end_reserve": keep_end_reserve, **(options or {})},
     )
     return base.overridden(changes)
 
 
-def reference_2025_01(shots: int, max_new_tokens: int, fields: dict[str, str], **changes: Any) -> Settings:
+def reference_2025_01(
+    shots: int, max_new_tokens: int, fields: dict[str, str], *, options: dict[str, Any] | None = None, **changes: Any
+) -> Settings:
     """The settings the code at 2de4314 used, as far as they are common to its tasks.
 
     Rows shuffled with Python's random.seed(1), the first k the
@@ -112,5 +121,6 @@ def reference_2025_01(shots: int, max_new_tokens: int, fields: dict[str, str], *
         truncation="none",
         templates="reference",
         fields=fields,
+        options=dict(options or {}),
     )
     return base.overridden(changes)

@@ -25,7 +25,9 @@ last message) to the outcome of each successive attempt at that prompt, e.g.
     reasoning   200 with ``reasoning_content`` beside the answer, and reasoning tokens in usage
     thinkcut    200 with ``reasoning_content``, ``"content": null`` and finish_reason "length"
 
-``error_text``, when set, is the message of every 400 and 500 answer.
+``error_text``, when set, is the message of every 400 and 500 answer. ``repeat_penalty``, when set,
+imitates a server-side sampler default: an answer to a request that does not send ``repeat_penalty: 1.0``
+starts with ``penalised-<value>``; ``owned_by`` is what the model list says owns the model.
 
 Attempts beyond the plan are answered normally. The server is bounded: it
 answers 503 after ``max_requests`` requests and stops itself after
@@ -79,6 +81,10 @@ class FakeServer:
     api_key: str | None = None  # when set, requests must carry "Bearer <api_key>"
     error_text: str | None = None  # the message of 400 and 500 answers
     keep_log: bool = True
+    owned_by: str = "clue-tests"  # the model list's owned_by (llama.cpp's server writes "llamacpp")
+    # a server-side repeat penalty applied to every request that does not send repeat_penalty=1.0 (as
+    # llama.cpp's and Ollama's servers default to 1.1): the answer then differs from the greedy one
+    repeat_penalty: float | None = None
 
     def __post_init__(self) -> None:
         self.log: list[Hit] = []
@@ -163,7 +169,7 @@ class FakeServer:
 
     # -- handlers -------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
-        entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": "clue-tests", "root": f"/models/{self.model}"}
+        entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": self.owned_by, "root": f"/models/{self.model}"}
         if self.max_model_len is not None:
             entry["max_model_len"] = self.max_model_len
         return web.json_response({"object": "list", "data": [entry]})
@@ -218,6 +224,9 @@ class FakeServer:
         if delay:
             await asyncio.sleep(delay)
         text = answer_text(key, last, n)
+        penalty = body.get("repeat_penalty", self.repeat_penalty)
+        if self.repeat_penalty is not None and penalty != 1.0:
+            text = f"penalised-{penalty} {text}"
         if outcome == "badjson":
             return web.Response(text='{"choices": [{"message": ', content_type="application/json")
         choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if n < self.tokens else "stop"}

@@ -90,3 +90,26 @@ def test_diagnostics_side_by_side():
 def test_a_folder_that_is_not_a_run_is_named_in_the_error(tmp_path):
     with pytest.raises(DataError, match="results.json"):
         load_run(tmp_path)
+
+
+def test_a_score_lacking_a_metric_of_the_published_rows_is_ranked_apart(tmp_path):
+    from clue.report.leaderboard import differences, group_entries, scored_on
+    from clue.tasks.registry import get_task
+
+    metrics = {m: 30.0 for m in get_task("meqsum").metrics}
+    published = Entry("Published", "published", results_from_metrics("p", {"meqsum": metrics}))
+    tasks = level1_tasks(40, n=100)
+    tasks["meqsum"].pop("bertscore")
+    lacking = load_run(write_run(tmp_path / "lacking", "lacking-model", tasks))
+    whole = load_run(write_run(tmp_path / "whole", "whole-model", level1_tasks(40, n=100)))
+    # scored alike otherwise: the published rows' protocol and data
+    for e in (lacking, whole):
+        record = scored_on(published)
+        e.results.scored_on = {**record, "data": {t: record["data"]["meqsum"] for t in e.results.tasks}}
+    reasons = differences(lacking, published)
+    assert "meqsum scored without bertscore" in reasons
+    assert "meqsum scored with bertscore (which the others lack)" in differences(published, lacking)
+    assert not any("scored with" in r for r in differences(whole, published))
+    assert not any("scored with" in r for r in differences(lacking, whole))  # two runs: same group as before
+    groups = group_entries([published, lacking])
+    assert len(groups) == 2 and groups[0] == [published]

@@ -101,7 +101,10 @@ def test_the_manifest_record_is_what_it_was_in_the_same_order():
         ("pinned", False), ("context_length_source", "option"), ("server_model", None), ("concurrency", 32),
         ("timeout_s", 600.0),
         ("retries", {"max_retries": 6, "backoff_base_s": 0.5, "backoff_max_s": 30.0, "retry_after_max_s": 300.0}),
-        ("extra_body", {}), ("api_key_env", "OPENAI_API_KEY"), ("api_key_set", False)]
+        ("extra_body", {}),
+        # added with issue 23: which server it is and the neutral sampler values sent (nothing asked yet here)
+        ("sampling", {"server": None, "recognised_by": "not asked (no greedy request was sent)", "neutral_fields": {}}),
+        ("api_key_env", "OPENAI_API_KEY"), ("api_key_set", False)]
 
 
 def test_the_three_records_are_views_of_one_description():

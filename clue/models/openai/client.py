@@ -23,7 +23,7 @@ from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
 from clue.core.urls import parse_endpoint
 from clue.models import netio
 from clue.models.base import Backend
-from clue.models.openai import bridge
+from clue.models.openai import bridge, samplers
 from clue.models.openai.network import load_httpx, make_transport, same_for_the_client
 from clue.models.openai.options import ClientSettings
 from clue.models.openai.responses import ERROR_TEXT_LIMIT, parse_answer, server_message
@@ -78,6 +78,9 @@ class OpenAIBackend(Backend):
         self._layout: ChatLayout | None = None
         self._context: tuple[int | None, str] | None = None  # (length, where it came from)
         self._server_model: dict[str, Any] | None = None
+        # GET /models, read once: (its entry for this model or None, the response headers); None: not asked yet
+        self._models_reply: tuple[dict[str, Any] | None, dict[str, str]] | None = None
+        self._server_kind: tuple[str | None, str] | None = None  # (samplers.SERVERS key, what said so)
         self._tls_context: Any = None
         self._network: str | None = None  # the network layer the async clients used (netio.layer_name)
         # Nothing talks to the server before generate() or context_length is
@@ -163,6 +166,12 @@ class OpenAIBackend(Backend):
                 "retry_after_max_s": s.retry_after_max,
             },
             "extra_body": s.extra_body,
+            # the server recognised, the neutral sampler values sent, and whether answers are greedy
+            "sampling": (
+                samplers.sampling_record(*self._server_kind, greedy=True, user_fields=s.extra_body)
+                if self._server_kind is not None
+                else {"server": None, "recognised_by": "not asked (no greedy request was sent)", "neutral_fields": {}}
+            ),
             "api_key_env": s.api_key_env,
             "api_key_set": self._api_key is not None,
             # what sent the requests: httpx over clue's asyncio layer, or over httpcore's default
@@ -216,8 +225,10 @@ class OpenAIBackend(Backend):
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _ask_server_context(self) -> tuple[int | None, str]:
-        """The context length from GET /models (vLLM reports max_model_len); None when absent."""
+    def _read_models(self) -> tuple[dict[str, Any] | None, dict[str, str]] | None:
+        """GET /models once: this model's entry (None when not listed) and the headers; None when unreadable."""
+        if self._models_reply is not None:
+            return self._models_reply
         httpx = load_httpx()
 
         url = endpoint_url(self.settings.base_urls[0], "/models")
@@ -226,13 +237,29 @@ class OpenAIBackend(Backend):
             with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=False, **routes) as client:
                 response = client.get(url, headers=self._headers())
             entries = response.json().get("data", []) if response.status_code == 200 else []
+            headers = {k.lower(): v for k, v in response.headers.items() if k.lower() == "server"}
         except (httpx.HTTPError, ValueError, AttributeError):
-            return None, "unknown (the server's model list could not be read)"
+            return None
         entries = [e for e in entries if isinstance(e, dict)]
         match = [e for e in entries if e.get("id") == self.target] or (entries if len(entries) == 1 else [])
-        if not match:
+        self._models_reply = (match[0] if match else None, headers)
+        return self._models_reply
+
+    def server_kind(self) -> tuple[str | None, str]:
+        """The server (``samplers.SERVERS``) from its model list or headers, asked once (before the first answer)."""
+        if self._server_kind is None:
+            reply = self._read_models()
+            self._server_kind = samplers.recognise(*reply) if reply else (None, "not recognised (no model list)")
+        return self._server_kind
+
+    def _ask_server_context(self) -> tuple[int | None, str]:
+        """The context length from GET /models (vLLM reports max_model_len); None when absent."""
+        reply = self._read_models()
+        if reply is None:
+            return None, "unknown (the server's model list could not be read)"
+        entry = reply[0]
+        if entry is None:
             return None, "unknown (the server does not list this model)"
-        entry = match[0]
         self._server_model = {k: entry[k] for k in ("id", "root", "owned_by", "parent") if k in entry}
         for key in CONTEXT_KEYS:
             value = entry.get(key)
@@ -245,7 +272,7 @@ class OpenAIBackend(Backend):
     def request_body(self, request: Request) -> bytes:
         d = request.decoding
         body: dict[str, Any] = {"model": self.target}
-        laid_out = apply_layout(request.messages, self.layout)
+        laid_out = apply_layout(request.messages, self.layout, request.joins)
         if isinstance(laid_out, str):
             body["prompt"] = laid_out
         else:
@@ -262,6 +289,9 @@ class OpenAIBackend(Backend):
             body["seed"] = d.seed
         if d.stop:
             body["stop"] = list(d.stop)
+        # the neutral values of the server's hidden sampler defaults (greedy requests; recognised servers only)
+        kind = self._server_kind[0] if self._server_kind else None
+        body.update(samplers.neutral_fields(kind, d.temperature <= 0, self.settings.extra_body))
         body.update(self.settings.extra_body)
         return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
@@ -270,6 +300,8 @@ class OpenAIBackend(Backend):
         if not requests:
             return
         self.layout  # noqa: B018 - decide (and maybe load the tokenizer) before the loop thread starts
+        if any(r.decoding.temperature <= 0 for r in requests):
+            self.server_kind()  # which hidden sampler defaults to neutralise, before the first request
         yield from bridge.iterate(lambda emit: self._run(requests, emit), name="clue-openai-client")
 
     async def _run(self, requests: list[Request], emit: Callable[[Completion], None]) -> None:

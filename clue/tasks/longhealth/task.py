@@ -19,7 +19,15 @@ fit cut to what is left, then the chosen ones shuffled. A model whose context
 cannot hold that budget gets a smaller one, so the question is never cut.
 
 The gold letter is the option whose text *equals* ``correct`` (the public
-code takes the first option containing it, which can pick a wrong one).
+code takes the last option containing it at ff75877 and the first at
+2de4314, which can pick a wrong one; the reference profiles do as their
+commit did).
+
+Under the reference profiles (``options.packing = "reference"``) the prompts
+are built as eval_LongHealth.py builds them (``_build_reference``): texts
+with their whitespace, its packing arithmetic, its chat joins and Python's
+``random`` in its call order, seeded per question from ``--seed``, so that a
+reference run seeded the same way gives the same prompts (docs/protocols.md).
 Score: mean of task 1, 2 and 3 accuracy, each by the reference parse (the
 first "The correct answer is X:"). Diagnostics: lenient-parse accuracy and
 the unparseable rate per sub-task.
@@ -27,23 +35,25 @@ the unparseable rate per sub-task.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from clue.core.access import PUBLIC
 from clue.core.errors import DataError
-from clue.core.records import Case, Item, Message, Reference, Request, Scored
+from clue.core.records import Case, Item, Joins, Message, Reference, Request, Scored
 from clue.core.seeding import rng
-from clue.core.tokens import Tokenizer
+from clue.core.tokens import Tokenizer, reference_count, reference_cut
 from clue.formats.readers import need_object, need_text, read_json_object
 from clue.metrics.registry import get_metric
 from clue.tasks.answers import Choice
 from clue.tasks.base import BuildContext, Task
-from clue.tasks.context import prompt_tokens
+from clue.tasks.context import keep_end, keep_end_limit, prompt_tokens
 from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.longhealth import baseline
+from clue.tasks.protocols import LLAMA3_STOP
 from clue.tasks.settings import Settings
 from clue.tasks.templates import Templates
 
@@ -117,6 +127,64 @@ def pack_documents(
     return chosen, cut
 
 
+# The reference's chat joins (eval_LongHealth.py at ff75877): system text and prompt folded with nothing
+# between (lines 271/360), "\n\n\n" between them for base models and nothing after (lines 282/369).
+REFERENCE_JOINS = Joins(fold="", plain="\n\n\n", plain_end="")
+# The reference sent these stop strings with task 1 only, and only to models named Llama-3 (line 285).
+LLAMA3_NAMES = ("llama-3", "llama3")
+
+
+def reference_packing(
+    first: Sequence[str], then: Sequence[str], max_len: int, fixed: int, charged: str, tokenizer: Tokenizer
+) -> tuple[list[str], bool]:
+    """``create_prompt``'s packing (eval_LongHealth.py lines 98-141 at ff75877, 105-148 at 2de4314).
+
+    Counted as the reference counted (``reference_count``: BOS included with a
+    Hugging Face tokenizer). It starts from the question, options and
+    template (``fixed``); a document that fits is charged with the longer
+    ``charged`` separator (the prompt joins with the short one); the first that
+    does not fit, in either list, is cut to what is left (``reference_cut``:
+    the decoded BOS stays at its head; nothing left: an empty document) and
+    ends that list, the total then being the whole budget, so an overflow among
+    ``first`` leaves an empty document from ``then``.
+    """
+    total = fixed
+    sep = reference_count(tokenizer, charged)
+    chosen: list[str] = []
+    cut = False
+    for docs in (first, then):
+        for doc in docs:
+            size = reference_count(tokenizer, doc)
+            if total + size <= max_len:
+                chosen.append(doc)
+                total += size + sep
+                continue
+            chosen.append(reference_cut(tokenizer, doc, max(max_len - total, 0)))
+            cut = True
+            total = max_len
+            break
+    return chosen, cut
+
+
+def reference_gold(correct: str, options: Mapping[str, str], rule: str, default: str) -> str:
+    """The gold letter by ``rule``: the option containing ``correct``, the last (ff75877, lines 49-53) or the
+    first (2de4314, lines 50-55) in the record's order; ``equal``: clue's (the option equal to it, ``default``)."""
+    if rule == "equal":
+        return default
+    containing = [letter for letter, text in options.items() if correct in text]
+    if not containing:
+        return default
+    return containing[-1] if rule == "last-containing" else containing[0]
+
+
+def reference_task1_stop(options: Mapping[str, Any], model: str) -> tuple[str, ...]:
+    """Task 1's stop strings: the Llama-3 ones for a model whose name says Llama-3 (``options.task1_stop``)."""
+    if options.get("task1_stop") != "llama3-names":
+        return ()
+    name = model.lower()
+    return LLAMA3_STOP if any(tag in name for tag in LLAMA3_NAMES) else ()
+
+
 DECLARATION = Declaration(
     name="longhealth",
     title="LongHealth",
@@ -138,13 +206,20 @@ DECLARATION = Declaration(
     # shuffles and distractor draws: the reference's are unseeded and cannot be reproduced.
     protocols={
         "clue": Settings(shots=0, max_new_tokens=50, options={"budget": 8140}),
+        # packing "reference": eval_LongHealth.py's own build (reference_packing, REFERENCE_JOINS, the seeded
+        # draws of _build_reference); gold_rule: lines 52-53 at ff75877 (last containing), 54-55 at 2de4314
+        # (first); keep_end_reserve: task 1's truncate=positions - max_new_tokens (line 290 at ff75877; tasks
+        # 2-3 send no truncate); task1_stop: line 285 at ff75877.
         "clue-2024-06": Settings(
             shots=0, max_new_tokens=50, truncation="keep-end", templates="reference",
-            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "budget"},
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "budget", "packing": "reference",
+                     "gold_rule": "last-containing", "keep_end_reserve": "max_new_tokens",
+                     "task1_stop": "llama3-names"},
         ),
         "clue-2025-01": Settings(
             shots=0, max_new_tokens=50, chat_layout="system", truncation="none", templates="reference",
-            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "context"},
+            options={"budget": 8140, "budget_accounting": "prompt", "budget_task23": "context", "packing": "reference",
+                     "gold_rule": "first-containing"},
         ),
     },
     # Follows the default branch (HEAD): the file is checked by the loader.
@@ -199,8 +274,10 @@ class LongHealth(Task):
             for qn, raw_q in enumerate(questions):
                 where = f"{patient_id}, questions[{qn}]"
                 q = need_object(path, where, raw_q)
-                options = {L: need_text(path, where, q, f"answer_{L.lower()}").strip() for L in LETTERS}
-                correct = need_text(path, where, q, "correct").strip()
+                raw_options = {L: need_text(path, where, q, f"answer_{L.lower()}") for L in LETTERS}
+                raw_correct = need_text(path, where, q, "correct")
+                options = {L: text.strip() for L, text in raw_options.items()}
+                correct = raw_correct.strip()
                 matches = [L for L, text in options.items() if text == correct]
                 if len(matches) != 1:
                     problem = "equals no option's text" if not matches else f"equals options {matches}"
@@ -218,6 +295,14 @@ class LongHealth(Task):
                             "patient": patient_id,
                             "question": need_text(path, where, q, "question").strip(),
                             "options": options,
+                            # the file's texts as they are, whitespace kept, options in the record's key
+                            # order (the reference profiles' prompts and gold rule read these)
+                            "raw": {
+                                "question": need_text(path, where, q, "question"),
+                                "options": {k[-1].upper(): raw_options[k[-1].upper()] for k in q
+                                            if k.lower() in {f"answer_{L.lower()}" for L in LETTERS}},
+                                "correct": raw_correct,
+                            },
                             "evidence": list(location),
                             # One dict per patient, shared by its questions (not copied).
                             "texts": texts,
@@ -234,6 +319,8 @@ class LongHealth(Task):
         return True
 
     def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
+        if self.settings(ctx).options.get("packing") == "reference":
+            return self._build_reference(items, ctx)
         templates = ctx.template_set()
         variant = ctx.variant
         # Distractors come from every other patient in the file.
@@ -285,6 +372,94 @@ class LongHealth(Task):
                     truncated=cut,
                 )
                 cases.append(Case(request, reference))
+        return cases
+
+    def _build_reference(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
+        """The reference's prompts (eval_LongHealth.py ``create_prompt`` and ``main``), drawn reproducibly.
+
+        Python's ``random`` in the reference's call order, seeded with
+        ``seed + q`` before question q's five task-1 prompts (one shuffle each)
+        and with ``seed + 100000 + q`` before its ten task-2/3 prompts (a
+        distractor sample, then a shuffle, each); q is the question's position
+        in file order. Texts as the file has them (whitespace kept), budgets
+        counted as ``reference_packing`` says, the gold letter by
+        ``options.gold_rule``, joins by ``REFERENCE_JOINS``.
+        """
+        settings = self.settings(ctx)
+        options = settings.options
+        templates = ctx.template_set()
+        variant = ctx.variant
+        system = self.reference_template(templates, "system", ctx).fill_exact({})
+        user = self.reference_template(templates, "user", ctx)
+        join = self.reference_template(templates, "separator", ctx).fill_exact({})
+        unanswerable = self.reference_template(templates, "unanswerable", ctx).fill_exact({})
+        # the text create_prompt charged per document (its separator, with " NEW DOCUMENT " between two)
+        inner = join.strip("\n") if join.strip("\n") else join
+        charged = f"\n\n{inner} NEW DOCUMENT {inner}\n\n"
+        template_text = user.text.replace("$$", "\0").replace("${", "{").replace("\0", "$")
+        decoding = self.decoding(ctx)
+        stop = reference_task1_stop(options, ctx.model)
+        count = ctx.tokenizer
+        texts = {item.inputs["patient"]: item.inputs["texts"] for item in items}
+        budget_option = int(options["budget"])
+        cases: list[Case] = []
+        for q, item in enumerate(items):
+            raw = item.inputs["raw"]
+            patient = item.inputs["patient"]
+            own = texts[patient]
+            evidence = [own[t] for t in item.inputs["evidence"]]
+            rest_own = [own[t] for t in own if t not in item.inputs["evidence"]]
+            pool = [doc for p, docs in texts.items() if p != patient for doc in docs.values()]
+            perm = option_permutation(variant.order, ctx.seed, item.id)
+            for subtask_group in ("task1", "task23"):
+                draw = random.Random(ctx.seed + q if subtask_group == "task1" else ctx.seed + 100000 + q)
+                runs = range(TASK1_RUNS) if subtask_group == "task1" else range(TASK23_RUNS)
+                for run in runs:
+                    shown = dict(raw["options"])
+                    if subtask_group == "task1":
+                        subtask, with_evidence = "task1", True
+                        first, then = evidence, rest_own
+                    else:
+                        with_evidence = bool(run % 2)
+                        subtask = "task2" if with_evidence else "task3"
+                        then = draw.sample(pool, min(DISTRACTORS, len(pool)))
+                        first = evidence if with_evidence else []
+                        shown[UNANSWERABLE] = unanswerable
+                    gold_letter = reference_gold(raw["correct"], shown, options.get("gold_rule", "equal"), item.gold)
+                    shown, gold_letter = permute_options(shown, gold_letter, perm)
+                    option_lines = "\n".join(f"{letter}: {text}" for letter, text in shown.items())
+                    start = budget_option
+                    if subtask != "task1" and options.get("budget_task23") == "context" and ctx.context_length:
+                        start = ctx.context_length
+                    max_len = start - reference_count(count, system)
+                    fixed = (reference_count(count, raw["question"]) + reference_count(count, option_lines)
+                             + reference_count(count, template_text))
+                    docs, cut = reference_packing(first, then, max_len, fixed, charged, count)
+                    draw.shuffle(docs)
+                    messages = [
+                        Message("system", system),
+                        Message("user", user.fill_exact(
+                            {"documents": join.join(docs), "question_text": raw["question"], "options": option_lines}
+                        )),
+                    ]
+                    reserve = options.get("keep_end_reserve") if subtask == "task1" else None
+                    limit = keep_end_limit({"keep_end_reserve": reserve}, ctx.context_length, decoding.max_new_tokens)
+                    if limit is not None and settings.truncation == "keep-end":
+                        used = prompt_tokens(messages, count)
+                        if used > limit:
+                            messages, cut = keep_end(messages, used - limit, count), True
+                    gold = gold_letter if with_evidence else UNANSWERABLE
+                    request = Request(
+                        id=f"longhealth/{item.id}/{subtask}/{run}{variant.suffix}", messages=messages,
+                        decoding=replace(decoding, stop=stop) if subtask == "task1" and stop else decoding,
+                        joins=REFERENCE_JOINS,
+                    )
+                    reference = Reference(
+                        request_id=request.id, task=self.name, item_id=item.id, gold=gold, group=item.group,
+                        subtask=subtask, inputs={"documents": docs, "question": raw["question"], "options": shown},
+                        truncated=cut,
+                    )
+                    cases.append(Case(request, reference))
         return cases
 
     def _texts(self, templates: Templates, ctx: BuildContext) -> LongHealthTexts:

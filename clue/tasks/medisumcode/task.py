@@ -14,17 +14,17 @@ ICD-10-CM edition are diagnostics.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from clue.core.access import CREDENTIALED
 from clue.core.errors import DataError
-from clue.core.records import Item, Reference, Scored
+from clue.core.records import Case, Item, Reference, Scored
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records
 from clue.metrics import icd
 from clue.tasks.answers import Codes
-from clue.tasks.base import Task
+from clue.tasks.base import BuildContext, Task
 from clue.tasks.declaration import DataFiles, Declaration, DiagnosticColumn, Release
 from clue.tasks.medisumcode import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
@@ -52,8 +52,10 @@ DECLARATION = Declaration(
     # clue-2024-06 / clue-2025-01: eval/eval_MeDiSumCode.py at ff75877 / 2de4314
     protocols={
         "clue": Settings(shots=1, max_new_tokens=512, document_field="text"),
-        "clue-2024-06": reference_2024_06(1, 200, FIELDS),
-        "clue-2025-01": reference_2025_01(1, 512, FIELDS),
+        # gold_codes "stored": the gold compared as the file stores it, split at ", " (compute_metrics,
+        # eval_MeDiSumCode.py lines 28-30 at ff75877, 29-31 at 2de4314); predictions lose their dots
+        "clue-2024-06": reference_2024_06(1, 200, FIELDS, options={"gold_codes": "stored"}),
+        "clue-2025-01": reference_2025_01(1, 512, FIELDS, options={"gold_codes": "stored"}),
     },
     release=Release(
         kind="build",
@@ -96,6 +98,15 @@ class MeDiSumCode(Task):
             # stored: the file's codes joined with ", ", as the reference wrote its demonstration answers
             items.append(Item(id=hadm_id, inputs={"text": text}, gold=codes, stored=", ".join(stored)))
         return items
+
+    def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
+        """Under ``options.gold_codes=stored`` the gold is the file's codes as stored (a dotted code never matches)."""
+        cases = super().build(items, ctx)
+        if self.settings(ctx).options.get("gold_codes") == "stored":
+            stored = {item.id: item.stored for item in items}
+            for case in cases:
+                case.reference.gold = str(stored[case.reference.item_id]).split(", ")
+        return cases
 
     def render_answer(self, item: Item, templates: Templates) -> str:
         return self.template(templates, "answer").fill(codes=", ".join(icd.add_dot(c) for c in item.gold))

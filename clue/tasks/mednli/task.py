@@ -57,7 +57,7 @@ DECLARATION = Declaration(
     # clue-2024-06 / clue-2025-01: eval/eval_mednli.py and eval/utils.py at ff75877 / 2de4314
     protocols={
         "clue": Settings(shots=3, max_new_tokens=20),
-        "clue-2024-06": reference_2024_06(3, 20, FIELDS),
+        "clue-2024-06": reference_2024_06(3, 20, FIELDS, keep_end_reserve=200),  # eval_mednli.py line 90
         "clue-2025-01": reference_2025_01(3, 20, FIELDS),
     },
     release=Release(

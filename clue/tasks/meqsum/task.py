@@ -8,13 +8,15 @@ Score: mean of ROUGE-1, ROUGE-2, ROUGE-L and BERTScore-F1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clue.core.access import PUBLIC
-from clue.core.records import Item
-from clue.formats.readers import UniqueIds, need_nonempty, read_table
+from clue.core.records import Case, Item
+from clue.formats.readers import UniqueIds, as_pandas_default, need_nonempty, read_table
+from clue.tasks.base import BuildContext
 from clue.tasks.declaration import DataFiles, Declaration, Release
 from clue.tasks.meqsum import baseline
 from clue.tasks.protocols import reference_2024_06, reference_2025_01
@@ -38,8 +40,12 @@ DECLARATION = Declaration(
     # clue-2024-06 / clue-2025-01: eval/eval_meqsum.py at ff75877 / 2de4314 (BERTScore lang="en-sci": SciBERT)
     protocols={
         "clue": Settings(shots=3, max_new_tokens=512, document_field="chq"),
-        "clue-2024-06": reference_2024_06(3, 200, FIELDS, bertscore_model="scibert"),
-        "clue-2025-01": reference_2025_01(3, 512, FIELDS, bertscore_model="scibert"),
+        # keep_end_cap: truncate=min(positions - max_new_tokens, 24576), eval_meqsum.py line 109 at ff75877;
+        # na_cells: pd.read_excel's default NA parsing (line 83 at ff75877, 77 at 2de4314)
+        "clue-2024-06": reference_2024_06(
+            3, 200, FIELDS, bertscore_model="scibert", options={"keep_end_cap": 24576, "na_cells": "nan"}
+        ),
+        "clue-2025-01": reference_2025_01(3, 512, FIELDS, bertscore_model="scibert", options={"na_cells": "nan"}),
     },
     # Pinned to the commit its hash was taken from.
     release=Release(
@@ -73,6 +79,18 @@ class MeQSum(SummaryTask):
                 )
             )
         return items
+
+    def build(self, items: Sequence[Item], ctx: BuildContext) -> list[Case]:
+        """Under ``options.na_cells=nan`` (the reference profiles) a cell pandas reads as missing is "nan"."""
+        if self.settings(ctx).options.get("na_cells") == "nan":
+            items = [
+                replace(
+                    item, inputs={"chq": as_pandas_default(item.inputs["chq"])},
+                    gold=as_pandas_default(str(item.stored)).strip(), stored=as_pandas_default(str(item.stored)),
+                )
+                for item in items
+            ]
+        return super().build(items, ctx)
 
     def baseline(self, inputs: Mapping[str, Any]) -> str:
         return baseline.answer(inputs)
