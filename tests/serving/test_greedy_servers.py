@@ -78,8 +78,12 @@ def test_the_table_per_server():
     assert record["greedy"].startswith("may not be greedy") and "Modelfile" in record["greedy"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                    reason="llama-cpp-python is not installed (pip install 'llama-cpp-python[server]'; compiles ~5 min)")
+SERVER_PARTS = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+SERVER_MISSING = [name for name in SERVER_PARTS if importlib.util.find_spec(name) is None]
+
+
+@pytest.mark.skipif(bool(SERVER_MISSING),
+                    reason=f"llama-cpp-python's server needs {', '.join(SERVER_MISSING)} (bash .ci/install-local.sh)")
 def test_llama_cpp_python_server_answers_as_in_process(tmp_path):  # pragma: no cover - needs the package
     """The README's model in process and behind llama-cpp-python's own server, no extra option: the same answers."""
     import socket
