@@ -1,0 +1,59 @@
+"""``clue agreement``: raters' agreement (ICC, Krippendorff's alpha, weighted kappa), and metrics against them;
+``clue data reader-study``: the public reader study as RATINGS.
+
+Registered on the one app (``clue.cli.app``) when ``clue.cli`` is imported; every command calls the library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clue.cli.app import app
+from clue.cli.console import console, say, warn
+from clue.cli.data import data_app
+from clue.cli.tables import print_table
+from clue.core.seeding import DEFAULT_SEED
+
+
+@app.command("agreement")
+def agreement_cmd(
+    ratings: Path = typer.Argument(..., help="RATINGS: CSV or JSONL of item, rater, score[, criterion]."),
+    against: Path | None = typer.Option(None, "--against", help="A run directory whose per-item metric values are compared with the raters."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="With --against: a metric in the run's predictions (NAME or TASK:NAME; repeatable)."),
+    out: Path | None = typer.Option(None, "--json", help="Also write every figure as JSON here."),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples (items drawn with replacement)."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """How far raters agree per criterion, with 95% bootstrap intervals; with --against, each metric as one more rater."""
+    from clue.core.files import write_json
+    from clue.report.agreement import compute, table_rows
+
+    result = compute(ratings, against=against, metrics=metric or (), resamples=resamples, seed=seed)
+    columns = ("criterion", "figure", "value", "95% CI")
+    print_table(console, f"Agreement in {ratings} (bootstrap over items, {resamples} resamples)", columns,
+                table_rows(result), right=columns[2:], whole=("criterion", "figure"))
+    for criterion, entry in result.criteria.items():
+        if entry["too_few_ratings"]:
+            warn(f"{criterion}: items with fewer than 2 ratings (left out): {', '.join(entry['too_few_ratings'])}")
+        if entry["incomplete_items"]:
+            warn(f"{criterion}: items not rated by every rater (in alpha, not in ICC): {', '.join(entry['incomplete_items'])}")
+    if out:
+        write_json(out, result.to_json())
+        say(f"Agreement written to {out}")
+
+
+@data_app.command("reader-study")
+def reader_study_cmd(
+    xlsx: Path = typer.Argument(..., help="The reader study's result.xlsx (../shared/data/clin-summ-reader-study/)."),
+    out: Path = typer.Option(..., "--out", help="RATINGS file to write (.csv or .jsonl)."),
+    blind_order: Path | None = typer.Option(None, "--blind-order", help="blind_order.json (default: next to the sheet)."),
+) -> None:
+    """Convert the clin-summ reader study (5 physicians, 100 summaries, 3 criteria) to RATINGS for clue agreement."""
+    from clue.builders.reader_study import convert
+    from clue.formats.ratings import write_ratings
+
+    rows = convert(xlsx, blind_order)
+    write_ratings(out, rows)
+    say(f"{len(rows)} ratings written to {out}; next: clue agreement {out}")
