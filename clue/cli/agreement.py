@@ -7,6 +7,7 @@ Registered on the one app (``clue.cli.app``) when ``clue.cli`` is imported; ever
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -15,6 +16,26 @@ from clue.cli.console import console, say, warn
 from clue.cli.data import data_app
 from clue.cli.tables import print_table
 from clue.core.seeding import DEFAULT_SEED
+
+
+def print_judged(results: Any) -> None:
+    """The judged scores beside the run's table: per task, the judged score, its metrics and the judge failure rate."""
+    rows = []
+    for name, summary in results.tasks.items():
+        judged = summary.extra.get("judge")
+        if not isinstance(judged, dict):
+            continue
+        score = "-" if judged.get("score") is None else f"{100 * judged['score']:.2f}" + ("" if judged.get("complete") else "*")
+        metrics = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in judged.get("metrics", {}).items())
+        rates = ", ".join(f"{j} {100 * r:.1f}%" for j, r in judged.get("failure_rate", {}).items())
+        rows.append((name, str(judged.get("n", "")), score, metrics, rates, f"{judged.get('rubric_version')}"))
+    if not rows:
+        return
+    columns = ("task", "n", "judged score", "criteria", "judge failures", "rubric")
+    print_table(console, "Judged scores (1-5 rescaled to 0-100; judge failures are never scored)", columns, rows,
+                right=("n", "judged score"), whole=("task",))
+    if any(r[2].endswith("*") for r in rows):
+        say("* incomplete: some answers could not be judged (see the judge failures and results.json).")
 
 
 @app.command("agreement")

@@ -70,6 +70,9 @@ def metric_values(run_dir: Path, name: str) -> dict[str, float]:
             continue
         for row in run.predictions(task):
             value = (row.metrics or {}).get(metric)
+            judged = row.extra.get("judge")
+            if value is None and isinstance(judged, dict) and isinstance(judged.get(metric), dict):
+                value = judged[metric].get("value")  # a judge metric (clue run --judge)
             if isinstance(value, (int, float)):
                 by_id[row.id] = float(value)
                 by_item.setdefault(row.item_id or row.id, []).append(float(value))

@@ -1,0 +1,156 @@
+"""LLM judges (issue 19, items 1-5): a scripted judge server on loopback; scores, malformed answers, refusals, the store, egress."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clue.pipeline.judge import combine, jury_from, parse_answer
+from tests.helpers.cli import clue
+from tests.helpers.judgeserver import JudgeServer
+from tests.helpers.serving import need_serving_packages
+
+
+@pytest.fixture(autouse=True)
+def _openai_client():
+    need_serving_packages()
+
+
+def ok(score: int = 4) -> str:
+    return json.dumps({"score": score, "reason": "asks what the consumer asked"})
+
+
+def by_item(run_dir: Path, task: str = "meqsum") -> dict[str, dict]:
+    rows = [json.loads(line) for line in (run_dir / "predictions" / f"{task}.jsonl").read_text().splitlines()]
+    return {row["item_id"]: row for row in rows}
+
+
+def test_parse_answer_is_strict():
+    assert parse_answer('{"score": 3, "reason": "fine"}') == (3, "fine")
+    assert parse_answer(' {"score": 5, "reason": "ok"}\n') == (5, "ok")
+    for bad in ("4", "Score: 4", '{"score": 6, "reason": "x"}', '{"score": 4}', '{"score": 4.5, "reason": "x"}',
+                '{"score": true, "reason": "x"}', '{"score": 4, "reason": "x", "extra": 1}', '```json\n{"score": 4, "reason": "x"}\n```',
+                '{"score": 4, "reason": "two\\nlines"}', "I cannot help with that.", None):
+        assert parse_answer(bad) is None, bad
+
+
+def test_combine_mean_median_majority():
+    assert combine([(2, 1.0), (4, 1.0), (5, 2.0)], "mean") == pytest.approx(4.0)
+    assert combine([(2, 1.0), (4, 1.0), (5, 2.0)], "median") == 4.0
+    assert combine([(2, 1.0), (4, 1.0), (5, 2.0)], "majority") == 5.0
+
+
+def test_judges_file(tmp_path):
+    path = tmp_path / "jury.toml"
+    path.write_text('combine = "median"\n[[judge]]\nspec = "openai:a"\noptions = { base_url = "http://127.0.0.1:1/v1" }\n'
+                    'weight = 2\n[[judge]]\nspec = "baseline"\n')
+    jury = jury_from(None, None, path)
+    assert jury is not None and jury.combine == "median" and [j.weight for j in jury.judges] == [2.0, 1.0]
+    path.write_text('combine = "vote"\n[[judge]]\nspec = "openai:a"\n')
+    with pytest.raises(Exception, match="combine"):
+        jury_from(None, None, path)
+
+
+def test_run_with_a_judge_writes_item_scores_and_counts_malformed_answers(tmp_path):
+    def answer(prompt: str) -> str:
+        if "shingles" in prompt and "nothing_added" in prompt:
+            return "Sure! The score is 4."  # malformed every time: retried, then a judge failure
+        if "metformin" in prompt:
+            return "I'm sorry, I can't help with that."  # a refusal, for both criteria
+        return ok(5 if "asks v1" in prompt else 3)
+
+    run_dir = tmp_path / "run"
+    with JudgeServer(answer) as judge:
+        ran = clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", run_dir, "--judge", "openai:j",
+                   "--judge-base-url", judge.url)
+        assert ran.returncode == 0, ran.stderr
+        calls = len(judge.prompts)
+    results = json.loads((run_dir / "results.json").read_text())
+    judged = results["tasks"]["meqsum"]["judge"]
+    n = judged["n"]
+    assert n == 11
+    # 2 criteria x 11 items, + 2 retries for each of the 3 failing (item, criterion) pairs
+    assert calls == 2 * n + 3 * 2
+    assert judged["failures"] == {"openai:j": {"asks": 1, "nothing_added": 2}}
+    assert judged["failure_rate"]["openai:j"] == pytest.approx(3 / 22)
+    assert judged["complete"] is False
+    assert judged["metrics"]["judge_asks"] == pytest.approx(1.0)  # 5 on 1..5 for every judged item
+    assert judged["metrics"]["judge_nothing_added"] == pytest.approx(0.5)
+    assert judged["rubric_version"] == "v1" and set(judged["rubrics"]) == {"asks", "nothing_added"}
+    assert judged["judges"][0]["identity"]["model"] == "j"
+    # the task's own score is untouched by the judge
+    assert "judge_asks" not in results["tasks"]["meqsum"]["metrics"]
+    rows = by_item(run_dir)
+    failed = [item for item, row in rows.items() if row["judge"]["judge_asks"]["score"] is None]
+    assert len(failed) == 1
+    entry = rows[failed[0]]["judge"]["judge_asks"]["judges"]["openai:j"]
+    assert entry == {"score": None, "failed": True, "attempts": 3}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["judge"]["rubrics"]["meqsum"]["asks"] == judged["rubrics"]["asks"]
+    assert manifest["judge"]["tasks"]["meqsum"]["calls"] == calls
+    assert results["cost"]["judge"]["calls"] == calls and results["cost"]["judge"]["prompt_tokens"] > 0
+    assert "Judged scores" in ran.stdout and "judge failures" in ran.stdout
+
+
+def test_score_rejudges_from_the_store_and_a_second_judge_reuses_nothing(tmp_path):
+    run_dir = tmp_path / "run"
+    with JudgeServer(lambda p: ok(4)) as judge:
+        assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", run_dir,
+                    "--judge", "openai:j", "--judge-base-url", judge.url).returncode == 0
+        first = len(judge.prompts)
+        ran = clue("score", run_dir, "--judge", "openai:j", "--judge-base-url", judge.url)
+        assert ran.returncode == 0, ran.stderr
+        assert len(judge.prompts) == first  # everything from the judge store
+        again = json.loads((run_dir / "results.json").read_text())["tasks"]["meqsum"]["judge"]
+        assert again["calls"] == 0 and again["metrics"]["judge_asks"] == pytest.approx(0.75)
+        ran = clue("score", run_dir, "--judge", "openai:k", "--judge-base-url", judge.url)
+        assert ran.returncode == 0, ran.stderr
+        assert len(judge.prompts) == 2 * first  # another judge: every call is new
+    # without --judge, clue score writes no judge keys
+    assert clue("score", run_dir).returncode == 0
+    assert "judge" not in json.loads((run_dir / "results.json").read_text())["tasks"]["meqsum"]
+
+
+def test_agreement_against_a_judge_metric(tmp_path):
+    run_dir = tmp_path / "run"
+    with JudgeServer(lambda p: ok(2 + len(p) % 3)) as judge:
+        assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", run_dir,
+                    "--judge", "openai:j", "--judge-base-url", judge.url).returncode == 0
+    pytest.importorskip("krippendorff")
+    ratings = tmp_path / "r.csv"
+    lines = ["item,rater,score"]
+    for item, row in by_item(run_dir).items():
+        s = row["judge"]["judge_asks"]["score"]
+        lines += [f"{item},a,{s}", f"{item},b,{min(5, s + 1)}", f"{item},c,{s}"]
+    ratings.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "a.json"
+    ran = clue("agreement", ratings, "--against", run_dir, "--metric", "judge_asks", "--json", out, "--resamples", "50")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(out.read_text())["criteria"]["all"]["against"]["judge_asks"]["items_with_value"] == 11
+
+
+def test_a_credentialed_task_with_a_refused_judge_exits_4_and_the_judge_hears_nothing(tmp_path):
+    with JudgeServer(lambda p: ok(4)) as judge:
+        # 0.0.0.0:PORT reaches the judge's socket on 127.0.0.1, but the guard refuses it
+        ran = clue("run", "--model", "baseline", "--tasks", "problem_summary", "--output", tmp_path / "run",
+                   "--judge", "openai:j", "--judge-base-url", f"http://0.0.0.0:{judge.port}/v1")
+        assert ran.returncode == 4, ran.stderr
+        assert "Nothing was sent" in ran.stderr and "problem_summary" in ran.stderr
+        assert judge.connections == 0
+        assert not (tmp_path / "run").exists()
+        # the same judge on loopback is allowed
+        ran = clue("run", "--model", "baseline", "--tasks", "problem_summary", "--output", tmp_path / "ok",
+                   "--judge", "openai:j", "--judge-base-url", judge.url)
+        assert ran.returncode == 0, ran.stderr
+        assert judge.connections > 0
+
+
+def test_score_with_a_refused_judge_exits_4_before_any_call(tmp_path):
+    run_dir = tmp_path / "run"
+    assert clue("run", "--model", "baseline", "--tasks", "problem_summary", "--output", run_dir).returncode == 0
+    with JudgeServer(lambda p: ok(4)) as judge:
+        ran = clue("score", run_dir, "--judge", "openai:j", "--judge-base-url", f"http://0.0.0.0:{judge.port}/v1")
+        assert ran.returncode == 4, ran.stderr
+        assert judge.connections == 0
