@@ -36,6 +36,23 @@ def print_judged(results: Any) -> None:
                 right=("n", "judged score"), whole=("task",))
     if any(r[2].endswith("*") for r in rows):
         say("* incomplete: some answers could not be judged (see the judge failures and results.json).")
+    for name, summary in results.tasks.items():
+        bias = (summary.extra.get("judge") or {}).get("bias") if isinstance(summary.extra.get("judge"), dict) else None
+        if not isinstance(bias, dict):
+            continue
+        for metric, v in bias.get("verbosity", {}).items():
+            if v.get("slope_per_100_words") is not None:
+                matched = v.get("matched_long_minus_short")
+                spread = bias.get("spread", {}).get(metric)
+                say(f"{name} {metric}: {100 * v['slope_per_100_words']:+.1f} points per 100 words of answer"
+                    + ("" if v.get("spearman") is None else f" (rho {v['spearman']:+.2f})")
+                    + ("" if matched is None else f"; longer minus shorter at matched ROUGE-L {100 * matched:+.1f}")
+                    + ("" if spread is None else f"; jury spread {spread:.2f}"))
+        self_pref = bias.get("self_preference", {})
+        if self_pref.get("flagged_judges"):
+            without = self_pref.get("score_without_flagged")
+            warn(f"{name}: judge(s) {', '.join(self_pref['flagged_judges'])} are of the judged model's family "
+                 f"({self_pref['judged_family']}); jury score without them: {'-' if without is None else f'{100 * without:.2f}'}")
 
 
 @app.command("agreement")

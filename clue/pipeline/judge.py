@@ -11,7 +11,7 @@ judges file (TOML)::
     weight = 2.0
 
 Each task has one rubric per criterion, a template in its prompts folder
-(``judge.<criterion>.txt``, ``${source}``: what the model was given, ``${answer}``,
+(``judge/<criterion>.txt``, ``${source}``: what the model was given, ``${answer}``,
 ``${reference}``). The judge answers one JSON object ``{"score": 1..5, "reason": "..."}``
 and nothing else; anything else (or a refusal, or a failed request) is retried,
 then counted as a judge failure for that task and judge: never scored, and the
@@ -44,17 +44,17 @@ from clue.metrics.registry import find_metric, register_metric
 from clue.models import load_backend
 from clue.models.base import Backend
 from clue.pipeline.egress import check_egress
+from clue.pipeline.judge_bias import SCALE, combine, probes
 from clue.store.judge_cache import FILENAME as STORE_FILENAME
 from clue.store.judge_cache import JudgeStore, answer_key
 
-# The free-text tasks and their rubrics' criteria (a template ``judge.<criterion>.txt`` in the task's prompts folder).
+# The free-text tasks and their rubrics' criteria (a template ``judge/<criterion>.txt`` in the task's prompts folder).
 CRITERIA: dict[str, tuple[str, ...]] = {
     "meqsum": ("asks", "nothing_added"),
     "problem_summary": ("supported", "missed"),
     "medisumqa": ("correct", "complete", "unsupported", "harm"),
 }
 RUBRIC_VERSION = "v1"
-SCALE = (1, 5)
 COMBINE = ("mean", "median", "majority")
 DEFAULT_RETRIES = 2  # a malformed or refused answer is asked again this many times
 MAX_NEW_TOKENS = 160
@@ -137,7 +137,7 @@ def jury_from(judge: str | None, base_url: str | None = None, judges_file: Path 
 
 
 def rubric_text(task: str, criterion: str) -> str:
-    return (TASKS_DIR / task / "prompts" / f"judge.{criterion}.txt").read_text(encoding="utf-8")
+    return (TASKS_DIR / task / "prompts" / "judge" / f"{criterion}.txt").read_text(encoding="utf-8")
 
 
 def rubrics_record(tasks: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -193,20 +193,6 @@ class TaskJudging:
     seconds: float = 0.0
 
 
-def combine(scores: list[tuple[int, float]], how: str) -> float:
-    """The jury's 1..5 score from (score, weight) pairs."""
-    if how == "median":
-        return float(statistics.median([s for s, _ in scores]))
-    if how == "majority":
-        votes: dict[int, float] = {}
-        for s, w in scores:
-            votes[s] = votes.get(s, 0.0) + w
-        best = max(votes.values())
-        return float(statistics.median([s for s, v in votes.items() if v == best]))
-    total = sum(w for _, w in scores)
-    return sum(s * w for s, w in scores) / total
-
-
 def ask(backend: Backend, identity: dict[str, Any], store: JudgeStore, label: str, rubric_hash: str,
         prompts: dict[str, str], retries: int, out: TaskJudging) -> dict[str, tuple[tuple[int, str] | None, int]]:
     """Each prompt's parsed answer (or None after the retries) and the attempts made; stored answers are re-used."""
@@ -248,7 +234,8 @@ def ask(backend: Backend, identity: dict[str, Any], store: JudgeStore, label: st
 
 
 def judge_task(jury: Jury, backends: Sequence[Backend], store: JudgeStore, task: str,
-               cases: Sequence[Case], predictions: Sequence[str]) -> TaskJudging:
+               cases: Sequence[Case], predictions: Sequence[str], *, judged_model: str = "",
+               quality: Mapping[str, float] | None = None) -> TaskJudging:
     """Judge one task's scored answers on each of its criteria, with every judge of the jury."""
     out = TaskJudging()
     criteria = CRITERIA[task]
@@ -305,12 +292,15 @@ def judge_task(jury: Jury, backends: Sequence[Backend], store: JudgeStore, task:
         "calls": out.calls,
         "tokens": {"prompt": out.prompt_tokens, "completion": out.completion_tokens},
         "seconds": round(out.seconds, 3),
+        "bias": probes(judged_model, jury.judges, jury.combine, per_item,
+                       {case.id: answer for case, answer in zip(cases, predictions)}, dict(quality or {}), criteria),
     }
     return out
 
 
 def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by_task: Mapping[str, list[PredictionRow]],
-              summaries: Mapping[str, TaskSummary], run_dir: Path, approved: Sequence[str]) -> dict[str, Any]:
+              summaries: Mapping[str, TaskSummary], run_dir: Path, approved: Sequence[str],
+              judged_model: str = "") -> dict[str, Any]:
     """Judge every free-text task of a scored run in place (rows and summaries); returns the manifest's record."""
     register_judge_metrics()
     judged = [p for p in prepared if p.task.name in CRITERIA]
@@ -328,7 +318,10 @@ def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by
                 ok = [c for c in p.cases if by_id.get(c.id) is not None and by_id[c.id].scored]
                 predictions = [str(by_id[c.id].parsed if isinstance(by_id[c.id].parsed, str) else by_id[c.id].output or "")
                                for c in ok]
-                result = judge_task(jury, backends, store, p.task.name, ok, predictions)
+                overlap = {c.id: (by_id[c.id].metrics or {}).get("rougeL") for c in ok}
+                quality = {rid: float(v) for rid, v in overlap.items() if isinstance(v, (int, float))}
+                result = judge_task(jury, backends, store, p.task.name, ok, predictions,
+                                    judged_model=judged_model, quality=quality)
                 for rid, values in result.values.items():
                     by_id[rid].extra["judge"] = values
                 summaries[p.task.name].extra["judge"] = result.summary

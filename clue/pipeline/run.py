@@ -159,7 +159,8 @@ def judge_scored(config: RunSpec, prepared: Sequence[PreparedTask], rows_by_task
     jury = jury_from(config.judge, config.judge_base_url, config.judges)
     if jury is None:
         return None
-    return judge_run(jury, [p.task for p in prepared], prepared, rows_by_task, tasks, out, config.approve_endpoints)
+    return judge_run(jury, [p.task for p in prepared], prepared, rows_by_task, tasks, out, config.approve_endpoints,
+                     judged_model=config.model)
 
 
 def add_judging(results: RunResults, record: Manifest, judged: dict[str, Any]) -> None:

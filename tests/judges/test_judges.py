@@ -154,3 +154,40 @@ def test_score_with_a_refused_judge_exits_4_before_any_call(tmp_path):
         ran = clue("score", run_dir, "--judge", "openai:j", "--judge-base-url", f"http://0.0.0.0:{judge.port}/v1")
         assert ran.returncode == 4, ran.stderr
         assert judge.connections == 0
+
+
+def test_bias_probes_units():
+    from clue.pipeline.judge import Judge
+    from clue.pipeline.judge_bias import family, probes, verbosity
+
+    assert family("openai:meta-llama/Llama-3.1-8B-Instruct") == "llama"
+    assert family("hf:Qwen/Qwen2.5-7B-Instruct") == "qwen"
+    assert family("smollm2") == "smollm"
+    assert family("baseline") is None
+    v = verbosity([5, 10, 20, 40], [0.0, 0.25, 0.5, 1.0], None)
+    assert v["slope_per_100_words"] > 0 and v["spearman"] == pytest.approx(1.0)
+    judges = [Judge("openai:Qwen2.5-72B"), Judge("openai:llama-3-70b")]
+    per_item = {f"r{i}": {"judge_asks": {"value": 0.5, "spread": 2.0, "judges": {
+        "openai:Qwen2.5-72B": {"score": 5}, "openai:llama-3-70b": {"score": 1}}}} for i in range(4)}
+    out = probes("hf:Qwen/Qwen2.5-7B", judges, "mean", per_item, {f"r{i}": "a b c" for i in range(4)}, {}, ["asks"])
+    assert out["self_preference"]["flagged_judges"] == ["openai:Qwen2.5-72B"]
+    assert out["self_preference"]["score_without_flagged"] == pytest.approx(0.0)  # the llama judge's 1 of 1..5
+    assert out["spread"]["judge_asks"] == 2.0
+
+
+def test_a_length_loving_judge_shows_in_the_verbosity_probe(tmp_path):
+    def answer(prompt: str) -> str:
+        graded = prompt.rsplit("Summary to grade:", 1)[-1].split("<<<", 1)[1].split(">>>", 1)[0]
+        return ok(min(5, max(1, len(graded.split()) - 2)))
+
+    run_dir = tmp_path / "run"
+    with JudgeServer(answer) as judge:
+        ran = clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", run_dir, "--judge", "openai:j",
+                   "--judge-base-url", judge.url)
+    assert ran.returncode == 0, ran.stderr
+    bias = json.loads((run_dir / "results.json").read_text())["tasks"]["meqsum"]["judge"]["bias"]
+    probe = bias["verbosity"]["judge_asks"]
+    assert probe["slope_per_100_words"] > 0 and probe["spearman"] > 0.5
+    assert probe["matched_on"] == "rougeL"
+    assert bias["self_preference"] == {"judged_family": None, "flagged_judges": [], "score_without_flagged": None}
+    assert "points per 100 words" in ran.stdout
