@@ -55,6 +55,27 @@ def print_judged(results: Any) -> None:
                  f"({self_pref['judged_family']}); jury score without them: {'-' if without is None else f'{100 * without:.2f}'}")
 
 
+def pairwise(run_a: Path, run_b: Path, judge: str | None, base_url: str | None, approved: list[str]) -> dict[str, Any]:
+    """``clue compare A B --judge SPEC``: the pairwise verdicts, judged in both orders, with the flip rate."""
+    from clue.pipeline.judge import jury_from
+    from clue.report.judge_pairs import judge_pairs
+
+    jury = jury_from(judge, base_url)
+    assert jury is not None
+    result = judge_pairs(run_a, run_b, jury, approved)
+    columns = ("task", "pairs", "B wins", "A wins", "ties", "flips", "flip rate", "B win rate", "failed")
+    rows = [(task, str(t["n_pairs"]), str(t["b_wins"]), str(t["a_wins"]), str(t["ties"]), str(t["flips"]),
+             "-" if t["flip_rate"] is None else f"{100 * t['flip_rate']:.1f}%",
+             "-" if t["b_win_rate"] is None else f"{100 * t['b_win_rate']:.1f}%", str(t["failures"]))
+            for task, t in result["tasks"].items()]
+    if rows:
+        print_table(console, f"Pairwise judge {result['judge']}: each pair in both orders; only order-consistent verdicts count",
+                    columns, rows, right=columns[1:], whole=("task",))
+    else:
+        warn("no free-text task in both runs: nothing to judge pairwise")
+    return result
+
+
 @app.command("agreement")
 def agreement_cmd(
     ratings: Path = typer.Argument(..., help="RATINGS: CSV or JSONL of item, rater, score[, criterion]."),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -194,9 +194,10 @@ class TaskJudging:
 
 
 def ask(backend: Backend, identity: dict[str, Any], store: JudgeStore, label: str, rubric_hash: str,
-        prompts: dict[str, str], retries: int, out: TaskJudging) -> dict[str, tuple[tuple[int, str] | None, int]]:
+        prompts: dict[str, str], retries: int, out: TaskJudging,
+        parse: Callable[[str | None], Any] = parse_answer) -> dict[str, tuple[Any, int]]:
     """Each prompt's parsed answer (or None after the retries) and the attempts made; stored answers are re-used."""
-    result: dict[str, tuple[tuple[int, str] | None, int]] = {}
+    result: dict[str, tuple[Any, int]] = {}
     pending = dict(prompts)
     for attempt in range(retries + 1):
         if not pending:
@@ -226,7 +227,7 @@ def ask(backend: Backend, identity: dict[str, Any], store: JudgeStore, label: st
                 out.completion_tokens += int(answer["completion_tokens"] or 0)
             out.seconds += elapsed
         for rid, answer in answers.items():
-            parsed = None if answer.get("error") else parse_answer(answer.get("text"))
+            parsed = None if answer.get("error") else parse(answer.get("text"))
             if parsed is not None or attempt == retries:
                 result[rid] = (parsed, attempt + 1)
                 pending.pop(rid)

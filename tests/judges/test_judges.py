@@ -191,3 +191,31 @@ def test_a_length_loving_judge_shows_in_the_verbosity_probe(tmp_path):
     assert probe["matched_on"] == "rougeL"
     assert bias["self_preference"] == {"judged_family": None, "flagged_judges": [], "score_without_flagged": None}
     assert "points per 100 words" in ran.stdout
+
+
+def test_pairwise_judging_in_both_orders_reports_flips(tmp_path):
+    from clue.report.judge_pairs import parse_verdict
+
+    assert parse_verdict('{"better": 2, "reason": "x"}') == 2
+    assert parse_verdict('{"better": 3, "reason": "x"}') is None and parse_verdict("Answer 2") is None
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", a).returncode == 0
+    assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", b, "--force").returncode == 0
+
+    def answer(prompt: str) -> str:
+        # prefers whichever answer comes first for two items (position bias: a flip), else calls it a tie
+        if "shingles" in prompt or "metformin" in prompt:
+            return json.dumps({"better": 1, "reason": "first"})
+        return json.dumps({"better": 0, "reason": "the same"})
+
+    out = tmp_path / "cmp.json"
+    with JudgeServer(answer) as judge:
+        ran = clue("compare", a, b, "--resamples", "50", "--judge", "openai:j", "--judge-base-url", judge.url, "--out", out)
+        assert ran.returncode == 0, ran.stderr
+        calls, distinct = len(judge.prompts), len(set(judge.prompts))
+    task = json.loads(out.read_text())["pairwise_judge"]["tasks"]["meqsum"]
+    # both runs gave the same answers, so both orders are one prompt: asked once, from the store the second time
+    assert calls == distinct == task["n_pairs"]
+    assert task["flips"] >= 2 and task["ties"] == task["n_pairs"] - task["flips"]
+    assert task["flip_rate"] == pytest.approx(task["flips"] / task["n_pairs"])
+    assert "flip rate" in ran.stdout
