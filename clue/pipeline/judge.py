@@ -36,7 +36,7 @@ from typing import Any
 
 from clue.core.errors import UsageError
 from clue.core.files import sha256_text
-from clue.core.records import Case, Completion, Decoding, Message, Request
+from clue.core.records import Case, Decoding, Message, Request
 from clue.core.results import PredictionRow, TaskSummary
 from clue.formats.config import read_mapping
 from clue.metrics.metric import Metric
@@ -213,19 +213,20 @@ def ask(backend: Backend, identity: dict[str, Any], store: JudgeStore, label: st
                 to_ask.append(Request(f"{rid}#judge{attempt}", [Message("user", pending[rid])],
                                       Decoding(max_new_tokens=MAX_NEW_TOKENS)))
         if to_ask:
-            t0 = time.perf_counter()
-            completions: list[Completion] = list(backend.generate(to_ask))
-            elapsed = time.perf_counter() - t0
-            for c in completions:
+            t0 = last = time.perf_counter()
+            for c in backend.generate(to_ask):  # each answer is kept as it arrives: a killed run resumes
+                now = time.perf_counter()
                 rid = c.request_id.rsplit("#judge", 1)[0]
                 answer = {"text": c.text, "error": c.error, "prompt_tokens": c.meta.get("prompt_tokens"),
-                          "completion_tokens": c.meta.get("completion_tokens"), "seconds": elapsed / len(completions)}
-                store.put(keys[rid], label, rubric_hash, answer)
+                          "completion_tokens": c.meta.get("completion_tokens"), "seconds": round(now - last, 6)}
+                last = now
+                if c.error is None:  # a failed request is asked again next time, not remembered as an answer
+                    store.put(keys[rid], label, rubric_hash, answer)
                 answers[rid] = answer
                 out.calls += 1
                 out.prompt_tokens += int(answer["prompt_tokens"] or 0)
                 out.completion_tokens += int(answer["completion_tokens"] or 0)
-            out.seconds += elapsed
+            out.seconds += time.perf_counter() - t0
         for rid, answer in answers.items():
             parsed = None if answer.get("error") else parse(answer.get("text"))
             if parsed is not None or attempt == retries:

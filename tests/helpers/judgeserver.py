@@ -2,7 +2,8 @@
 
 ``answer(prompt) -> str`` makes each reply's text from the judge prompt (the last
 user message); the default answers ``{"score": 4, "reason": "..."}``. Every request
-is logged in ``prompts`` (so a test can count calls, or see that none came).
+is logged in ``prompts`` (so a test can count calls, or see that none came); an answer of
+None is a 500 (a failed request).
 Standard library only: a thread serving ``POST /v1/chat/completions`` and ``GET /v1/models``.
 """
 
@@ -19,7 +20,7 @@ def default_answer(prompt: str) -> str:
 
 
 class JudgeServer:
-    def __init__(self, answer: Callable[[str], str] = default_answer, host: str = "127.0.0.1"):
+    def __init__(self, answer: Callable[[str], str | None] = default_answer, host: str = "127.0.0.1"):
         self.answer = answer
         self.prompts: list[str] = []
         self.connections = 0
@@ -47,6 +48,9 @@ class JudgeServer:
                 prompt = body["messages"][-1]["content"]
                 server.prompts.append(prompt)
                 text = server.answer(prompt)
+                if text is None:  # the test's way to make a request fail
+                    self._send(500, {"error": {"message": "scripted failure"}})
+                    return
                 self._send(200, {
                     "id": "judge", "object": "chat.completion", "model": body.get("model", "j"),
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],

@@ -219,3 +219,29 @@ def test_pairwise_judging_in_both_orders_reports_flips(tmp_path):
     assert task["flips"] >= 2 and task["ties"] == task["n_pairs"] - task["flips"]
     assert task["flip_rate"] == pytest.approx(task["flips"] / task["n_pairs"])
     assert "flip rate" in ran.stdout
+
+
+def test_failed_judge_requests_are_counted_then_asked_again_on_the_next_score(tmp_path):
+    run_dir = tmp_path / "run"
+    assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--output", run_dir).returncode == 0
+    down = {"on": True}
+
+    def answer(prompt: str) -> str | None:
+        if down["on"] and "shingles" in prompt:
+            return None  # 500
+        return ok(3)
+
+    with JudgeServer(answer) as judge:
+        jury = tmp_path / "jury.toml"
+        jury.write_text(f'retries = 1\n[[judge]]\nspec = "openai:j"\noptions = {{ base_url = "{judge.url}", max_retries = 0 }}\n')
+        ran = clue("score", run_dir, "--judges", jury)
+        assert ran.returncode == 0, ran.stderr
+        judged = json.loads((run_dir / "results.json").read_text())["tasks"]["meqsum"]["judge"]
+        assert judged["complete"] is False and judged["failures"]["openai:j"] == {"asks": 1, "nothing_added": 1}
+        before = len(judge.prompts)
+        down["on"] = False
+        ran = clue("score", run_dir, "--judges", jury)
+        assert ran.returncode == 0, ran.stderr
+        judged = json.loads((run_dir / "results.json").read_text())["tasks"]["meqsum"]["judge"]
+        assert judged["complete"] is True and judged["calls"] == 2  # only the two failed ones were asked again
+        assert len(judge.prompts) == before + 2
