@@ -76,6 +76,22 @@ def pairwise(run_a: Path, run_b: Path, judge: str | None, base_url: str | None, 
     return result
 
 
+def report_agreement(out: Path, ratings: Path, run_dir: Path | None, metrics: list[str], seed: int) -> None:
+    """``clue report --ratings``: agreement.csv, and agreement.png/.svg where the report extra is installed."""
+    from clue.core.errors import MissingExtra
+    from clue.report.agreement import compute
+    from clue.report.agreement_report import write_figure, write_table
+
+    result = compute(ratings, against=run_dir if metrics else None, metrics=metrics, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_table(out / "agreement.csv", result)]
+    try:
+        written += write_figure(out, result)
+    except MissingExtra as exc:
+        warn(f"not written: the agreement figure. {exc}")
+    say("Agreement written: " + ", ".join(p.name for p in written))
+
+
 @app.command("agreement")
 def agreement_cmd(
     ratings: Path = typer.Argument(..., help="RATINGS: CSV or JSONL of item, rater, score[, criterion]."),

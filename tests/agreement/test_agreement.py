@@ -208,3 +208,20 @@ def test_reader_study_converts_and_the_physicians_agree_a_little(tmp_path):
     for entry in criteria.values():
         assert entry["n_items"] == 100 and entry["n_raters"] == 5
         assert -0.2 < entry["icc"]["icc2_1"]["value"] < 0.5
+
+
+def test_report_with_ratings_writes_the_agreement_table_and_figure(tmp_path):
+    run_dir = tmp_path / "run"
+    assert clue("run", "--model", "baseline", "--tasks", "meqsum", "--limit", "6", "--output", run_dir).returncode == 0
+    rows = [json.loads(line) for line in (run_dir / "predictions" / "meqsum.jsonl").read_text().splitlines()]
+    ratings = tmp_path / "r.csv"
+    ratings.write_text("item,rater,score\n" + "".join(
+        f"{row['item_id']},{rater},{(i + n) % 3}\n" for i, row in enumerate(rows) for n, rater in enumerate("abc")))
+    out = tmp_path / "report"
+    ran = clue("report", run_dir, "--out", out, "--ratings", ratings, "--ratings-metric", "rougeL")
+    assert ran.returncode == 0, ran.stderr
+    table = (out / "agreement.csv").read_text().splitlines()
+    assert table[0] == "criterion,subject,figure,value,ci_low,ci_high"
+    assert any(",raters,icc2_1," in line for line in table) and any("rougeL (in place),icc2_1" in line for line in table)
+    if (out / "report.html").exists() and "not written: the agreement figure" not in ran.stderr:
+        assert (out / "agreement.png").is_file() and (out / "agreement.svg").is_file()
