@@ -13,7 +13,7 @@ import typer
 
 from clue.cli.app import app
 from clue.cli.console import console, say, warn
-from clue.cli.data import data_app
+from clue.cli.data import data_app, review_app
 from clue.cli.tables import print_table
 from clue.core.seeding import DEFAULT_SEED
 
@@ -132,3 +132,18 @@ def reader_study_cmd(
     rows = convert(xlsx, blind_order)
     write_ratings(out, rows)
     say(f"{len(rows)} ratings written to {out}; next: clue agreement {out}")
+
+
+@review_app.command("ratings")
+def review_ratings_cmd(
+    sheets: list[Path] = typer.Argument(..., help="Review sheets filled in by clinicians (one per reviewer; xlsx or CSV)."),
+    out: Path = typer.Option(..., "--out", help="RATINGS file to write (.csv or .jsonl)."),
+    rater: list[str] | None = typer.Option(None, "--rater", help="Each sheet's reviewer, in order (default: the file names)."),
+) -> None:
+    """Several clinicians' review sheets as RATINGS (keep 2, edit 1, drop 0) for clue agreement."""
+    from clue.builders.review_ratings import sheets_to_ratings
+    from clue.formats.ratings import write_ratings
+
+    rows = sheets_to_ratings(sheets, rater or [])
+    write_ratings(out, rows)
+    say(f"{len(rows)} ratings from {len(sheets)} sheet(s) written to {out}; next: clue agreement {out}")

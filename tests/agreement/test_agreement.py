@@ -225,3 +225,22 @@ def test_report_with_ratings_writes_the_agreement_table_and_figure(tmp_path):
     assert any(",raters,icc2_1," in line for line in table) and any("rougeL (in place),icc2_1" in line for line in table)
     if (out / "report.html").exists() and "not written: the agreement figure" not in ran.stderr:
         assert (out / "agreement.png").is_file() and (out / "agreement.svg").is_file()
+
+
+def test_review_sheets_export_to_ratings(tmp_path):
+    header = "id,question,answer,verdict,edited_question,edited_answer,comment\n"
+    verdicts = {"dr_a": ["keep", "keep", "drop", "keep"], "dr_b": ["keep", "edit", "drop", "drop"]}
+    sheets = []
+    for name, vs in verdicts.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text(header + "".join(f"p{i},q,a,{v},{'q2' if v == 'edit' else ''},,\n" for i, v in enumerate(vs)))
+        sheets.append(path)
+    out = tmp_path / "ratings.jsonl"
+    ran = clue("data", "review", "ratings", *sheets, "--out", out)
+    assert ran.returncode == 0, ran.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 8 and {r["rater"] for r in rows} == {"dr_a", "dr_b"} and {r["criterion"] for r in rows} == {"review"}
+    assert {r["score"] for r in rows if r["item"] == "p1"} == {2.0, 1.0}
+    result = tmp_path / "a.json"
+    assert clue("agreement", out, "--json", result, "--resamples", "50").returncode == 0
+    assert "kappa_linear" in json.loads(result.read_text())["criteria"]["review"]["kappa"]
