@@ -160,22 +160,27 @@ def open_judges(jury: Jury, tasks: Sequence[Any], approved: Sequence[str]) -> li
     return backends
 
 
-def parse_answer(text: str | None) -> tuple[int, str] | None:
-    """``{"score": 1..5, "reason": "one line"}`` and nothing else, or None."""
+def strict_answer(text: str | None, key: str, allowed: Sequence[int]) -> tuple[int, str] | None:
+    """``{KEY: a whole number in allowed, "reason": "one line"}`` and nothing else, or None."""
     if text is None:
         return None
     try:
         obj = json.loads(text.strip())
     except json.JSONDecodeError:
         return None
-    if not isinstance(obj, dict) or set(obj) != {"score", "reason"}:
+    if not isinstance(obj, dict) or set(obj) != {key, "reason"}:
         return None
-    score, reason = obj["score"], obj["reason"]
-    if isinstance(score, bool) or not isinstance(score, int) or not SCALE[0] <= score <= SCALE[1]:
+    value, reason = obj[key], obj["reason"]
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         return None
     if not isinstance(reason, str) or "\n" in reason.strip():
         return None
-    return score, reason.strip()
+    return value, reason.strip()
+
+
+def parse_answer(text: str | None) -> tuple[int, str] | None:
+    """``{"score": 1..5, "reason": "one line"}`` and nothing else, or None."""
+    return strict_answer(text, "score", range(SCALE[0], SCALE[1] + 1))
 
 
 def source_of(case: Case) -> str:

@@ -10,7 +10,6 @@ Answers are kept in run B's judge store, like the pointwise judge's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
@@ -18,7 +17,7 @@ from typing import Any
 
 from clue.core.files import sha256_text
 from clue.core.results import read_run
-from clue.pipeline.judge import CRITERIA, TASKS_DIR, Jury, TaskJudging, ask, open_judges
+from clue.pipeline.judge import CRITERIA, TASKS_DIR, Jury, TaskJudging, ask, open_judges, strict_answer
 from clue.store.judge_cache import FILENAME as STORE_FILENAME
 from clue.store.judge_cache import JudgeStore
 from clue.tasks.registry import get_task
@@ -26,18 +25,8 @@ from clue.tasks.registry import get_task
 
 def parse_verdict(text: str | None) -> int | None:
     """``{"better": 0|1|2, "reason": "one line"}`` and nothing else, or None."""
-    if text is None:
-        return None
-    try:
-        obj = json.loads(text.strip())
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict) or set(obj) != {"better", "reason"}:
-        return None
-    better, reason = obj["better"], obj["reason"]
-    if isinstance(better, bool) or better not in (0, 1, 2) or not isinstance(reason, str) or "\n" in reason.strip():
-        return None
-    return int(better)
+    parsed = strict_answer(text, "better", (0, 1, 2))
+    return None if parsed is None else parsed[0]
 
 
 def pairwise_rubric(task: str) -> str:
