@@ -43,7 +43,7 @@ from clue.metrics.metric import Metric
 from clue.metrics.registry import find_metric, register_metric
 from clue.models import load_backend
 from clue.models.base import Backend
-from clue.pipeline.egress import check_egress
+from clue.pipeline.egress import EgressRefused, check_egress
 from clue.pipeline.judge_bias import SCALE, combine, probes
 from clue.store.judge_cache import FILENAME as STORE_FILENAME
 from clue.store.judge_cache import JudgeStore, answer_key
@@ -152,7 +152,10 @@ def open_judges(jury: Jury, tasks: Sequence[Any], approved: Sequence[str]) -> li
         for judge in jury.judges:
             backend = load_backend(judge.spec, dict(judge.options))
             backends.append(backend)
-            check_egress(backend, tasks, approved=list(approved))
+            try:
+                check_egress(backend, tasks, approved=list(approved))
+            except EgressRefused as exc:
+                raise EgressRefused(f"the judge {judge.spec}: {exc}") from None
     except BaseException:
         for b in backends:
             b.close()

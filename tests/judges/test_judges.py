@@ -137,7 +137,7 @@ def test_a_credentialed_task_with_a_refused_judge_exits_4_and_the_judge_hears_no
         ran = clue("run", "--model", "baseline", "--tasks", "problem_summary", "--output", tmp_path / "run",
                    "--judge", "openai:j", "--judge-base-url", f"http://0.0.0.0:{judge.port}/v1")
         assert ran.returncode == 4, ran.stderr
-        assert "Nothing was sent" in ran.stderr and "problem_summary" in ran.stderr
+        assert "Nothing was sent" in ran.stderr and "problem_summary" in ran.stderr and "the judge openai:j" in ran.stderr
         assert judge.connections == 0
         assert not (tmp_path / "run").exists()
         # the same judge on loopback is allowed
