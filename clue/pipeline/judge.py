@@ -145,6 +145,11 @@ def rubrics_record(tasks: Sequence[str]) -> dict[str, dict[str, str]]:
     return {t: {c: sha256_text(rubric_text(t, c)) for c in CRITERIA[t]} for t in tasks if t in CRITERIA}
 
 
+def rubric_texts(tasks: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per judged task and criterion: the rubric template itself (the judge prompt before its fields are filled)."""
+    return {t: {c: rubric_text(t, c) for c in CRITERIA[t]} for t in tasks if t in CRITERIA}
+
+
 def open_judges(jury: Jury, tasks: Sequence[Any], approved: Sequence[str]) -> list[Backend]:
     """Load every judge and pass it through the egress guard (exit 4 before any call); the caller closes them."""
     backends: list[Backend] = []
@@ -316,6 +321,7 @@ def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by
     judged = [p for p in prepared if p.task.name in CRITERIA]
     record: dict[str, Any] = {**jury.record(), "rubric_version": RUBRIC_VERSION,
                               "rubrics": rubrics_record([p.task.name for p in judged]),
+                              "rubric_texts": rubric_texts([p.task.name for p in judged]),
                               "store": STORE_FILENAME, "tasks": {}}
     if not judged:
         return record

@@ -89,6 +89,7 @@ def test_run_with_a_judge_writes_item_scores_and_counts_malformed_answers(tmp_pa
     assert entry == {"score": None, "failed": True, "attempts": 3}
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["judge"]["rubrics"]["meqsum"]["asks"] == judged["rubrics"]["asks"]
+    assert "${answer}" in manifest["judge"]["rubric_texts"]["meqsum"]["asks"]
     assert manifest["judge"]["tasks"]["meqsum"]["calls"] == calls
     assert results["cost"]["judge"]["calls"] == calls and results["cost"]["judge"]["prompt_tokens"] > 0
     assert "Judged scores" in ran.stdout and "judge failures" in ran.stdout
