@@ -54,17 +54,23 @@ def run(spec: RunSpec, *, on_progress: Progress | None = None, on_plan: PlanNote
     return run_model(spec, on_progress=on_progress)
 
 
-def score(run_dir: str | Path, *, metric: Mapping[str, Any] | None = None, command: Sequence[str] | None = None) -> RunResults:
+def score(run_dir: str | Path, *, metric: Mapping[str, Any] | None = None, command: Sequence[str] | None = None,
+          judge: str | None = None, judge_base_url: str | None = None, judges: str | Path | None = None,
+          approve_endpoints: Sequence[str] = ()) -> RunResults:
     """Score a run directory again from its store, without any model (``clue score RUN_DIR``).
 
     The same requests are rebuilt from what the manifest recorded; ``metric``
-    changes metric settings (e.g. ``{"bertscore_model": "scibert"}``).
+    changes metric settings (e.g. ``{"bertscore_model": "scibert"}``); ``judge`` /
+    ``judges`` judge the free-text tasks (only judge calls not in the judge store are made).
     """
     folder = Path(run_dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a run directory (no such folder)")
     with hold_run_dir(folder):  # a run still writing it is refused first
         spec = rerun_config(folder, dict(metric or {}), command)
+        spec.judge, spec.judge_base_url = judge, judge_base_url
+        spec.judges = Path(judges) if judges is not None else None
+        spec.approve_endpoints = list(approve_endpoints)
         backend = StoreBackend(folder / STORE_FILENAME)
         design = recorded_design(folder)
         try:

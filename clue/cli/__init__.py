@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from clue.cli import data, metrics, protocol, report, run, suites  # noqa: F401, I001  (each registers its commands on app)
+from clue.cli import agreement, data, metrics, protocol, report, run, suites  # noqa: F401, I001  (each registers its commands on app)
 from clue.cli.app import app
 from clue.cli.console import fail
 from clue.core.errors import ClueError

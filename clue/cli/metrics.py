@@ -28,6 +28,9 @@ def compare_cmd(
     out: Path | None = typer.Option(None, "--out", help="Also write the full comparison as JSON here."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the paired bootstrap."),
     resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples."),
+    judge: str | None = typer.Option(None, "--judge", help="Also judge the free-text tasks pairwise (which answer is better, in both orders) with this model spec."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="The judge's OpenAI-compatible server URL."),
+    approve_endpoint: list[str] | None = typer.Option(None, "--approve-endpoint", help="With --judge: allow credentialed tasks to go to this exact judge endpoint."),
 ) -> None:
     """Compare two runs on their shared items: B - A per task and level, with 95% CIs and p-values."""
     from clue.api import compare
@@ -35,8 +38,13 @@ def compare_cmd(
 
     result = compare(run_a, run_b, seed=seed, n_resamples=resamples)
     print_comparison(result)
+    written = result.to_json()
+    if judge or judge_base_url:
+        from clue.cli.agreement import pairwise
+
+        written["pairwise_judge"] = pairwise(run_a, run_b, judge, judge_base_url, approve_endpoint or [])
     if out:
-        write_json(out, result.to_json())
+        write_json(out, written)
         say(f"Comparison written to {out}")
 
 

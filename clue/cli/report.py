@@ -83,6 +83,8 @@ def report_cmd(
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the paired bootstrap."),
     resamples: int = typer.Option(10000, "--resamples", min=1, help="Bootstrap resamples for the pair comparisons."),
     title: str = typer.Option("CLUE report", "--title", help="Title of the HTML page."),
+    ratings: Path | None = typer.Option(None, "--ratings", help="Clinicians' RATINGS (CSV/JSONL): add an agreement table and figure (see docs/judges.md)."),
+    ratings_metric: list[str] | None = typer.Option(None, "--ratings-metric", help="With --ratings: a metric of the first run compared with the raters (repeatable)."),
 ) -> None:
     """Leaderboard, biomedical-vs-base pairs, diagnostics, figures and one offline HTML page.
 
@@ -99,6 +101,10 @@ def report_cmd(
     say(f"Report written to {out}: " + ", ".join(sorted(report.files)))
     for part, why in report.skipped.items():
         warn(f"not written: {part}. {why}")
+    if ratings is not None:
+        from clue.cli.agreement import report_agreement
+
+        report_agreement(out, ratings, run_dirs[0] if run_dirs else None, ratings_metric or [], seed)
 
 
 def _headlines(report) -> list[str]:

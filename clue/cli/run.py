@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from clue.cli.agreement import print_judged
 from clue.cli.app import app
 from clue.cli.console import console, fail, parse_options, resumable, say, warn
 from clue.cli.progress import with_progress
@@ -89,6 +90,9 @@ def run_cmd(
     variants: str | None = typer.Option(None, "--variants", help="Ask under prompt variants: prompts=N,shots=N,order=N (any subset; see docs/variants.md)."),
     variant_design: str = typer.Option("crossed", "--variant-design", help="crossed (every combination) or sampled:N (the protocol's prompt and N-1 seeded others)."),
     suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks are run (--tasks: some of them) and its levels score them."),
+    judge: str | None = typer.Option(None, "--judge", help="An LLM judge of the free-text tasks: any model spec (see docs/judges.md)."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="The judge's OpenAI-compatible server URL."),
+    judges: Path | None = typer.Option(None, "--judges", help="A judges file (TOML): a jury of judges with spec, options, weight."),
 ) -> None:
     """Run tasks with a model and score them. With no data options: the bundled demo data.
 
@@ -103,6 +107,7 @@ def run_cmd(
         chat_layout=chat_layout, approve_endpoints=approve_endpoint, refresh=refresh, force=force,
         metric=parse_options(metric), bootstrap=bootstrap, protocol=protocol, protocol_settings=protocol_setting,
         price=price, variants=variants, variant_design=variant_design, suite=suite,
+        judge=judge, judge_base_url=judge_base_url, judges=judges,
     )
     if spec.variants is not None:
         with resumable(lambda: [spec.output]):
@@ -111,6 +116,7 @@ def run_cmd(
     with resumable(lambda: [spec.output]):
         results = with_progress(lambda progress: run(spec, on_progress=progress))
     print_results(results)
+    print_judged(results)
     say_reused(Path(spec.output))
     say(f"Results written to {spec.output} (results.json, predictions/, manifest.json)")
     if results.failed_requests:
@@ -165,6 +171,10 @@ def score_cmd(
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE (repeatable)."),
     protocol: str = typer.Option("clue", "--protocol", help="Protocol profile: clue (default), clue-2024-06 or clue-2025-01 (see docs/protocols.md)."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
+    judge: str | None = typer.Option(None, "--judge", help="With a run directory: judge its free-text tasks with this model spec (only new judge calls are made)."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="The judge's OpenAI-compatible server URL."),
+    judges: Path | None = typer.Option(None, "--judges", help="A judges file (TOML): a jury (see docs/judges.md)."),
+    approve_endpoint: list[str] | None = typer.Option(None, "--approve-endpoint", help="With --judge: allow credentialed tasks to go to this exact judge endpoint."),
 ) -> None:
     """Score without running a model: a predictions file against a dataset, or a run directory again.
 
@@ -180,8 +190,10 @@ def score_cmd(
         if protocol != "clue" or protocol_setting:
             raise UsageError("a run directory is scored under the protocol it was run with; --protocol applies to --predictions")
         with resumable(lambda: [run_dir]):
-            results = score(run_dir, metric=parse_options(metric), command=["clue", *sys.argv[1:]])
+            results = score(run_dir, metric=parse_options(metric), command=["clue", *sys.argv[1:]], judge=judge,
+                            judge_base_url=judge_base_url, judges=judges, approve_endpoints=approve_endpoint or ())
         print_results(results)
+        print_judged(results)
         if results.variants is not None:
             print_variants(results)
         say(f"Re-scored {run_dir} from its store")

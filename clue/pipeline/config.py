@@ -58,6 +58,10 @@ class RunSpec:
     force: bool = False
     variants: str | None = None  # prompt variants, e.g. "prompts=4,shots=3" (clue.pipeline.variants)
     variant_design: str = "crossed"
+    # LLM judges of the free-text tasks (clue.pipeline.judge): one spec, or a judges file; None: no judging
+    judge: str | None = None
+    judge_base_url: str | None = None
+    judges: Path | None = None
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
     # -- the one constructor ------------------------------------------------------------------------
@@ -108,6 +112,9 @@ class RunSpec:
             force=_flag(s.get("force", False), "force", where),
             variants=_text(s["variants"], "variants", where) if s.get("variants") is not None else None,
             variant_design=_text(s.get("variant_design", "crossed"), "variant_design", where),
+            judge=_text(s["judge"], "judge", where) if s.get("judge") is not None else None,
+            judge_base_url=_text(s["judge_base_url"], "judge_base_url", where) if s.get("judge_base_url") is not None else None,
+            judges=_path(s["judges"], base) if s.get("judges") else None,
             command=list(command) if command is not None else ["clue", *sys.argv[1:]],
         )
         if "chat_layout" not in spec.options and protocol_layout(spec) is not None:
@@ -166,6 +173,9 @@ SETTINGS: dict[str, str] = {
     "force": "replace another model's run in the output folder",
     "variants": "ask under prompt variants: prompts=N,shots=N,order=N (docs/variants.md)",
     "variant_design": "crossed, or sampled:N",
+    "judge": "an LLM judge of the free-text tasks: any model spec (docs/judges.md)",
+    "judge_base_url": "the judge's OpenAI-compatible server URL",
+    "judges": "a judges file (TOML): a jury, each judge's spec, options and weight, how scores combine",
 }
 
 

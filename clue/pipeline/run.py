@@ -39,6 +39,7 @@ from clue.pipeline.config import DEFAULT_BOOTSTRAP, LONGHEALTH_BUDGET, RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
+from clue.pipeline.judge import judge_run, jury_from, open_judges
 from clue.pipeline.lock import hold_run_dir
 from clue.pipeline.plan import PreparedTask, plan, run_templates
 from clue.pipeline.results import assemble_results, manifest, remove_other_predictions
@@ -125,7 +126,9 @@ def score_and_write(
         tasks[p.task.name] = summary
         rows_by_task[p.task.name] = rows
         metric_settings.update(settings)
-        write_predictions(out, p.task.name, rows)
+    judged = judge_scored(config, prepared, rows_by_task, tasks, out)
+    for name, rows in rows_by_task.items():
+        write_predictions(out, name, rows)
     remove_other_predictions(out, list(tasks))
     for p in prepared:
         metric_settings.update(p.task.scoring_settings())
@@ -146,7 +149,10 @@ def score_and_write(
         "generation_s": round(generation_s, 3),
     }
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
-    write_results(out, results, manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost))
+    record = manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost)
+    if judged is not None:
+        add_judging(results, record, judged)
+    write_results(out, results, record)
     return results
 
 
@@ -156,6 +162,28 @@ def decoding_note(info: Mapping[str, Any]) -> str | None:
     greedy = str(sampling.get("greedy", "")) if isinstance(sampling, Mapping) else ""
     return f"answers may not be greedy ({greedy.removeprefix('may not be greedy: ')})" if greedy.startswith(
         "may not be greedy") else None
+
+
+def judge_scored(config: RunSpec, prepared: Sequence[PreparedTask], rows_by_task: Mapping[str, list[PredictionRow]],
+                 tasks: Mapping[str, TaskSummary], out: Path) -> dict[str, Any] | None:
+    """With judges in the spec: judge the free-text tasks' scored answers (clue.pipeline.judge); else None."""
+    jury = jury_from(config.judge, config.judge_base_url, config.judges)
+    if jury is None:
+        return None
+    return judge_run(jury, [p.task for p in prepared], prepared, rows_by_task, tasks, out, config.approve_endpoints,
+                     judged_model=config.model)
+
+
+def add_judging(results: RunResults, record: Manifest, judged: dict[str, Any]) -> None:
+    """The judges, rubric hashes and judging cost into the manifest; the judges' tokens and time into the run's cost."""
+    record.extra["judge"] = judged
+    spent = {"calls": sum(t["calls"] for t in judged["tasks"].values()),
+             "prompt_tokens": sum(t["tokens"]["prompt"] for t in judged["tasks"].values()),
+             "completion_tokens": sum(t["tokens"]["completion"] for t in judged["tasks"].values()),
+             "seconds": round(sum(t["seconds"] for t in judged["tasks"].values()), 3)}
+    for cost in (results.cost, record.cost):
+        if isinstance(cost, dict):
+            cost["judge"] = spent
 
 
 def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunResults:
@@ -183,6 +211,7 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
         backend = load_backend(config.model, dict(config.options))
         held.callback(backend.close)
         check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
+        check_judges(config)
 
         def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
             held.enter_context(hold_run_dir(out))  # a new one: made (and locked) only once the data has loaded
@@ -190,6 +219,15 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
                 yield from stored_generate(b, requests, store, refresh=config.refresh)
 
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
+
+
+def check_judges(config: RunSpec) -> None:
+    """The judges pass the egress guard too, before the model or any judge is asked anything."""
+    jury = jury_from(config.judge, config.judge_base_url, config.judges)
+    if jury is None:
+        return
+    for backend in open_judges(jury, [get_task(t) for t in config.tasks], config.approve_endpoints):
+        backend.close()
 
 
 def previous_cost(run_dir: Path) -> dict[str, Any] | None:
