@@ -44,7 +44,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,12 @@ class Verdict:
     # The addresses checked, which the backend must connect to; empty for an
     # approved endpoint (the user approved the name, wherever it leads).
     addresses: tuple[str, ...] = ()
+    # Which approval let it through ("--approve-endpoint", or the approvals file's path); "" when none was needed.
+    approval: str = ""
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest keeps of an endpoint an approval let through."""
+        return {"endpoint": self.endpoint, "approved_by": self.approval, "pinned": False}
 
 
 def endpoint_of(url: str) -> str:
@@ -101,12 +107,20 @@ def system_resolver(host: str) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def classify(url: str, approved: Iterable[str], resolver: Resolver | None = None) -> Verdict:
-    """Whether ``url`` may receive credentialed data, decided by every address it leads to."""
+COMMAND_LINE = "--approve-endpoint"
+
+
+def classify(url: str, approved: Iterable[str] | Mapping[str, str], resolver: Resolver | None = None) -> Verdict:
+    """Whether ``url`` may receive credentialed data, decided by every address it leads to.
+
+    ``approved``: endpoint URLs, or a mapping of endpoint URL -> where the approval came from.
+    """
     parsed = parse_endpoint(url)
     endpoint, host = str(parsed), parsed.host
-    if endpoint in {endpoint_of(a) for a in approved}:
-        return Verdict(endpoint, True, "approved by the user", host)
+    sources = dict(approved) if isinstance(approved, Mapping) else dict.fromkeys(approved, COMMAND_LINE)
+    by = {endpoint_of(a): source for a, source in reversed(list(sources.items()))}
+    if endpoint in by:
+        return Verdict(endpoint, True, "approved by the user", host, approval=by[endpoint])
     if parsed.is_ip:
         local = is_local_address(host)
         reason = "loopback or private address" if local else "not a loopback or private address"
@@ -177,25 +191,53 @@ def check_egress(
     were checked (``Backend.pin``). Returns the verdict for each endpoint.
     """
     credentialed = [t.name for t in tasks if is_credentialed(getattr(t, "access", None))]
+    return guard(backend, credentialed, approved, config_path, resolver)
+
+
+def guard(
+    backend: Backend,
+    credentialed: Sequence[str],
+    approved: Sequence[str] = (),
+    config_path: Path | None = None,
+    resolver: Resolver | None = None,
+) -> list[Verdict]:
+    """The one door out: every component that sends credentialed text to a backend passes here first.
+
+    ``credentialed`` names what would be sent (tasks, or a builder's source
+    such as MIMIC-IV-Note); nothing credentialed, or a backend without
+    endpoints, passes unchecked. Otherwise every endpoint must be local or
+    approved (``EgressRefused``, exit 4, nothing sent), and the backend is
+    then pinned, endpoint by endpoint, to the addresses that were checked.
+    """
     urls = backend.endpoints()
+    backend.egress_approvals = None
     if not credentialed or not urls:
         return []
-    allowed = list(approved)
-    for url in allowed:
+    allowed: dict[str, str] = {}
+    for url in approved:
         try:
             endpoint_of(url)
         except UsageError as exc:
             raise UsageError(f"--approve-endpoint: {exc}") from None
+        allowed.setdefault(url, COMMAND_LINE)
     path = config_path or approvals_path()
     if config_path is not None or path.is_file():
-        allowed += read_approvals(path)
+        for url in read_approvals(path):
+            allowed.setdefault(url, str(path))
     verdicts = [classify(u, allowed, resolver) for u in urls]
     refused = [v for v in verdicts if not v.allowed]
     if refused:
         proxies = {endpoint_of(p) for p in backend.proxies()}
         raise EgressRefused(refusal_message(refused, credentialed, path, proxies))
     backend.pin({v.host: v.addresses or None for v in verdicts})
+    backend.egress_approvals = approvals_record(verdicts)
     return verdicts
+
+
+def approvals_record(verdicts: Sequence[Verdict]) -> list[dict[str, Any]] | None:
+    """The endpoints an approval let through, for the manifest; None when none needed one (the key stays absent)."""
+    used = [v.record() for v in verdicts if v.approval]
+    return used or None
 
 
 def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = ()) -> str:

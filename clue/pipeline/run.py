@@ -143,7 +143,10 @@ def score_and_write(
         "generation_s": round(generation_s, 3),
     }
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
-    write_results(out, results, manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost))
+    write_results(out, results, manifest(
+        config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost,
+        approvals=backend.egress_approvals,
+    ))
     return results
 
 

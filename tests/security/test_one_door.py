@@ -1,0 +1,152 @@
+"""One door out (issue 21): every component that sends text goes through the egress guard first.
+
+Refused endpoints are ``0.0.0.0:PORT`` aimed at a local listener that must hear
+nothing, or ``.invalid`` names; approved ones are ``.invalid`` names that are
+never connected to (the backends here are in-process fakes that only *say*
+they have endpoints).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from clue.builders import build_medisumqa as qa
+from clue.core.records import Completion, Request
+from clue.metrics import model as model_metrics
+from clue.pipeline.egress import EgressRefused
+from tests.datasets.datasets_synth import admissions, write_tables
+from tests.helpers.cli import clue
+from tests.helpers.scripted_backends import FakeBackend
+from tests.helpers.serving import need_serving_packages
+
+
+class RemoteFake(FakeBackend):
+    """The scripted builder backend, saying it sends to ``url``: what the guard checks, then pins."""
+
+    def __init__(self, url: str):
+        super().__init__("fake-model", {})
+        self.url = url
+        self.pins: dict[str, tuple[str, ...] | None] | None = None
+        self.sent = 0
+
+    def endpoints(self) -> list[str]:
+        return [self.url]
+
+    def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:
+        self.pins = {k: (tuple(v) if v is not None else None) for k, v in addresses.items()}
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        self.sent += len(requests)
+        yield from super().generate(requests)
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "mimic"
+    folder.mkdir()
+    return write_tables(folder, admissions(6), gz=False)[0]
+
+
+@pytest.fixture
+def no_bertscore(monkeypatch):
+    def compute(names, ids, predictions, references, config=None):
+        result = model_metrics.ModelMetricResult()
+        for name in names:
+            result.missing[name] = "disabled in this test"
+        return result
+
+    monkeypatch.setattr(model_metrics, "compute", compute)
+
+
+# -- the MeDiSumQA builder (item 1) ------------------------------------------------------------------
+def test_clue_data_build_medisumqa_is_refused_before_any_request(notes, listener, tmp_path):
+    need_serving_packages()
+    out = tmp_path / "out" / "medisumqa.json"
+    ran = clue("data", "build", "medisumqa", "--notes", notes, "-m", "openai:m",
+               "-O", f"base_url=http://0.0.0.0:{listener.port}/v1", "-n", "1", "--out", out,
+               env={"OPENAI_API_KEY": "sk-must-not-leave-1234"})
+    assert ran.returncode == 4, ran.stderr
+    assert f"http://0.0.0.0:{listener.port}" in ran.stderr and "Nothing was sent" in ran.stderr
+    assert "MIMIC-IV-Note" in ran.stderr and "--approve-endpoint" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert listener.connections == 0 and listener.received == b""
+    assert not qa.store_path_for(out).exists() and not out.exists()
+
+
+def test_the_builder_api_is_guarded_too(notes, tmp_path):
+    backend = RemoteFake("http://llm.invalid:8000")
+    with pytest.raises(EgressRefused, match="llm.invalid"):
+        qa.build(notes, backend, qa.store_path_for(tmp_path / "qa.json"), n=2, letters=4)
+    assert backend.sent == 0 and backend.pins is None
+
+
+def test_an_approved_builder_runs_and_its_manifest_names_the_approval(notes, tmp_path, no_bertscore):
+    backend = RemoteFake("http://llm.invalid:8000")
+    out = tmp_path / "qa.json"
+    result = qa.build(notes, backend, qa.store_path_for(out), n=2, letters=4, approved=["http://llm.invalid:8000"])
+    manifest = json.loads(qa.write(result, out).read_text())
+    assert backend.sent > 0
+    assert manifest["egress"] == {
+        "approved": [{"endpoint": "http://llm.invalid:8000", "approved_by": "--approve-endpoint", "pinned": False}]
+    }
+
+
+def test_a_local_builder_needs_no_approval_and_records_none(notes, tmp_path, no_bertscore):
+    backend = RemoteFake("http://127.0.0.1:9")
+    out = tmp_path / "qa.json"
+    manifest = json.loads(qa.write(qa.build(notes, backend, qa.store_path_for(out), n=2, letters=4), out).read_text())
+    assert "egress" not in manifest and backend.pins is not None
+
+
+# -- the manifest says which approval let a run through (item 7) -------------------------------------
+def _approved_run(server, tmp_path: Path, *extra: str, env: dict[str, str | None] | None = None):
+    from tests.helpers.serving import write_mednli
+
+    port = server.port
+    data = write_mednli(tmp_path / "mednli.jsonl", 6)
+    out = tmp_path / "run"
+    ran = clue("run", "--model", "openai:fake-model", "--base-url", f"http://0.0.0.0:{port}/v1", "--tasks", "mednli",
+               "--data", f"mednli={data}", "--output", out, *extra, env=env)
+    return ran, out, port
+
+
+def test_a_run_an_approval_let_through_records_it_in_the_manifest(serve, tmp_path):
+    need_serving_packages()
+    server = serve()
+    ran, out, port = _approved_run(server, tmp_path, "--approve-endpoint", "http://0.0.0.0:1")
+    assert ran.returncode == 4  # another port is another endpoint
+    ran, out, port = _approved_run(server, tmp_path, "--approve-endpoint", f"http://0.0.0.0:{port}")
+    assert ran.returncode == 0, ran.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["egress"] == {
+        "approved": [{"endpoint": f"http://0.0.0.0:{port}", "approved_by": "--approve-endpoint", "pinned": False}]
+    }
+
+
+def test_an_approvals_file_that_let_a_run_through_is_named(serve, tmp_path):
+    need_serving_packages()
+    server = serve()
+    approvals = tmp_path / "approvals.toml"
+    ran, out, port = _approved_run(server, tmp_path, env={"CLUE_APPROVED_ENDPOINTS": str(approvals)})
+    assert ran.returncode == 4, ran.stderr
+    approvals.write_text(f'[[endpoint]]\nurl = "http://0.0.0.0:{port}"\n')
+    ran, out, port = _approved_run(server, tmp_path, env={"CLUE_APPROVED_ENDPOINTS": str(approvals)})
+    assert ran.returncode == 0, ran.stderr
+    [record] = json.loads((out / "manifest.json").read_text())["egress"]["approved"]
+    assert record["approved_by"] == str(approvals)
+
+
+def test_a_local_run_records_no_approval(serve, tmp_path):
+    need_serving_packages()
+    from tests.helpers.serving import write_mednli
+
+    server = serve()
+    data = write_mednli(tmp_path / "mednli.jsonl", 6)
+    ran = clue("run", "--model", "openai:fake-model", "--base-url", server.url, "--tasks", "mednli",
+               "--data", f"mednli={data}", "--output", tmp_path / "run")
+    assert ran.returncode == 0, ran.stderr
+    assert "egress" not in json.loads((tmp_path / "run" / "manifest.json").read_text())
