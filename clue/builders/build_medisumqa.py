@@ -338,8 +338,8 @@ def build(
         "counts": counts,
         "reviewed": False,
     }
-    if backend.egress_approvals:  # which approval let the notes go to a non-local endpoint
-        manifest["egress"] = {"approved": backend.egress_approvals}
+    if backend.egress_record:  # which approval let the notes go to a non-local endpoint
+        manifest["egress"] = backend.egress_record
     return BuildResult(items, manifest)
 
 

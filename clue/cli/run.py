@@ -79,6 +79,7 @@ def run_cmd(
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Requests in flight at once (servers)."),
     chat_layout: str | None = typer.Option(None, "--chat-layout", show_default="auto: from the model's chat template", help="auto, system, fold or plain."),
     approve_endpoint: list[str] | None = typer.Option(None, "--approve-endpoint", help="Allow credentialed tasks to go to this exact endpoint (see docs/serving.md)."),
+    public_task: list[str] | None = typer.Option(None, "--public-task", help="Confirm that this task file (a path) or package task (a name) is public as it declares; unconfirmed, it counts as credentialed (docs/security.md)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ignore answers already in the run store and ask the model again."),
     force: bool = typer.Option(False, "--force", help="Write into an --output that holds another model's run, replacing its results."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE, e.g. bertscore_model=scibert (repeatable)."),
@@ -100,7 +101,7 @@ def run_cmd(
         model=model, tasks=tasks, data=data, data_dir=data_dir, output=output, limit=limit, seed=seed, templates=templates,
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, decoding_seed=decoding_seed,
         longhealth_budget=longhealth_budget, options=parse_options(option), base_url=base_url, concurrency=concurrency,
-        chat_layout=chat_layout, approve_endpoints=approve_endpoint, refresh=refresh, force=force,
+        chat_layout=chat_layout, approve_endpoints=approve_endpoint, public_tasks=public_task, refresh=refresh, force=force,
         metric=parse_options(metric), bootstrap=bootstrap, protocol=protocol, protocol_settings=protocol_setting,
         price=price, variants=variants, variant_design=variant_design, suite=suite,
     )

@@ -88,9 +88,9 @@ class Backend(ABC):
 
     #: short name of the backend kind: "baseline", "openai", "vllm", "hf", "llamacpp"
     kind: str = ""
-    #: set by the egress guard (``clue.pipeline.egress.guard``): the endpoints an approval let through and which
-    #: approval, for the manifest; None when none needed one
-    egress_approvals: list[dict[str, Any]] | None = None
+    #: set by the egress guard (``clue.pipeline.egress.guard``), for the manifest's ``egress``: the endpoints an
+    #: approval let through and which approval, the task files the user confirmed public; None when nothing did
+    egress_record: dict[str, Any] | None = None
 
     def __init__(self, target: str, options: Mapping[str, Any] | None = None):
         # ``target`` is the part of the --model spec after "kind:" (a model

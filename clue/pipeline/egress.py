@@ -49,11 +49,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue.core.access import is_credentialed
 from clue.core.errors import ClueError, UsageError
 from clue.core.urls import parse_endpoint
 from clue.formats.config import read_mapping
 from clue.models.base import Backend
+from clue.pipeline.trust import Confirmations, decide_all, read_public_tasks
 
 ENV_APPROVALS = "CLUE_APPROVED_ENDPOINTS"
 
@@ -158,6 +158,11 @@ def approvals_path() -> Path:
 
 def read_approvals(path: Path) -> list[str]:
     """Endpoint URLs listed in an approvals file (see the module's docstring)."""
+    return read_user_file(path)[0]
+
+
+def read_user_file(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The approvals file's endpoint URLs and its ``[[public_task]]`` entries (``clue.pipeline.trust``)."""
     data = read_mapping(path, "approved-endpoints file", kind="toml")
     entries = data.get("endpoint", [])
     if not isinstance(entries, list):
@@ -171,7 +176,7 @@ def read_approvals(path: Path) -> list[str]:
         except UsageError as exc:
             raise UsageError(f"{path}: endpoint entry {n}: {exc}") from None
         urls.append(entry["url"])
-    return urls
+    return urls, read_public_tasks(data, path)
 
 
 def check_egress(
@@ -180,18 +185,43 @@ def check_egress(
     approved: Sequence[str] = (),
     config_path: Path | None = None,
     resolver: Resolver | None = None,
+    *,
+    data: Mapping[str, Path | None] | None = None,
+    public_tasks: Sequence[str] = (),
 ) -> list[Verdict]:
     """Refuse (``EgressRefused``) before any request if a credentialed task would leave the user's network.
 
-    ``tasks`` are Task objects (only ``name`` and ``access`` are read);
-    ``approved`` are endpoint URLs from the command line; ``config_path``
-    overrides where the approvals file is read (default: ``approvals_path()``,
-    read when it exists); ``resolver`` replaces the system resolver (tests).
-    When every endpoint passes, the backend is pinned to the addresses that
-    were checked (``Backend.pin``). Returns the verdict for each endpoint.
+    ``tasks`` are Task objects; ``data`` the data file each reads (default: a
+    task file's own). Which of them count as credentialed is the user's to
+    lower (``clue.pipeline.trust``): a task file's or package task's
+    ``access = "public"`` counts only when ``public_tasks`` (``--public-task``)
+    or the approvals file confirms it, and a known credentialed release is
+    credentialed whatever is declared. ``approved`` are endpoint URLs from
+    the command line; ``config_path`` overrides where the approvals file is
+    read (default: ``approvals_path()``, read when it exists); ``resolver``
+    replaces the system resolver (tests). When every endpoint passes, the
+    backend is pinned to the addresses that were checked (``Backend.pin``).
+    Returns the verdict for each endpoint.
     """
-    credentialed = [t.name for t in tasks if is_credentialed(getattr(t, "access", None))]
-    return guard(backend, credentialed, approved, config_path, resolver)
+    backend.egress_record = None
+    if not backend.endpoints():
+        return []
+    path = config_path or approvals_path()
+    entries = read_user_file(path)[1] if config_path is not None or path.is_file() else []
+    files = {t.name: (data or {}).get(t.name) or _own_data(t) for t in tasks}
+    decisions = decide_all(tasks, files, Confirmations.of(public_tasks, entries))
+    credentialed = [d.name for d in decisions if d.credentialed]
+    verdicts = guard(backend, credentialed, approved, config_path, resolver,
+                     notes=[d.why for d in decisions if d.credentialed and d.why])
+    confirmed = [{"task": d.name, "confirmed_by": d.confirmed_by} for d in decisions if d.confirmed_by]
+    if confirmed:
+        backend.egress_record = {**(backend.egress_record or {}), "public_tasks": confirmed}
+    return verdicts
+
+
+def _own_data(task: Any) -> Path | None:
+    own = getattr(task, "own_data_file", None)
+    return own() if callable(own) else None
 
 
 def guard(
@@ -200,6 +230,7 @@ def guard(
     approved: Sequence[str] = (),
     config_path: Path | None = None,
     resolver: Resolver | None = None,
+    notes: Sequence[str] = (),
 ) -> list[Verdict]:
     """The one door out: every component that sends credentialed text to a backend passes here first.
 
@@ -208,9 +239,10 @@ def guard(
     endpoints, passes unchecked. Otherwise every endpoint must be local or
     approved (``EgressRefused``, exit 4, nothing sent), and the backend is
     then pinned, endpoint by endpoint, to the addresses that were checked.
+    ``notes`` go into a refusal (why a task counts as credentialed).
     """
     urls = backend.endpoints()
-    backend.egress_approvals = None
+    backend.egress_record = None
     if not credentialed or not urls:
         return []
     allowed: dict[str, str] = {}
@@ -228,9 +260,10 @@ def guard(
     refused = [v for v in verdicts if not v.allowed]
     if refused:
         proxies = {endpoint_of(p) for p in backend.proxies()}
-        raise EgressRefused(refusal_message(refused, credentialed, path, proxies))
+        raise EgressRefused(refusal_message(refused, credentialed, path, proxies, notes))
     backend.pin({v.host: v.addresses or None for v in verdicts})
-    backend.egress_approvals = approvals_record(verdicts)
+    approvals = approvals_record(verdicts)
+    backend.egress_record = {"approved": approvals} if approvals else None
     return verdicts
 
 
@@ -240,7 +273,8 @@ def approvals_record(verdicts: Sequence[Verdict]) -> list[dict[str, Any]] | None
     return used or None
 
 
-def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = ()) -> str:
+def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = (),
+                    notes: Sequence[str] = ()) -> str:
     proxies = set(proxies)
     lines = [
         f"refusing to send credentialed data ({', '.join(tasks)}) to "
@@ -248,10 +282,11 @@ def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path
         + ". Nothing was sent.",
         "",
         "These tasks are credentialed: CLUE's use MIMIC data from PhysioNet, and a task file or package",
-        "task counts as credentialed unless it declares access = \"public\". PhysioNet's credentialed data",
-        "use agreement forbids sharing the data with third parties, and its guidance on LLMs (2025) says",
-        "this includes online services that may keep, review or train on what they receive, such as most",
-        "hosted model APIs.",
+        "task counts as credentialed unless it declares access = \"public\" and you confirm it (--public-task,",
+        "docs/security.md). PhysioNet's credentialed data use agreement forbids sharing the data with third",
+        "parties, and its guidance on LLMs (2025) says this includes online services that may keep, review",
+        "or train on what they receive, such as most hosted model APIs.",
+        *notes,
         "Run these tasks with an in-process backend (hf:, vllm:, llamacpp:) or a server on your own",
         "machine or private network, or run only the public tasks (--tasks meqsum,longhealth).",
         "",

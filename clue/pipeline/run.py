@@ -37,6 +37,7 @@ from clue.models import load_backend, spec_identity
 from clue.models.base import Backend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, LONGHEALTH_BUDGET, RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for
+from clue.pipeline.data import locate
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
 from clue.pipeline.lock import hold_run_dir
@@ -145,7 +146,7 @@ def score_and_write(
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
     write_results(out, results, manifest(
         config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost,
-        approvals=backend.egress_approvals,
+        egress=backend.egress_record,
     ))
     return results
 
@@ -174,7 +175,7 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
                 check_output_model(out, config.model, config.options)
         backend = load_backend(config.model, dict(config.options))
         held.callback(backend.close)
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
+        guarded(backend, config)
 
         def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
             held.enter_context(hold_run_dir(out))  # a new one: made (and locked) only once the data has loaded
@@ -182,6 +183,19 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
                 yield from stored_generate(b, requests, store, refresh=config.refresh)
 
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
+
+
+def guarded(backend: Backend, config: RunSpec) -> None:
+    """The egress guard for a run: its tasks, the data files they read, the user's approvals and confirmations."""
+    tasks = [get_task(t) for t in config.tasks]
+    data: dict[str, Path | None] = {}
+    for task in tasks:
+        try:
+            data[task.name] = locate(task, config.data, config.data_dir)[0]
+        except UsageError:  # no file: the run stops on it later, before anything is sent
+            data[task.name] = None
+    check_egress(backend, tasks, approved=list(config.approve_endpoints), data=data,
+                 public_tasks=list(config.public_tasks))
 
 
 def previous_cost(run_dir: Path) -> dict[str, Any] | None:
