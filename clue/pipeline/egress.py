@@ -261,7 +261,7 @@ def guard(
     if refused:
         proxies = {endpoint_of(p) for p in backend.proxies()}
         raise EgressRefused(refusal_message(refused, credentialed, path, proxies, notes))
-    backend.pin({v.host: v.addresses or None for v in verdicts})
+    backend.pin({v.endpoint: v.addresses or None for v in verdicts})  # endpoint by endpoint, never by host name
     approvals = approvals_record(verdicts)
     backend.egress_record = {"approved": approvals} if approvals else None
     return verdicts

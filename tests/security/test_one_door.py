@@ -150,3 +150,29 @@ def test_a_local_run_records_no_approval(serve, tmp_path):
                "--data", f"mednli={data}", "--output", tmp_path / "run")
     assert ran.returncode == 0, ran.stderr
     assert "egress" not in json.loads((tmp_path / "run" / "manifest.json").read_text())
+
+
+# -- pins per endpoint, not per host name (item 3) ---------------------------------------------------
+def test_one_host_on_two_ports_keeps_a_pin_for_each_and_the_manifest_tells_which(serve):
+    need_serving_packages()
+    import httpcore
+
+    from clue.models.openai import OpenAIBackend
+    from clue.pipeline.egress import check_egress
+    from clue.tasks import get_task
+
+    server = serve()
+    checked, approved = f"http://model.invalid:{server.port}/v1", "http://model.invalid:1/v1"
+    backend = OpenAIBackend("fake-model", {"base_url": f"{checked},{approved}"})
+    check_egress(backend, [get_task("mednli")], approved=["http://model.invalid:1"],
+                 resolver=lambda host: ["127.0.0.1"] if host == "model.invalid" else [])
+    # The approved endpoint (by name) must not unpin the checked one on the same host name: the checked
+    # port still connects to the checked address, with no DNS (model.invalid resolves nowhere).
+    network = backend._transport(checked, sync=True)._pool._network_backend
+    stream = network.connect_tcp("model.invalid", server.port, timeout=2)
+    stream.close()
+    with pytest.raises(httpcore.ConnectError, match="not checked"):
+        network.connect_tcp("model.invalid", 2, timeout=2)
+    details = backend.details()
+    assert details["pinned"] is False  # not every endpoint is held to checked addresses
+    assert details["pinned_endpoints"] == {f"http://model.invalid:{server.port}": True, "http://model.invalid:1": False}
