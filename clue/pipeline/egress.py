@@ -26,9 +26,11 @@ what it cannot.
 Approvals file (TOML), read from ``$CLUE_APPROVED_ENDPOINTS`` when set, else
 ``$XDG_CONFIG_HOME/clue/approved-endpoints.toml`` (``~/.config/clue/...``).
 Both count only as absolute paths: a relative ``XDG_CONFIG_HOME`` is ignored
-(as the XDG specification says), a relative ``CLUE_APPROVED_ENDPOINTS`` stops
-the run, since either would make the current folder (say, a cloned
-repository) the place approvals come from::
+(as the XDG specification says), and so is ``~/.config`` under a relative
+``HOME``; a relative ``CLUE_APPROVED_ENDPOINTS`` stops the run, since any of
+them would make the current folder (say, a cloned repository) the place
+approvals come from. A file owned by another user (root aside), or writable
+by group or others, stops the run (exit 2)::
 
     # Endpoints my data use agreement covers for credentialed data.
     [[endpoint]]
@@ -44,6 +46,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,8 +155,32 @@ def approvals_path() -> Path:
             )
         return path
     xdg = os.environ.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
-    return base / "clue" / "approved-endpoints.toml"
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "clue" / "approved-endpoints.toml"
+    home = os.environ.get("HOME")
+    if home is not None and not Path(home).is_absolute():
+        # HOME=. would make the current folder (a cloned repository) the place approvals come from.
+        return NO_APPROVALS
+    return Path.home() / ".config" / "clue" / "approved-endpoints.toml"
+
+
+#: where approvals are read when HOME is relative: nowhere (no file has this name)
+NO_APPROVALS = Path("/nonexistent/clue-relative-HOME-is-ignored/approved-endpoints.toml")
+
+
+def check_owner(path: Path) -> None:
+    """Refuse (exit 2) an approvals file someone else could have written: it decides where credentialed data goes."""
+    try:
+        st = path.stat()
+    except OSError:
+        return  # reading it says what is wrong
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    if uid is not None and st.st_uid not in (uid, 0):
+        raise UsageError(f"{path}: the approvals file belongs to another user (uid {st.st_uid}), not you (uid {uid}); "
+                         "approvals count only from a file you own. Move it aside, or copy it into a file of your own")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UsageError(f"{path}: the approvals file is writable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                         f"approvals count only from a file only you can write: chmod go-w {path}")
 
 
 def read_approvals(path: Path) -> list[str]:
@@ -163,6 +190,7 @@ def read_approvals(path: Path) -> list[str]:
 
 def read_user_file(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The approvals file's endpoint URLs and its ``[[public_task]]`` entries (``clue.pipeline.trust``)."""
+    check_owner(path)
     data = read_mapping(path, "approved-endpoints file", kind="toml")
     entries = data.get("endpoint", [])
     if not isinstance(entries, list):
