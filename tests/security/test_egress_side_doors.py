@@ -306,3 +306,26 @@ def test_a_relative_home_is_no_place_for_approvals(tmp_path, monkeypatch):
         check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, resolver=dns({}))
     monkeypatch.setenv("HOME", str(project))  # absolute: the user's own
     check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, resolver=dns({}))
+
+
+# -- issue 21 item 9: the forms the docs ask for are read, not refused as "another address" -------------
+@pytest.mark.parametrize("url, endpoint", [
+    ("http://[::ffff:127.0.0.1]:8000/v1", "http://[::ffff:7f00:1]:8000"),  # judged as 127.0.0.1
+    ("http://[0:0:0:0:0:0:0:1]:8000/v1", "http://[::1]:8000"),
+    ("http://xn--bcher-kva.example:8000/v1", "http://xn--bcher-kva.example:8000"),
+])
+def test_ipv6_spellings_and_xn_names_reach_the_guard(url, endpoint):
+    backend = openai_backend(url)
+    [verdict] = check_egress(backend, MEDNLI, resolver=dns({"xn--bcher-kva.example": ["127.0.0.1"]}))
+    assert verdict.allowed and verdict.endpoint == endpoint
+    assert backend.details()["pinned"] is True
+
+
+def test_a_sweep_limit_below_one_is_refused(tmp_path):
+    from tests.helpers.cli import clue as clue_here
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"limit: -1\noutput: {tmp_path / 'out'}\nmodels:\n  - spec: baseline\n")
+    ran = clue_here("sweep", sweep)
+    assert ran.returncode == 2 and "limit must be at least 1" in ran.stderr
+    assert not (tmp_path / "out").exists()

@@ -74,10 +74,11 @@ def same_for_the_client(url: str) -> None:
     try:
         theirs = httpx.URL(url)
         port = theirs.port or {"http": 80, "https": 443}.get(theirs.scheme)
-        host = theirs.host.lower()
-    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        # raw_host: the name as sent (an xn-- name stays xn--; .host would decode it), compared in one form
+        host = _host_key(theirs.raw_host.decode("ascii"))
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise UsageError(f"openai backend: not a URL the client can use ({exc.__class__.__name__}): {redact(url)!r}") from None
-    if host != ours.host or port != ours.port:
+    if host != _host_key(ours.host) or port != ours.port:
         raise UsageError(f"openai backend: the client would read {redact(url)!r} as another address; refusing it")
 
 
