@@ -125,3 +125,37 @@ def test_ctrl_c_while_the_command_line_loads(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 130 and "Traceback" not in proc.stderr and "interrupted" in proc.stderr
+
+
+def test_a_task_files_title_is_text_in_leaderboard_md(tmp_path):
+    from clue.tasks.registry import unregister
+
+    folder = tmp_path / "t"
+    task = smoking(folder)
+    for part in ("system", "user"):
+        (folder / f"smoking.{part}.txt").rename(folder / f"titled.{part}.txt")
+    task.write_text(SMOKING.replace('name = "smoking"', 'name = "titled"\ntitle = "<script>x</script> | extra"'))
+    try:
+        ran = clue("run", "--tasks", task, "--output", tmp_path / "run", "--bootstrap", "0")
+        assert ran.returncode == 0, ran.stderr
+        ran = clue("report", tmp_path / "run", "--out", tmp_path / "report")
+        assert ran.returncode == 0, ran.stderr
+    finally:
+        unregister("titled")
+    md = (tmp_path / "report" / "leaderboard.md").read_text()
+    assert "<script>" not in md and "&lt;script&gt;x&lt;/script&gt; \\| extra" in md
+    header = next(line for line in md.splitlines() if line.startswith("| #"))
+    assert header.replace("\\|", "").count("|") == 7  # #, model, the task, three levels: one column for the title
+
+
+def test_clue_report_takes_a_sweep_folders_glob(tmp_path):
+    """docs/report.md and docs/cluster.md write `clue report sweeps/june/*`: the glob brings sweep-status.json."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"limit: 3\ntasks: meqsum\nbootstrap: 0\noutput: {tmp_path / 'june'}\n"
+                     "models:\n  - spec: baseline\n    name: b1\n")
+    assert clue("sweep", sweep).returncode == 0
+    every = sorted((tmp_path / "june").glob("*"))
+    assert (tmp_path / "june" / "sweep-status.json") in every
+    ran = clue("report", *every, "--out", tmp_path / "report")
+    assert ran.returncode == 0, ran.stderr
+    assert "b1" in (tmp_path / "report" / "leaderboard.md").read_text()
