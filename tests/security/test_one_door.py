@@ -8,7 +8,9 @@ they have endpoints).
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from clue.builders import build_medisumqa as qa
 from clue.core.records import Completion, Request
 from clue.metrics import model as model_metrics
+from clue.models.base import Backend
 from clue.pipeline.egress import EgressRefused
 from tests.datasets.datasets_synth import admissions, write_tables
 from tests.helpers.cli import clue
@@ -176,3 +179,111 @@ def test_one_host_on_two_ports_keeps_a_pin_for_each_and_the_manifest_tells_which
     details = backend.details()
     assert details["pinned"] is False  # not every endpoint is held to checked addresses
     assert details["pinned_endpoints"] == {f"http://model.invalid:{server.port}": True, "http://model.invalid:1": False}
+
+
+# -- one door out: the components that can send, enumerated -------------------------------------------
+#: Every function in clue that hands requests to a backend (found by reading the source), and why each is
+#: behind the egress guard. A new one fails test_every_sender_is_enumerated until it is added here with a
+#: test below that aims it at a refused address.
+SENDERS = {
+    "clue.pipeline.run:run_model.through_store": "run_model runs guarded() before any request",
+    "clue.pipeline.run:evaluate": "called by run_model (guarded) and by clue score with the in-process StoreBackend",
+    "clue.pipeline.run:generate_all": "the generation step of evaluate",
+    "clue.pipeline.generate:stored_generate": "the run store's generation, called by the guarded entry points",
+    "clue.pipeline.variants:evaluate_variants": "called by run_variants (guarded) and by clue score (StoreBackend)",
+    "clue.pipeline.variants:through_store.generate": "run_variants' generation, after guarded()",
+    "clue.pipeline.predictions:score_predictions": "the ReplayBackend, which has no endpoints (a predictions file)",
+    "clue.builders.build_medisumqa:_generate": "build() runs guard() before reading a note",
+}
+#: Modules that may open network connections, and what they send.
+NETWORK_MODULES = {
+    "clue/models/openai/client.py": "the OpenAI-compatible backend: endpoints() go through the guard, then pinned",
+    "clue/models/openai/network.py": "that backend's transports, held to the pinned addresses",
+    "clue/models/openai/options.py": "that backend's proxy settings (read, not connected)",
+    "clue/models/netio.py": "the asyncio network layer under those transports",
+    "clue/pipeline/egress.py": "the guard's own resolver (getaddrinfo)",
+    "clue/pipeline/sweep.py": "socket.gethostname for the run marker",
+    "clue/builders/fetch.py": "downloads data files and protocol scripts: sends no task text (credentials same-origin only)",
+    "clue/metrics/bertscore.py": "downloads metric model weights from the hub: sends no task text",
+}
+NETWORK = re.compile(r"^\s*(import|from)\s+(httpx|httpcore|socket|aiohttp|requests|urllib\.request|http\.client|"
+                     r"huggingface_hub)\b|load_httpx\(|urlopen\(|snapshot_download", re.M)
+CLUE = Path(__file__).resolve().parents[2] / "clue"
+
+
+def _senders() -> set[str]:
+    found: set[str] = set()
+    for path in CLUE.rglob("*.py"):
+        module = ".".join(path.relative_to(CLUE.parent).with_suffix("").parts)
+
+        def visit(node: ast.AST, stack: list[str], module: str = module) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    visit(child, [*stack, child.name])
+                    continue
+                if isinstance(child, ast.Call):
+                    f = child.func
+                    if (isinstance(f, ast.Name) and f.id in ("stored_generate", "generate_all")) or (
+                        isinstance(f, ast.Attribute) and f.attr == "generate" and isinstance(f.value, ast.Name)
+                        and f.value.id in ("backend", "b")
+                    ):
+                        found.add(f"{module}:{'.'.join(stack)}")
+                visit(child, stack)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), [])
+    return found
+
+
+def test_every_sender_is_enumerated():
+    found = _senders()
+    assert found - set(SENDERS) == set(), "a new way to send requests: route it through clue.pipeline.egress.guard"
+    assert set(SENDERS) - found == set(), "SENDERS lists a function that no longer sends: update it"
+
+
+def test_every_module_that_can_connect_is_enumerated():
+    found = {path.relative_to(CLUE.parent).as_posix() for path in CLUE.rglob("*.py")
+             if NETWORK.search(path.read_text(encoding="utf-8"))}
+    assert found - set(NETWORK_MODULES) == set(), "a new module opens connections: say what it sends, or guard it"
+
+
+def test_the_backends_that_skip_the_guard_have_no_endpoints(tmp_path):
+    from clue.models.replay import ReplayBackend
+    from clue.pipeline.generate import StoreBackend
+
+    assert ReplayBackend("p.jsonl", {}, {}).endpoints() == []
+    assert StoreBackend.endpoints is Backend.endpoints  # in-process: reads the run store
+
+
+@pytest.mark.parametrize("entry", ["run", "variants", "sweep"])
+def test_every_entry_point_that_loads_a_backend_is_refused_before_sending(entry, tmp_path, monkeypatch, listener):
+    from clue.pipeline import run as run_module
+    from clue.pipeline import variants as variants_module
+    from clue.pipeline.config import RunSpec
+    from tests.helpers.serving import write_mednli
+
+    backends: list[RemoteFake] = []
+
+    def load(spec, options=None):
+        backends.append(RemoteFake(f"http://0.0.0.0:{listener.port}"))
+        return backends[-1]
+
+    monkeypatch.setattr(run_module, "load_backend", load)
+    monkeypatch.setattr(variants_module, "load_backend", load)
+    data = write_mednli(tmp_path / "mednli.jsonl", 6)
+    spec = RunSpec.build({"model": "remote:m", "tasks": "mednli", "data": {"mednli": str(data)},
+                          "output": str(tmp_path / "run")})
+    if entry == "run":
+        with pytest.raises(EgressRefused):
+            run_module.run_model(spec)
+    elif entry == "variants":
+        with pytest.raises(EgressRefused):
+            variants_module.run_variants(spec, variants_module.parse_design("prompts=2"))
+    else:
+        from clue.pipeline.sweep import load_sweep, run_model_safely
+
+        sweep = tmp_path / "sweep.yaml"
+        sweep.write_text(f"output: {tmp_path / 'out'}\ntasks: mednli\ndata: {{mednli: {data}}}\n"
+                         "models:\n  - spec: baseline\n    name: m\n")
+        plan = load_sweep(sweep)
+        assert run_model_safely(plan, plan.models[0]).status == "refused"
+    assert backends and all(b.sent == 0 for b in backends) and listener.connections == 0
