@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clue.builders.releases import GITHUB_RAW, TaskRelease, fetchable, release_of
 from clue.core.errors import ClueError, DataError, UsageError
@@ -120,7 +121,8 @@ def origin(url: str) -> tuple[str, str, int | None]:
 class CredentialsStayHome(urllib.request.HTTPRedirectHandler):
     """Follow redirects, carrying the Authorization header only to the origin it was given for."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         auth = req.unredirected_hdrs.get("Authorization")
         if new is not None and auth is not None and origin(new.full_url) == origin(req.full_url):
