@@ -56,7 +56,7 @@ from clue.core.errors import ClueError, UsageError
 from clue.core.urls import parse_endpoint
 from clue.formats.config import read_mapping
 from clue.models.base import Backend
-from clue.pipeline.trust import Confirmations, decide_all, read_public_tasks
+from clue.pipeline.trust import Confirmations, decide_all, needs_confirmation, read_public_tasks
 
 ENV_APPROVALS = "CLUE_APPROVED_ENDPOINTS"
 
@@ -235,7 +235,8 @@ def check_egress(
     if not backend.endpoints():
         return []
     path = config_path or approvals_path()
-    entries = read_user_file(path)[1] if config_path is not None or path.is_file() else []
+    asks = any(needs_confirmation(t) for t in tasks)  # else the file is read only for endpoints, as before
+    entries = read_user_file(path)[1] if asks and (config_path is not None or path.is_file()) else []
     files = {t.name: (data or {}).get(t.name) or _own_data(t) for t in tasks}
     decisions = decide_all(tasks, files, Confirmations.of(public_tasks, entries))
     credentialed = [d.name for d in decisions if d.credentialed]

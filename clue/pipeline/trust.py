@@ -127,6 +127,11 @@ class KnownReleases:
         return self.sha256s.get(sha256_file(path), "")
 
 
+def needs_confirmation(task: Any) -> bool:
+    """Whether ``task`` declares ``public`` where only the user's confirmation makes it count."""
+    return not is_credentialed(getattr(task, "access", None)) and origin_of(task.name) not in TRUSTED_ORIGINS
+
+
 def decide(task: Any, data: Path | None, confirmed: Confirmations, known: KnownReleases | None = None) -> Decision:
     """The access that counts for ``task`` reading ``data`` (see the module's docstring)."""
     declared = getattr(task, "access", None)
