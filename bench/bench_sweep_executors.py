@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -62,6 +64,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 requests per model instead of 60")
     args = parser.parse_args()
+    # Ray binds to the machine's interface and talks to itself there: only in a loopback-only namespace.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.helpers.netns import PROXY_VARIABLES, in_loopback_namespace, not_loopback_only_reason, only_loopback
+
+    if not only_loopback():
+        argv = in_loopback_namespace([sys.executable, *sys.argv])
+        if argv is None:
+            sys.exit(f"bench_sweep_executors: {not_loopback_only_reason()}")
+        env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+        os.execvpe(argv[0], argv, env)
     with tempfile.TemporaryDirectory(prefix="clue-bench-sweep-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         # MedNLI keeps 3 items for its few-shot demonstrations; the rest are the requests.

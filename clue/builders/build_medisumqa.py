@@ -40,11 +40,14 @@ from clue.core.seeding import DEFAULT_SEED
 from clue.metrics import model as model_metrics
 from clue.metrics import rouge
 from clue.models.base import Backend
+from clue.pipeline.egress import Resolver, guard
 from clue.pipeline.generate import stored_generate
 from clue.store.runs import RunStore
 from clue.tasks.templates import Template
 
 PURPOSE = "medisumqa"
+#: What the builder sends: credentialed text, so its backend goes through the egress guard like `clue run`.
+SENDS = "MIMIC-IV-Note discharge notes (clue data build medisumqa)"
 PATIENT_MARK = "You were admitted to the hospital"
 INSTRUCTIONS_HEADER = "Discharge Instructions"
 CUT_MARKS = ("Followup Instructions", "It was a pleasure")
@@ -229,9 +232,18 @@ def build(
     metric_config: dict[str, Any] | None = None,
     refresh: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    approved: Sequence[str] = (),
+    resolver: Resolver | None = None,
 ) -> BuildResult:
+    """Build the candidates; the egress guard checks ``backend`` before anything is read or sent.
+
+    ``approved``: endpoints the user approved (``--approve-endpoint``); the
+    user's approvals file counts too. ``resolver`` replaces the system
+    resolver (tests).
+    """
     if n < 1:
         raise UsageError("-n must be at least 1")
+    guard(backend, [SENDS], approved, resolver=resolver)
     letters = letters or 2 * n
     say = on_stage or (lambda _msg: None)
     counts: dict[str, int] = {}
@@ -326,6 +338,8 @@ def build(
         "counts": counts,
         "reviewed": False,
     }
+    if backend.egress_record:  # which approval let the notes go to a non-local endpoint
+        manifest["egress"] = backend.egress_record
     return BuildResult(items, manifest)
 
 

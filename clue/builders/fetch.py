@@ -18,10 +18,12 @@ import contextlib
 import http.client
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clue.builders.releases import GITHUB_RAW, TaskRelease, fetchable, release_of
 from clue.core.errors import ClueError, DataError, UsageError
@@ -33,9 +35,12 @@ USER_AGENT = "clue-eval (dataset fetch)"
 
 
 class FetchError(ClueError):
-    """A download failed; the message says whether running again resumes it."""
+    """A download failed; the message says whether running again resumes it.
 
-    exit_code = 4
+    Exit status 1, as for failed requests (run again to retry): 4 is the egress guard's refusal only.
+    """
+
+    exit_code = 1
 
 
 @dataclass
@@ -69,12 +74,14 @@ def download(
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if auth is not None:
+        # Unredirected: urllib copies headers added by hand to every redirect, wherever it leads;
+        # CredentialsStayHome puts it back only for a redirect to the same origin.
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             return True  # the .part already holds the whole file; verification decides
@@ -102,6 +109,28 @@ def download(
     if expected is not None and got < expected:
         raise FetchError(f"download of {url} stopped at {got} of {expected} bytes; run again to resume")
     return resumed
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the default filled in) of a URL: where credentials for it may go."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+class CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, carrying the Authorization header only to the origin it was given for."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth is not None and origin(new.full_url) == origin(req.full_url):
+            new.add_unredirected_header("Authorization", auth)
+        return new
+
+
+_OPENER = urllib.request.build_opener(CredentialsStayHome)
 
 
 def _http_problem(url: str, code: int, with_auth: bool) -> str:

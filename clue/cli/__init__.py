@@ -15,10 +15,14 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from clue.cli import agreement, data, metrics, protocol, report, run, suites  # noqa: F401, I001  (each registers its commands on app)
-from clue.cli.app import app
-from clue.cli.console import fail
-from clue.core.errors import ClueError
+try:  # Ctrl-C while the command line loads (typer, rich, the commands) ends like any Ctrl-C: 130, no traceback
+    from clue.cli import agreement, data, metrics, protocol, report, run, suites  # noqa: F401, I001  (each registers its commands on app)
+    from clue.cli.app import app
+    from clue.cli.console import fail
+    from clue.core.errors import ClueError
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted while starting; nothing was done\n")
+    sys.exit(130)
 
 __all__ = ["app", "main"]
 

@@ -129,8 +129,13 @@ def build_medisumqa_cmd(
     option: list[str] | None = typer.Option(None, "--option", "-O", help="Backend option KEY=VALUE (repeatable)."),
     metric: list[str] | None = typer.Option(None, "--metric", help="Metric setting KEY=VALUE for BERTScore (repeatable)."),
     refresh: bool = typer.Option(False, "--refresh", help="Ask the model again instead of reusing stored answers."),
+    approve_endpoint: list[str] | None = typer.Option(
+        None, "--approve-endpoint",
+        help="Allow the MIMIC-IV notes to go to this exact endpoint (scheme://host:port; see docs/security.md)."),
 ) -> None:
-    """Build MeDiSumQA candidates with a model; re-running resumes from the run store beside the output."""
+    """Build MeDiSumQA candidates with a model; re-running resumes from the run store beside the output.
+
+    The notes are credentialed: the model's endpoints pass the egress guard first, as in `clue run`."""
     from clue.builders import build_medisumqa as builder
     from clue.models import load_backend
 
@@ -139,6 +144,7 @@ def build_medisumqa_cmd(
         result = builder.build(
             notes, backend, builder.store_path_for(out), n=n, seed=seed, letters=letters,
             per_letter=per_letter or None, metric_config=parse_options(metric), refresh=refresh, on_stage=_say,
+            approved=approve_endpoint or [],
         )
     finally:
         backend.close()

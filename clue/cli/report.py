@@ -21,6 +21,10 @@ def sweep_cmd(
         None, "--approve-endpoint",
         help="Allow credentialed tasks to go to this exact endpoint, for every model (see docs/security.md). "
              "A sweep file cannot approve endpoints."),
+    public_task: list[str] | None = typer.Option(
+        None, "--public-task",
+        help="Confirm that this task file (a path) or package task (a name) is public as it declares, for every "
+             "model; unconfirmed, it counts as credentialed. A sweep file cannot confirm it (docs/security.md)."),
     protocol: str | None = typer.Option(None, "--protocol", help="Protocol profile for every model (overrides the file's 'protocol'): clue, clue-2024-06, clue-2025-01."),
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable; added to the file's)."),
     executor: str | None = typer.Option(None, "--executor", help="local (one after another, the default), ray (Ray tasks on a cluster) or slurm (submitit jobs); default: the file's cluster.executor."),
@@ -47,6 +51,7 @@ def sweep_cmd(
 
     def work(progress):
         return run_sweep(plan, only=only or (), force=force, log=log, approved=approve_endpoint or [], executor=runner,
+                         public_tasks=public_task or [],
                          on_progress=lambda model, task, done, total: progress(f"{model}/{task}", done, total))
 
     try:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -133,6 +134,24 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> None:
             fh.write("\n")
 
 
+def json_loads(text: str) -> Any:
+    """``json.loads``, with what it cannot read always a ``json.JSONDecodeError``.
+
+    Python's reader raises ``RecursionError`` on deep nesting (100,000 ``[``) and ``ValueError``
+    on an integer longer than the interpreter converts (4,300 digits): data errors, not bugs.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply to read", text, 0) from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else "the limit"
+        raise json.JSONDecodeError(f"a number with more digits than can be read ({limit}): {exc.__class__.__name__}",
+                                   text, 0) from None
+
+
 def read_jsonl(path: str | os.PathLike) -> list[tuple[int, Any]]:
     """Read a JSONL file; returns (line number, object) pairs, skipping blank lines.
 
@@ -149,7 +168,7 @@ def read_jsonl(path: str | os.PathLike) -> list[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            rows.append((lineno, json.loads(line)))
+            rows.append((lineno, json_loads(line)))
         except json.JSONDecodeError as exc:
             raise DataError(path, f"not valid JSON ({exc.msg})", record=f"line {lineno}") from exc
     return rows
@@ -175,6 +194,12 @@ def decode_utf8(path: str | os.PathLike, data: bytes, record: str | None = None)
         bad = data[exc.start:exc.start + 1].hex()
         raise DataError(path, f"not UTF-8 text (byte 0x{bad} at column {column}); is this the right file?",
                         record=record) from None
+
+
+def read_utf8(path: Any) -> str:
+    """A text file (a Path or a package resource) as UTF-8; bytes that are not UTF-8 are a ``DataError`` naming
+    the line and column (a task file, template or sweep file saved in another encoding is no bug of clue's)."""
+    return decode_utf8(str(path), path.read_bytes())
 
 
 def read_json_dict(path: str | os.PathLike, what: str) -> dict[str, Any]:

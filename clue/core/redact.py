@@ -8,7 +8,8 @@ What it hides:
   (``api_key``, ``api-key``, ``key``, ``token``, ``access_token``,
   ``password``, ``secret``, ``sig``, ...): ``?api_key=sk-1`` becomes
   ``?api_key=***``;
-- a bearer token (``Bearer sk-...``);
+- a bearer token (``Bearer sk-...``), and Basic credentials (``Basic dXNlcjpwYXNz``: base64 of
+  ``user:password``, as a server may echo the header);
 - each secret given by the caller (an API key read from the environment), and
   any prefix of it of at least ``MIN_PREFIX`` characters: a server that cuts
   its own error text may echo a key in part.
@@ -19,6 +20,8 @@ could leave part of a key that no longer matches.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Sequence
 
@@ -32,15 +35,26 @@ _SECRET_QUERY = re.compile(
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(?P<word>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_BASIC = re.compile(r"(?P<word>\bBasic\s+)(?P<token>[A-Za-z0-9+/]+={0,2})", re.IGNORECASE)
+
+
+def _basic(match: re.Match[str]) -> str:
+    """``Basic ***`` where the token is credentials (base64 of ``user:password``); other words stay."""
+    try:
+        decoded = base64.b64decode(match["token"], validate=True)
+    except (binascii.Error, ValueError):
+        return match[0]
+    return f"{match['word']}{MASK}" if b":" in decoded else match[0]
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with URL credentials, secret query values, bearer tokens and the given secrets masked."""
+    """``text`` with URL credentials, secret query values, bearer tokens, Basic credentials and the given secrets masked."""
     for secret in secrets:
         if secret:
             text = _mask_secret(text, secret)
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@" if m["userinfo"] else m[0], text)
     text = _SECRET_QUERY.sub(lambda m: f"{m['name']}={MASK}", text)
+    text = _BASIC.sub(_basic, text)
     return _BEARER.sub(lambda m: f"{m['word']}{MASK}", text)
 
 

@@ -324,6 +324,8 @@ class Manifest(Record):
     cost: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
     variants: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)  # a variant run's design
     variant: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)  # which variant this folder is
+    # which approval let credentialed data go to each endpoint that needed one; absent when none did
+    egress: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
 
     def __post_init__(self) -> None:
         if not self.schema.startswith("clue.manifest/"):

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clue.core.errors import UsageError
+from clue.core.errors import DataError, UsageError
+from clue.core.files import read_utf8
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,7 +42,9 @@ def kind_of(path: Path) -> str:
 def read_mapping(path: Path, what: str = "file", kind: str | None = None) -> dict[str, Any]:
     """A file that must hold a mapping: TOML or YAML by ``kind``, else by its suffix (``.toml`` or YAML)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    except DataError as exc:  # bytes that are not UTF-8: a binary file, another encoding
+        raise UsageError(f"{path}: the {what}: {exc.record}: {exc.problem}") from None
     return parse_mapping(text, kind or kind_of(path), str(path))

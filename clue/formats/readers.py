@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import DataError
-from clue.core.files import BOM, decode_utf8, read_jsonl
+from clue.core.files import BOM, decode_utf8, json_loads, read_jsonl
 
 
 def _check_file(path: Path) -> None:
@@ -133,7 +133,7 @@ def read_records(path: str | Path) -> list[tuple[str, Any]]:
         raise DataError(path, "file is empty")
     if stripped.startswith("["):
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
         records = [(f"record {i}", obj) for i, obj in enumerate(data)]
@@ -148,7 +148,10 @@ def read_records(path: str | Path) -> list[tuple[str, Any]]:
     if not records:
         raise DataError(path, "no records")
     for label, obj in records:
-        check_values(path, label, obj)
+        try:
+            check_values(path, label, obj)
+        except RecursionError:
+            raise DataError(path, "nested too deeply to read", record=label) from None
     return records
 
 
@@ -163,7 +166,7 @@ def _one_object(text: str) -> dict[str, Any] | None:
     if not text.lstrip().startswith("{"):
         return None
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
@@ -173,7 +176,7 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     _check_file(path)
     try:
-        data = json.loads(_read_text(path))
+        data = json_loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):

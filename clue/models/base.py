@@ -88,6 +88,9 @@ class Backend(ABC):
 
     #: short name of the backend kind: "baseline", "openai", "vllm", "hf", "llamacpp"
     kind: str = ""
+    #: set by the egress guard (``clue.pipeline.egress.guard``), for the manifest's ``egress``: the endpoints an
+    #: approval let through and which approval, the task files the user confirmed public; None when nothing did
+    egress_record: dict[str, Any] | None = None
 
     def __init__(self, target: str, options: Mapping[str, Any] | None = None):
         # ``target`` is the part of the --model spec after "kind:" (a model
@@ -178,10 +181,12 @@ class Backend(ABC):
         return []
 
     def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:  # noqa: B027 - nothing to pin in-process
-        """Connect only to these addresses, which the egress guard checked (host -> addresses).
+        """Connect only to these addresses, which the egress guard checked (endpoint -> addresses).
 
-        ``None`` for a host: the user approved it by name, so the client resolves it.
-        A backend with endpoints must then refuse to connect to any other host.
+        Keys are endpoints, ``scheme://host:port`` (``clue.core.urls.Endpoint``): one host name on two
+        ports is two endpoints, each with its own verdict. ``None`` for an endpoint: the user approved it
+        by name, so the client resolves it. A backend with endpoints must then refuse to connect to any
+        other host and port.
         """
 
     # -- answering ---------------------------------------------------------------------

@@ -54,6 +54,9 @@ class RunSpec:
     gpus: int | None = None  # GPUs the model holds; None: from the spec (clue.pipeline.cost.gpus_for)
     options: dict[str, Any] = field(default_factory=dict)  # backend options (-O KEY=VALUE, --base-url, ...)
     approve_endpoints: list[str] = field(default_factory=list)  # only ever from the user (command line, Python)
+    # task files (paths) and task names whose access = "public" the user confirms (clue.pipeline.trust); never from
+    # a sweep file
+    public_tasks: list[str] = field(default_factory=list)
     refresh: bool = False
     force: bool = False
     variants: str | None = None  # prompt variants, e.g. "prompts=4,shots=3" (clue.pipeline.variants)
@@ -108,6 +111,7 @@ class RunSpec:
             gpus=_opt_int(s.get("gpus"), "gpus", where, minimum=0),
             options=options,
             approve_endpoints=[_text(v, "approve_endpoints", where) for v in _listed(s.get("approve_endpoints"))],
+            public_tasks=[_text(v, "public_tasks", where) for v in _listed(s.get("public_tasks"))],
             refresh=_flag(s.get("refresh", False), "refresh", where),
             force=_flag(s.get("force", False), "force", where),
             variants=_text(s["variants"], "variants", where) if s.get("variants") is not None else None,
@@ -169,6 +173,7 @@ SETTINGS: dict[str, str] = {
     "concurrency": "requests in flight at once",
     "chat_layout": "auto, system, fold or plain",
     "approve_endpoints": "endpoints credentialed data may go to (never from a sweep file)",
+    "public_tasks": "task files and task names whose access = \"public\" you confirm (never from a sweep file)",
     "refresh": "ask the model again instead of reusing stored answers",
     "force": "replace another model's run in the output folder",
     "variants": "ask under prompt variants: prompts=N,shots=N,order=N (docs/variants.md)",

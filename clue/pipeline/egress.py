@@ -26,9 +26,11 @@ what it cannot.
 Approvals file (TOML), read from ``$CLUE_APPROVED_ENDPOINTS`` when set, else
 ``$XDG_CONFIG_HOME/clue/approved-endpoints.toml`` (``~/.config/clue/...``).
 Both count only as absolute paths: a relative ``XDG_CONFIG_HOME`` is ignored
-(as the XDG specification says), a relative ``CLUE_APPROVED_ENDPOINTS`` stops
-the run, since either would make the current folder (say, a cloned
-repository) the place approvals come from::
+(as the XDG specification says), and so is ``~/.config`` under a relative
+``HOME``; a relative ``CLUE_APPROVED_ENDPOINTS`` stops the run, since any of
+them would make the current folder (say, a cloned repository) the place
+approvals come from. A file owned by another user (root aside), or writable
+by group or others, stops the run (exit 2)::
 
     # Endpoints my data use agreement covers for credentialed data.
     [[endpoint]]
@@ -44,16 +46,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue.core.access import is_credentialed
 from clue.core.errors import ClueError, UsageError
 from clue.core.urls import parse_endpoint
 from clue.formats.config import read_mapping
 from clue.models.base import Backend
+from clue.pipeline.trust import Confirmations, decide_all, needs_confirmation, read_public_tasks
 
 ENV_APPROVALS = "CLUE_APPROVED_ENDPOINTS"
 
@@ -80,6 +83,12 @@ class Verdict:
     # The addresses checked, which the backend must connect to; empty for an
     # approved endpoint (the user approved the name, wherever it leads).
     addresses: tuple[str, ...] = ()
+    # Which approval let it through ("--approve-endpoint", or the approvals file's path); "" when none was needed.
+    approval: str = ""
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest keeps of an endpoint an approval let through."""
+        return {"endpoint": self.endpoint, "approved_by": self.approval, "pinned": False}
 
 
 def endpoint_of(url: str) -> str:
@@ -101,12 +110,20 @@ def system_resolver(host: str) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def classify(url: str, approved: Iterable[str], resolver: Resolver | None = None) -> Verdict:
-    """Whether ``url`` may receive credentialed data, decided by every address it leads to."""
+COMMAND_LINE = "--approve-endpoint"
+
+
+def classify(url: str, approved: Iterable[str] | Mapping[str, str], resolver: Resolver | None = None) -> Verdict:
+    """Whether ``url`` may receive credentialed data, decided by every address it leads to.
+
+    ``approved``: endpoint URLs, or a mapping of endpoint URL -> where the approval came from.
+    """
     parsed = parse_endpoint(url)
     endpoint, host = str(parsed), parsed.host
-    if endpoint in {endpoint_of(a) for a in approved}:
-        return Verdict(endpoint, True, "approved by the user", host)
+    sources = dict(approved) if isinstance(approved, Mapping) else dict.fromkeys(approved, COMMAND_LINE)
+    by = {endpoint_of(a): source for a, source in reversed(list(sources.items()))}
+    if endpoint in by:
+        return Verdict(endpoint, True, "approved by the user", host, approval=by[endpoint])
     if parsed.is_ip:
         local = is_local_address(host)
         reason = "loopback or private address" if local else "not a loopback or private address"
@@ -138,12 +155,42 @@ def approvals_path() -> Path:
             )
         return path
     xdg = os.environ.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
-    return base / "clue" / "approved-endpoints.toml"
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "clue" / "approved-endpoints.toml"
+    home = os.environ.get("HOME")
+    if home is not None and not Path(home).is_absolute():
+        # HOME=. would make the current folder (a cloned repository) the place approvals come from.
+        return NO_APPROVALS
+    return Path.home() / ".config" / "clue" / "approved-endpoints.toml"
+
+
+#: where approvals are read when HOME is relative: nowhere (no file has this name)
+NO_APPROVALS = Path("/nonexistent/clue-relative-HOME-is-ignored/approved-endpoints.toml")
+
+
+def check_owner(path: Path) -> None:
+    """Refuse (exit 2) an approvals file someone else could have written: it decides where credentialed data goes."""
+    try:
+        st = path.stat()
+    except OSError:
+        return  # reading it says what is wrong
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    if uid is not None and st.st_uid not in (uid, 0):
+        raise UsageError(f"{path}: the approvals file belongs to another user (uid {st.st_uid}), not you (uid {uid}); "
+                         "approvals count only from a file you own. Move it aside, or copy it into a file of your own")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UsageError(f"{path}: the approvals file is writable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                         f"approvals count only from a file only you can write: chmod go-w {path}")
 
 
 def read_approvals(path: Path) -> list[str]:
     """Endpoint URLs listed in an approvals file (see the module's docstring)."""
+    return read_user_file(path)[0]
+
+
+def read_user_file(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The approvals file's endpoint URLs and its ``[[public_task]]`` entries (``clue.pipeline.trust``)."""
+    check_owner(path)
     data = read_mapping(path, "approved-endpoints file", kind="toml")
     entries = data.get("endpoint", [])
     if not isinstance(entries, list):
@@ -157,7 +204,7 @@ def read_approvals(path: Path) -> list[str]:
         except UsageError as exc:
             raise UsageError(f"{path}: endpoint entry {n}: {exc}") from None
         urls.append(entry["url"])
-    return urls
+    return urls, read_public_tasks(data, path)
 
 
 def check_egress(
@@ -166,39 +213,97 @@ def check_egress(
     approved: Sequence[str] = (),
     config_path: Path | None = None,
     resolver: Resolver | None = None,
+    *,
+    data: Mapping[str, Path | None] | None = None,
+    public_tasks: Sequence[str] = (),
 ) -> list[Verdict]:
     """Refuse (``EgressRefused``) before any request if a credentialed task would leave the user's network.
 
-    ``tasks`` are Task objects (only ``name`` and ``access`` are read);
-    ``approved`` are endpoint URLs from the command line; ``config_path``
-    overrides where the approvals file is read (default: ``approvals_path()``,
-    read when it exists); ``resolver`` replaces the system resolver (tests).
-    When every endpoint passes, the backend is pinned to the addresses that
-    were checked (``Backend.pin``). Returns the verdict for each endpoint.
+    ``tasks`` are Task objects; ``data`` the data file each reads (default: a
+    task file's own). Which of them count as credentialed is the user's to
+    lower (``clue.pipeline.trust``): a task file's or package task's
+    ``access = "public"`` counts only when ``public_tasks`` (``--public-task``)
+    or the approvals file confirms it, and a known credentialed release is
+    credentialed whatever is declared. ``approved`` are endpoint URLs from
+    the command line; ``config_path`` overrides where the approvals file is
+    read (default: ``approvals_path()``, read when it exists); ``resolver``
+    replaces the system resolver (tests). When every endpoint passes, the
+    backend is pinned to the addresses that were checked (``Backend.pin``).
+    Returns the verdict for each endpoint.
     """
-    credentialed = [t.name for t in tasks if is_credentialed(getattr(t, "access", None))]
+    backend.egress_record = None
+    if not backend.endpoints():
+        return []
+    path = config_path or approvals_path()
+    asks = any(needs_confirmation(t) for t in tasks)  # else the file is read only for endpoints, as before
+    entries = read_user_file(path)[1] if asks and (config_path is not None or path.is_file()) else []
+    files = {t.name: (data or {}).get(t.name) or _own_data(t) for t in tasks}
+    decisions = decide_all(tasks, files, Confirmations.of(public_tasks, entries))
+    credentialed = [d.name for d in decisions if d.credentialed]
+    verdicts = guard(backend, credentialed, approved, config_path, resolver,
+                     notes=[d.why for d in decisions if d.credentialed and d.why])
+    confirmed = [{"task": d.name, "confirmed_by": d.confirmed_by} for d in decisions if d.confirmed_by]
+    if confirmed:
+        backend.egress_record = {**(backend.egress_record or {}), "public_tasks": confirmed}
+    return verdicts
+
+
+def _own_data(task: Any) -> Path | None:
+    own = getattr(task, "own_data_file", None)
+    return own() if callable(own) else None
+
+
+def guard(
+    backend: Backend,
+    credentialed: Sequence[str],
+    approved: Sequence[str] = (),
+    config_path: Path | None = None,
+    resolver: Resolver | None = None,
+    notes: Sequence[str] = (),
+) -> list[Verdict]:
+    """The one door out: every component that sends credentialed text to a backend passes here first.
+
+    ``credentialed`` names what would be sent (tasks, or a builder's source
+    such as MIMIC-IV-Note); nothing credentialed, or a backend without
+    endpoints, passes unchecked. Otherwise every endpoint must be local or
+    approved (``EgressRefused``, exit 4, nothing sent), and the backend is
+    then pinned, endpoint by endpoint, to the addresses that were checked.
+    ``notes`` go into a refusal (why a task counts as credentialed).
+    """
     urls = backend.endpoints()
+    backend.egress_record = None
     if not credentialed or not urls:
         return []
-    allowed = list(approved)
-    for url in allowed:
+    allowed: dict[str, str] = {}
+    for url in approved:
         try:
             endpoint_of(url)
         except UsageError as exc:
             raise UsageError(f"--approve-endpoint: {exc}") from None
+        allowed.setdefault(url, COMMAND_LINE)
     path = config_path or approvals_path()
     if config_path is not None or path.is_file():
-        allowed += read_approvals(path)
+        for url in read_approvals(path):
+            allowed.setdefault(url, str(path))
     verdicts = [classify(u, allowed, resolver) for u in urls]
     refused = [v for v in verdicts if not v.allowed]
     if refused:
         proxies = {endpoint_of(p) for p in backend.proxies()}
-        raise EgressRefused(refusal_message(refused, credentialed, path, proxies))
-    backend.pin({v.host: v.addresses or None for v in verdicts})
+        raise EgressRefused(refusal_message(refused, credentialed, path, proxies, notes))
+    backend.pin({v.endpoint: v.addresses or None for v in verdicts})  # endpoint by endpoint, never by host name
+    approvals = approvals_record(verdicts)
+    backend.egress_record = {"approved": approvals} if approvals else None
     return verdicts
 
 
-def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = ()) -> str:
+def approvals_record(verdicts: Sequence[Verdict]) -> list[dict[str, Any]] | None:
+    """The endpoints an approval let through, for the manifest; None when none needed one (the key stays absent)."""
+    used = [v.record() for v in verdicts if v.approval]
+    return used or None
+
+
+def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path, proxies: Iterable[str] = (),
+                    notes: Sequence[str] = ()) -> str:
     proxies = set(proxies)
     lines = [
         f"refusing to send credentialed data ({', '.join(tasks)}) to "
@@ -206,10 +311,11 @@ def refusal_message(refused: Sequence[Verdict], tasks: Sequence[str], path: Path
         + ". Nothing was sent.",
         "",
         "These tasks are credentialed: CLUE's use MIMIC data from PhysioNet, and a task file or package",
-        "task counts as credentialed unless it declares access = \"public\". PhysioNet's credentialed data",
-        "use agreement forbids sharing the data with third parties, and its guidance on LLMs (2025) says",
-        "this includes online services that may keep, review or train on what they receive, such as most",
-        "hosted model APIs.",
+        "task counts as credentialed unless it declares access = \"public\" and you confirm it (--public-task,",
+        "docs/security.md). PhysioNet's credentialed data use agreement forbids sharing the data with third",
+        "parties, and its guidance on LLMs (2025) says this includes online services that may keep, review",
+        "or train on what they receive, such as most hosted model APIs.",
+        *notes,
         "Run these tasks with an in-process backend (hf:, vllm:, llamacpp:) or a server on your own",
         "machine or private network, or run only the public tasks (--tasks meqsum,longhealth).",
         "",

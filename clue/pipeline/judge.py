@@ -150,15 +150,17 @@ def rubric_texts(tasks: Sequence[str]) -> dict[str, dict[str, str]]:
     return {t: {c: rubric_text(t, c) for c in CRITERIA[t]} for t in tasks if t in CRITERIA}
 
 
-def open_judges(jury: Jury, tasks: Sequence[Any], approved: Sequence[str]) -> list[Backend]:
-    """Load every judge and pass it through the egress guard (exit 4 before any call); the caller closes them."""
+def open_judges(jury: Jury, tasks: Sequence[Any], approved: Sequence[str], *,
+                data: Mapping[str, Path | None] | None = None, public_tasks: Sequence[str] = ()) -> list[Backend]:
+    """Load every judge and pass it through the egress guard (exit 4 before any call), with the same data files and
+    confirmations the model's check had; the caller closes them."""
     backends: list[Backend] = []
     try:
         for judge in jury.judges:
             backend = load_backend(judge.spec, dict(judge.options))
             backends.append(backend)
             try:
-                check_egress(backend, tasks, approved=list(approved))
+                check_egress(backend, tasks, approved=list(approved), data=data, public_tasks=list(public_tasks))
             except EgressRefused as exc:
                 raise EgressRefused(f"the judge {judge.spec}: {exc}") from None
     except BaseException:
@@ -315,7 +317,8 @@ def judge_task(jury: Jury, backends: Sequence[Backend], store: JudgeStore, task:
 
 def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by_task: Mapping[str, list[PredictionRow]],
               summaries: Mapping[str, TaskSummary], run_dir: Path, approved: Sequence[str],
-              judged_model: str = "") -> dict[str, Any]:
+              judged_model: str = "", data: Mapping[str, Path | None] | None = None,
+              public_tasks: Sequence[str] = ()) -> dict[str, Any]:
     """Judge every free-text task of a scored run in place (rows and summaries); returns the manifest's record."""
     register_judge_metrics()
     judged = [p for p in prepared if p.task.name in CRITERIA]
@@ -325,7 +328,7 @@ def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by
                               "store": STORE_FILENAME, "tasks": {}}
     if not judged:
         return record
-    backends = open_judges(jury, tasks, approved)
+    backends = open_judges(jury, tasks, approved, data=data, public_tasks=public_tasks)
     try:
         with JudgeStore(run_dir / STORE_FILENAME) as store:
             for p in judged:

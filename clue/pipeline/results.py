@@ -101,6 +101,7 @@ def manifest(
     timing: Mapping[str, Any],
     reused_from_store: int,
     cost: dict[str, Any] | None = None,
+    egress: dict[str, Any] | None = None,
 ) -> Manifest:
     """What a run was: command, versions, seed, data and template hashes, backend, timing."""
     return Manifest(
@@ -124,6 +125,7 @@ def manifest(
         reused_from_store=reused_from_store,
         task_options={},  # schema 1: task options are protocol settings now (TASK.options.KEY)
         backend=backend_info,
+        egress=dict(egress) if egress else None,  # only a run an approval (or a confirmation) let through
         tasks={
             p.task.name: ManifestTask(
                 file=str(p.path),

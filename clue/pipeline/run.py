@@ -37,6 +37,7 @@ from clue.models import load_backend, spec_identity
 from clue.models.base import Backend
 from clue.pipeline.config import DEFAULT_BOOTSTRAP, LONGHEALTH_BUDGET, RunSpec
 from clue.pipeline.cost import cost_parts, gpus_for
+from clue.pipeline.data import locate
 from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
 from clue.pipeline.judge import judge_run, jury_from, open_judges
@@ -149,7 +150,8 @@ def score_and_write(
         "generation_s": round(generation_s, 3),
     }
     reused = sum(1 for c in completions.values() if c.meta.get("stored"))
-    record = manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost)
+    record = manifest(config, prepared, info, templates.manifest(), metric_settings, timing, reused, run_cost,
+                      egress=backend.egress_record)
     if judged is not None:
         add_judging(results, record, judged)
     write_results(out, results, record)
@@ -171,7 +173,8 @@ def judge_scored(config: RunSpec, prepared: Sequence[PreparedTask], rows_by_task
     if jury is None:
         return None
     return judge_run(jury, [p.task for p in prepared], prepared, rows_by_task, tasks, out, config.approve_endpoints,
-                     judged_model=config.model)
+                     judged_model=config.model, data={p.task.name: p.path for p in prepared},
+                     public_tasks=config.public_tasks)
 
 
 def add_judging(results: RunResults, record: Manifest, judged: dict[str, Any]) -> None:
@@ -210,7 +213,7 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
                 check_output_model(out, config.model, config.options)
         backend = load_backend(config.model, dict(config.options))
         held.callback(backend.close)
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
+        guarded(backend, config)
         check_judges(config)
 
         def through_store(b: Backend, requests: list[Request]) -> Iterable[Completion]:
@@ -221,12 +224,32 @@ def run_model(config: RunSpec, *, on_progress: Progress | None = None) -> RunRes
         return evaluate(config, backend, on_progress=on_progress, generate=through_store)
 
 
+def guarded(backend: Backend, config: RunSpec) -> None:
+    """The egress guard for a run: its tasks, the data files they read, the user's approvals and confirmations."""
+    tasks = [get_task(t) for t in config.tasks]
+    check_egress(backend, tasks, approved=list(config.approve_endpoints), data=run_data(config),
+                 public_tasks=list(config.public_tasks))
+
+
+def run_data(config: RunSpec) -> dict[str, Path | None]:
+    """The data file each task of the run reads (None where there is none: the run stops on it later, before anything is sent)."""
+    data: dict[str, Path | None] = {}
+    for name in config.tasks:
+        task = get_task(name)
+        try:
+            data[name] = locate(task, config.data, config.data_dir)[0]
+        except UsageError:
+            data[name] = None
+    return data
+
+
 def check_judges(config: RunSpec) -> None:
     """The judges pass the egress guard too, before the model or any judge is asked anything."""
     jury = jury_from(config.judge, config.judge_base_url, config.judges)
     if jury is None:
         return
-    for backend in open_judges(jury, [get_task(t) for t in config.tasks], config.approve_endpoints):
+    for backend in open_judges(jury, [get_task(t) for t in config.tasks], config.approve_endpoints,
+                               data=run_data(config), public_tasks=config.public_tasks):
         backend.close()
 
 

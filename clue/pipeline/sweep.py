@@ -48,6 +48,9 @@ REFUSED_KEYS = {
     "approve_endpoints": "a sweep file cannot approve endpoints: it may come with a cloned project, and only you can "
     "approve where credentialed data goes. Use `clue sweep --approve-endpoint URL` or your own approvals file "
     "(docs/security.md)",
+    "public_tasks": "a sweep file cannot confirm a task as public: it may come with a cloned project, and only you can "
+    "lower what counts as credentialed. Use `clue sweep --public-task FILE` or your own approvals file "
+    "(docs/security.md)",
 }
 MARKER = "sweep.json"  # in each run directory (clue.report.leaderboard reads the name from it)
 STATUS = "sweep-status.json"
@@ -233,11 +236,12 @@ def run_model(
     model: ModelPlan,
     on_progress: Callable[[str, int, int], None] | None = None,
     approved: Sequence[str] = (),
+    public_tasks: Sequence[str] = (),
 ) -> Outcome:
     """One model of the sweep, through the run store; raises on a crash, counts failed requests."""
     t0 = time.perf_counter()
     fp = fingerprint(plan, model)
-    config = model.run.with_changes(approve_endpoints=list(approved))
+    config = model.run.with_changes(approve_endpoints=list(approved), public_tasks=list(public_tasks))
     marker = {"name": model.name, "spec": model.spec, "sweep": str(plan.source), "status": "running",
               "fingerprint": fp["sha256"], "settings": fp["material"]}
     with hold_run_dir(model.output):
@@ -258,6 +262,7 @@ def run_model_safely(
     plan: SweepPlan,
     model: ModelPlan,
     approved: Sequence[str] = (),
+    public_tasks: Sequence[str] = (),
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> Outcome:
     """``run_model`` as every executor runs it: a failure of the model comes back as a failed outcome.
@@ -267,7 +272,7 @@ def run_model_safely(
     by the egress guard comes back as ``refused``: nothing was sent for it.
     """
     try:
-        return run_model(plan, model, on_progress, approved)
+        return run_model(plan, model, on_progress, approved, public_tasks)
     except KeyboardInterrupt:
         raise
     except EgressRefused as exc:  # nothing was sent for this model; the others still run
@@ -294,6 +299,7 @@ def run_sweep(
     on_progress: Callable[[str, str, int, int], None] | None = None,
     approved: Sequence[str] = (),
     executor: Executor | None = None,
+    public_tasks: Sequence[str] = (),
 ) -> list[Outcome]:
     """Run every model of ``plan`` (one after another unless ``executor`` spreads them); a failing model never stops the others.
 
@@ -305,7 +311,8 @@ def run_sweep(
     if missing:
         raise UsageError(f"--only: no model named {', '.join(missing)} in {plan.source}")
     with hold_run_dir(plan.output, what="sweep output folder"):
-        return _run_models(plan, wanted, force, log, on_progress, approved, executor or LocalExecutor(log=log))
+        return _run_models(plan, wanted, force, log, on_progress, (tuple(approved), tuple(public_tasks)),
+                           executor or LocalExecutor(log=log))
 
 
 def _run_models(
@@ -314,9 +321,10 @@ def _run_models(
     force: bool,
     log: Callable[[str], None],
     on_progress: Callable[[str, str, int, int], None] | None,
-    approved: Sequence[str],
+    consent: tuple[tuple[str, ...], tuple[str, ...]],
     executor: Executor,
 ) -> list[Outcome]:
+    """``consent``: the user's approved endpoints and confirmed public tasks, handed to every model's run."""
     heads = {m.name: f"[{i}/{len(wanted)}] {m.name}" for i, m in enumerate(wanted, start=1)}
     outcomes: dict[str, Outcome] = {}
     jobs: list[Job] = []
@@ -326,7 +334,7 @@ def _run_models(
             log(f"{heads[model.name]}: done before, skipped ({model.output})")
             outcomes[model.name] = Outcome(model.name, model.output, "skipped")
         else:
-            jobs.append(Job(model.name, (plan, model, tuple(approved)), gpus=model.gpus_held(), cpus=cpus))
+            jobs.append(Job(model.name, (plan, model, *consent), gpus=model.gpus_held(), cpus=cpus))
     write_status(plan, list(outcomes.values()), wanted)
     by_name = {m.name: m for m in wanted}
 

@@ -35,10 +35,9 @@ from clue.models import load_backend
 from clue.models.base import Backend
 from clue.pipeline.config import RunSpec
 from clue.pipeline.data import locate
-from clue.pipeline.egress import check_egress
 from clue.pipeline.generate import stored_generate
 from clue.pipeline.plan import PreparedTask, build_context, limit_cases, protocol_overrides, run_templates
-from clue.pipeline.run import Generate, Progress, attach_inputs, score_and_write
+from clue.pipeline.run import Generate, Progress, attach_inputs, guarded, score_and_write
 from clue.stats.variants import flip_rate, spread
 from clue.store.runs import STORE_FILENAME, RunStore, model_key, request_key
 from clue.tasks.base import Task
@@ -349,7 +348,7 @@ def run_variants(
     backend = load_backend(config.model, dict(config.options))
     store_path = Path(config.output) / STORE_FILENAME
     try:
-        check_egress(backend, [get_task(t) for t in config.tasks], approved=list(config.approve_endpoints))
+        guarded(backend, config)
         return evaluate_variants(
             config, design, backend, generate=through_store(store_path, refresh=config.refresh),
             store_path=None if config.refresh else store_path, on_plan=on_plan, on_progress=on_progress,

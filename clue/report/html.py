@@ -38,6 +38,7 @@ from clue.report.leaderboard import (
     fmt_diag,
     leaderboard_rows,
     load_run,
+    run_folders,
     tasks_present,
     unique_names,
     write_leaderboard,
@@ -88,7 +89,7 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     """Read the runs (and published rows), compare the pairs, write every file under ``options.out``."""
     if options.allow_credentialed_items and not options.show_items:
         raise UsageError("--allow-credentialed-items only widens --show-items; give both")
-    entries = [load_run(p) for p in run_dirs]
+    entries = [load_run(p) for p in run_folders(run_dirs)]
     unique_names(entries)
     if options.published is not None:
         entries += load_published(options.published)

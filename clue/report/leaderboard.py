@@ -18,7 +18,9 @@ from clue.core.access import CREDENTIALED
 from clue.core.files import read_json_dict, write_json
 from clue.core.results import PREDICTIONS_FOLDER, Manifest, PredictionRow, RunResults, TaskSummary, read_predictions, read_run
 from clue.core.seeding import DEFAULT_SEED
+from clue.pipeline.lock import LOCK_FILENAME
 from clue.pipeline.sweep import MARKER as SWEEP_MARKER
+from clue.pipeline.sweep import STATUS as SWEEP_STATUS
 from clue.report.tables import csv_text, fmt_score, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_info, task_order, task_title
 from clue.stats.confidence import add_confidence_intervals
@@ -99,6 +101,12 @@ class Entry:
             file = self.path / PREDICTIONS_FOLDER / f"{task}.jsonl"
             self._rows[task] = read_predictions(file) if file.is_file() else []
         return self._rows[task]
+
+
+def run_folders(paths: Sequence[str | Path]) -> list[Path]:
+    """The run folders among ``paths``: a sweep output folder's own files, which ``clue report sweeps/june/*``
+    brings along (``sweep-status.json``, the lock file), are not runs and are left out."""
+    return [Path(p) for p in paths if not (Path(p).is_file() and Path(p).name in (SWEEP_STATUS, LOCK_FILENAME))]
 
 
 def load_run(path: str | Path, *, with_ci: bool = True, n_resamples: int = 1000) -> Entry:
@@ -378,7 +386,9 @@ def leaderboard_markdown(entries: Sequence[Entry]) -> str:
     cols = [*tasks, *entry_levels(entries)]
     manifests = [e.manifest for e in entries]
     runs = [e.results for e in entries]
-    head = ["#", "model", *(task_title(t, *manifests) for t in tasks), *(level_title(lv, *runs) for lv in entry_levels(entries))]
+    # Titles come from task files and suites, so they are data: shown literally, never markup or a column break.
+    head = ["#", "model", *(md_text(task_title(t, *manifests)) for t in tasks),
+            *(md_text(level_title(lv, *runs)) for lv in entry_levels(entries))]
     lines: list[str] = []
     group = 0
     for row in leaderboard_rows(entries):

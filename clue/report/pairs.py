@@ -275,7 +275,7 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
               "|---|---|---|---|---:|---:|---:|---:|---:|" + ("---|" if with_variants else "")]
     for row in rows:
         ci = None if row["ci_low"] is None else (row["ci_low"], row["ci_high"])
-        what = level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"])
+        what = md_text(level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"]))
         mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
         delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
         line = (f"| {md_text(row['biomedical'])} | {md_text(row['base'])} | {row['source']} | {what} | {row['score_base']:.2f} | "

@@ -3,8 +3,7 @@ Markdown that shows names literally, score cells, atomic text files."""
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,21 @@ from clue.core.files import atomic_writer
 
 def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV of the ``header`` columns of each row; floats written to round-trip exactly."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_value(col) for col in header])
-    for row in rows:
-        writer.writerow([csv_value(row.get(col)) for col in header])
-    return buf.getvalue()
+    lines = [csv_row([csv_value(col) for col in header])]
+    lines += [csv_row([csv_value(row.get(col)) for col in header]) for row in rows]
+    return "".join(lines)
+
+
+# A cell holding one of these is quoted. The csv module quotes only the characters of its line
+# terminator ("\n" here), not a carriage return, which spreadsheets and csv readers also end a row at.
+_QUOTE = (",", '"', "\n", "\r")
+
+
+def csv_row(cells: Sequence[str]) -> str:
+    """One CSV line (the csv module's minimal quoting, plus any cell with a carriage return)."""
+    if len(cells) == 1 and cells[0] == "":
+        return '""\n'  # as csv writes it: an empty line would be no row
+    return ",".join('"' + c.replace('"', '""') + '"' if any(q in c for q in _QUOTE) else c for c in cells) + "\n"
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
@@ -28,7 +36,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_value(value: Any) -> str:
     """A CSV cell: numbers written to round-trip exactly; text that a spreadsheet would run as a formula
-    (a run folder named ``=HYPERLINK(...)``) is prefixed with ``'``, the OWASP rule."""
+    (a run folder named ``=HYPERLINK(...)``) is prefixed with ``'``, the OWASP rule, and so is each line of
+    it that starts like one."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -38,7 +47,12 @@ def csv_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    text = "'" + text if text.startswith(FORMULA_STARTS) else text
+    # The same for each line of the cell: a reader that ends rows at a line break inside quotes would start one there.
+    return _LINE_FORMULA.sub(lambda m: m[1] + "'" + m[2], text)
+
+
+_LINE_FORMULA = re.compile(r"(\r\n|\r|\n)([=+\-@\t])")
 
 
 def fmt_score(score: float | None, complete: bool | None = True, ci: Sequence[float] | None = None) -> str:

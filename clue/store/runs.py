@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -44,10 +45,27 @@ def _kind(exc: sqlite3.Error) -> str:
     return "other"
 
 
+def _disk_full(path: Path, exc: sqlite3.Error) -> bool:
+    """An I/O error (SQLite says "disk I/O error" when it cannot grow its WAL files) on a disk with no room left."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if not (name.startswith("SQLITE_IOERR") or "disk i/o error" in str(exc).lower()):
+        return False
+    try:
+        return shutil.disk_usage(Path(path).parent).free < FULL_BELOW
+    except OSError:
+        return False
+
+
+#: bytes free below which an I/O error counts as a full disk (SQLite's pages and WAL frames are a few KiB)
+FULL_BELOW = 1 << 20
+
+
 def store_error(path: Path, exc: sqlite3.Error, kept: int | None = None, what: str = "run store") -> StoreError:
     """One line for a SQLite error on the file at ``path``; ``kept`` answers are known to be committed."""
     kept_text = f" The {kept} answer(s) committed before are kept." if kept is not None else ""
     kind = _kind(exc)
+    if kind == "other" and _disk_full(path, exc):
+        kind = "full"
     if kind == "full":
         return StoreError(f"{path}: cannot write the {what}: the disk is full.{kept_text} "
                           "Free some space and run the same command again: it resumes from them.")
@@ -133,6 +151,14 @@ class RunStore:
             db.execute("INSERT INTO store_info VALUES ('schema', ?)", (str(STORE_SCHEMA),))
         elif row[0] != str(STORE_SCHEMA):
             raise UsageError(f"{self.path}: run store schema {row[0]}, this clue reads schema {STORE_SCHEMA}")
+        else:  # a store made before: a table gone is damage, not a fresh start (every request would be asked again)
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            gone = sorted({"models", "completions"} - tables)
+            if gone:
+                raise StoreError(
+                    f"{self.path}: not a usable clue run store: it is damaged (its {' and '.join(gone)} table is gone). "
+                    "Move it aside to start afresh, or recover what it holds with: "
+                    f"sqlite3 {self.path} .recover | sqlite3 recovered.sqlite")
         db.execute(
             """CREATE TABLE IF NOT EXISTS models (
                 model_key TEXT PRIMARY KEY,
@@ -175,7 +201,8 @@ class RunStore:
                    FROM models m ORDER BY m.first_seen"""
             ).fetchall()
         return [
-            {"model_key": k, "identity": json.loads(i), "described": json.loads(d), "ok": ok, "failed": failed}
+            {"model_key": k, "identity": self._json(i, "models.identity"), "described": self._json(d, "models.described"),
+             "ok": ok, "failed": failed}
             for k, i, d, ok, failed in rows
         ]
 
@@ -219,8 +246,18 @@ class RunStore:
                 (model,),
             )
             for key, rid, ok, text, error, meta, tries in cursor:
-                out[key] = StoredRow(rid, bool(ok), text, error, json.loads(meta), tries)
+                out[key] = StoredRow(rid, bool(ok), text, error, self._json(meta, "completions.meta"), tries)
         return out
+
+    def _json(self, text: Any, column: str) -> Any:
+        """A JSON cell clue wrote; one that is not JSON (an edited or damaged store) is a one-line ``StoreError``."""
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            raise StoreError(
+                f"{self.path}: not a usable clue run store: it is damaged ({column} holds something that is not JSON). "
+                "Move it aside to start afresh, or recover what it holds with: "
+                f"sqlite3 {self.path} .recover | sqlite3 recovered.sqlite") from None
 
     def counts(self, model: str | None = None) -> dict[str, int]:
         where, args = ("WHERE model_key = ?", (model,)) if model else ("", ())

@@ -134,6 +134,21 @@ def source_of(name: str) -> str:
     return _sources.get(name, "unknown")
 
 
+def origin_of(name: str) -> str:
+    """Where a task that is already loaded came from: "builtin", "registered", "file PATH", "package DIST".
+
+    Unlike ``source_of`` it reads no installed package's metadata (a run of built-in tasks need not).
+    """
+    _ensure_builtin()
+    return _sources.get(name, "unknown")
+
+
+def all_builtin_tasks() -> list[Task]:
+    """clue's own tasks (no installed package is read)."""
+    _ensure_builtin()
+    return [_tasks[n] for n, source in _sources.items() if source == "builtin"]
+
+
 def plugin_errors() -> list[str]:
     _ensure_loaded()
     return list(_plugin_errors)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.core.files import sha256_text
+from clue.core.files import read_utf8, sha256_text
 
 
 @cache
@@ -83,12 +83,12 @@ class Templates:
         relative = "/".join([*folder, filename])
         override = self.override_dir / relative if self.override_dir else None
         if override is not None and override.is_file():
-            tpl = Template(name, override.read_text(encoding="utf-8"), str(override))
+            tpl = Template(name, read_utf8(override), str(override))
         else:
             found = builtin.joinpath(relative) if builtin is not None else None
             if found is None or not found.is_file():
                 raise UsageError(f"no prompt template named {relative!r}")
-            tpl = Template(name, found.read_text(encoding="utf-8"), "builtin")
+            tpl = Template(name, read_utf8(found), "builtin")
         self.used[key] = tpl
         return tpl
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from clue.core.access import ACCESS_CLASSES, CREDENTIALED
 from clue.core.errors import UsageError
-from clue.core.files import sha256_file, sha256_text
+from clue.core.files import read_utf8, sha256_file, sha256_text
 from clue.core.records import Item, Reference, Scored
 from clue.formats.config import read_mapping
 from clue.formats.readers import UniqueIds, need_object, need_text, read_records, read_table
@@ -318,7 +318,7 @@ def _check_templates(spec: Spec) -> None:
             if part == "answer":
                 continue
             raise UsageError(f"{where}: {file} is missing (the {part} prompt)")
-        unknown = sorted(template_variables(file.read_text(encoding="utf-8")) - variables)
+        unknown = sorted(template_variables(read_utf8(file)) - variables)
         if unknown:
             known = ", ".join(sorted(variables)) or "none"
             raise UsageError(f"{where}: {file.name} uses ${unknown[0]}, which is no variable it gets (it gets: {known}; "

@@ -24,11 +24,15 @@ from clue.core.results import read_results
 from clue.pipeline.executors import Job, LocalExecutor, RayExecutor, SlurmExecutor, SlurmSettings, make_executor
 from clue.pipeline.sweep import load_sweep, run_sweep
 from clue.store.runs import RunStore
+from tests.helpers.netns import PROXY_VARIABLES, not_loopback_only_reason, only_loopback
 from tests.helpers.stub_server import StubServer
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 HAS_SUBMITIT = importlib.util.find_spec("submitit") is not None
-needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'clue-eval[ray]'; .ci/install-cluster.sh)")
+RAY_MISSING = "ray is not installed (pip install 'clue-eval[ray]'; .ci/install-cluster.sh)"
+# Ray's own traffic goes out on the machine's interface: the Ray tests run in a loopback-only namespace only.
+needs_ray = pytest.mark.skipif(not HAS_RAY or not only_loopback(),
+                               reason=RAY_MISSING if not HAS_RAY else not_loopback_only_reason())
 needs_submitit = pytest.mark.skipif(
     not HAS_SUBMITIT, reason="submitit is not installed (pip install 'clue-eval[slurm]'; .ci/install-cluster.sh)")
 TASKS = "mednli,meqsum,longhealth"
@@ -37,7 +41,7 @@ CONCURRENCY = 2
 
 def tiny_model_entry(root: Path) -> dict | None:
     """The sweep tests' random-weight Llama, on CPU, when torch and transformers are here."""
-    from test_sweep import tiny_hf_model
+    from tests.report.test_sweep import tiny_hf_model
 
     folder = tiny_hf_model(root / "tiny-model")
     if folder is None:
@@ -91,14 +95,20 @@ def local_sweep(models, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_cluster():
     if not HAS_RAY:
-        pytest.skip("ray is not installed (pip install 'clue-eval[ray]'; .ci/install-cluster.sh)")
+        pytest.skip(RAY_MISSING)
+    if not only_loopback():
+        pytest.skip(not_loopback_only_reason())
     import ray
+
+    saved = {name: os.environ.pop(name) for name in PROXY_VARIABLES if name in os.environ}  # Ray probes cloud
+    # metadata through a proxy it is given
 
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, _temp_dir=temp,
              runtime_env={"env_vars": {"NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}})
     yield ray
     ray.shutdown()
+    os.environ.update(saved)
 
 
 def run_files(run: Path) -> dict[str, bytes]:

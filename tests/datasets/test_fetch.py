@@ -37,6 +37,8 @@ class FixtureServer(http.server.ThreadingHTTPServer):
         self.cut_once: set[str] = set()
         self.auth_prefix = "/physionet/"
         self.log: list[tuple[str, str | None]] = []
+        self.redirects: dict[str, str] = {}  # path -> Location of a 307 (after the auth check)
+        self.authorizations: list[tuple[str, str | None]] = []  # path, Authorization header
 
     @property
     def base(self) -> str:
@@ -52,6 +54,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         srv = self.server
         srv.log.append((self.path, self.headers.get("Range")))
+        srv.authorizations.append((self.path, self.headers.get("Authorization")))
         if len(srv.log) > MAX_REQUESTS:
             self.send_error(503)
             return
@@ -60,6 +63,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != f"Basic {token}":
                 self.send_error(401)
                 return
+        if self.path in srv.redirects:
+            self.send_response(307)
+            self.send_header("Location", srv.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = srv.files.get(self.path)
         if body is None:
             self.send_error(404)
@@ -86,8 +95,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body[start:])
 
 
-@pytest.fixture
-def server():
+def _serving():
     srv = FixtureServer()
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -95,6 +103,35 @@ def server():
     srv.shutdown()
     srv.server_close()
     thread.join(timeout=5)
+
+
+server = pytest.fixture(_serving)
+other_server = pytest.fixture(_serving)
+
+
+def test_a_failed_download_exits_1_not_the_refusal_status(tmp_path):
+    from tests.helpers.cli import clue
+
+    ran = clue("data", "fetch", "meqsum", "--data-dir", tmp_path, "--base-url", "http://127.0.0.1:1")
+    assert ran.returncode == 1, ran.stderr
+    assert "cannot reach" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_credentials_follow_no_redirect_to_another_origin(server, other_server, tmp_path):
+    # Two listeners on 127.0.0.1, on two ports: two origins. A 307 from the first to the second must
+    # not carry the PhysioNet password; one within the first still does.
+    other_server.auth_prefix = "/none/"
+    other_server.files["/elsewhere/f.txt"] = b"public bytes"
+    server.redirects["/physionet/p/f.txt"] = f"{other_server.base}/elsewhere/f.txt"
+    fetch.download(f"{server.base}/physionet/p/f.txt", tmp_path / "f.part", auth=(USER, PASSWORD))
+    assert (tmp_path / "f.part").read_bytes() == b"public bytes"
+    assert other_server.authorizations == [("/elsewhere/f.txt", None)]
+    assert server.authorizations[0][1] is not None
+
+    server.files["/physionet/p/g.txt"] = b"credentialed bytes"
+    server.redirects["/physionet/p/moved.txt"] = f"{server.base}/physionet/p/g.txt"
+    fetch.download(f"{server.base}/physionet/p/moved.txt", tmp_path / "g.part", auth=(USER, PASSWORD))
+    assert (tmp_path / "g.part").read_bytes() == b"credentialed bytes"
 
 
 def github_path(task: str) -> str:

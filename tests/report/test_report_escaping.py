@@ -63,3 +63,17 @@ def test_a_nan_in_a_prediction_row_is_shown_not_a_crash(tmp_path):
     proc = clue("report", str(run), "--out", str(out), "--show-items")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "meqsum.jsonl: line 3: field 'output': expected text, found float" in proc.stderr
+
+
+def test_a_carriage_return_cannot_end_a_csv_row():
+    """Issue 21 item 5: a model named "\\r=1+1 v8" must stay one quoted cell, never a row starting with =1+1."""
+    import csv
+    import io
+
+    from clue.report.tables import csv_text
+
+    text = csv_text(["model", "score"], [{"model": "\r=1+1 v8", "score": 1.5}, {"model": "a\rb", "score": 2}])
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["model", "score"], ["'\r'=1+1 v8", "1.5"], ["a\rb", "2"]]
+    for line in text.replace("\r", "\n").split("\n"):  # a reader that ends rows at any line break, quotes or not
+        assert not line.startswith(("=", "+", "-", "@"))

@@ -270,3 +270,62 @@ def test_a_pinned_https_connection_keeps_the_name_for_sni_the_certificate_and_ho
     sock.close()
     assert response.status_code == 200 and seen["sni"] == "model.invalid"
     assert f"Host: model.invalid:{port}".encode() in seen["request"]
+
+
+# -- issue 21 item 7: approvals files only the user could have written, under an absolute HOME -----------
+def test_an_approvals_file_others_can_write_or_another_user_owns_is_refused(tmp_path):
+    import os
+
+    approvals = tmp_path / "approvals.toml"
+    approvals.write_text('[[endpoint]]\nurl = "http://0.0.0.0:9"\n')
+    approvals.chmod(0o666)
+    with pytest.raises(UsageError, match=r"writable by others \(mode 666\).*chmod go-w") as refused:
+        check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, config_path=approvals, resolver=dns({}))
+    assert "\n" not in str(refused.value)
+    approvals.chmod(0o620)
+    with pytest.raises(UsageError, match="writable by others"):
+        check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, config_path=approvals, resolver=dns({}))
+    approvals.chmod(0o644)
+    check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, config_path=approvals, resolver=dns({}))
+    if os.getuid() == 0:  # only root can give a file away
+        os.chown(approvals, 54321, -1)
+        with pytest.raises(UsageError, match="belongs to another user"):
+            check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, config_path=approvals, resolver=dns({}))
+
+
+def test_a_relative_home_is_no_place_for_approvals(tmp_path, monkeypatch):
+    project = tmp_path / "cloned-project"
+    (project / ".config" / "clue").mkdir(parents=True)
+    (project / ".config" / "clue" / "approved-endpoints.toml").write_text('[[endpoint]]\nurl = "http://0.0.0.0:9"\n')
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("CLUE_APPROVED_ENDPOINTS")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("HOME", ".")
+    assert not approvals_path().is_absolute() or not approvals_path().exists()
+    with pytest.raises(EgressRefused):
+        check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, resolver=dns({}))
+    monkeypatch.setenv("HOME", str(project))  # absolute: the user's own
+    check_egress(openai_backend("http://0.0.0.0:9/v1"), MEDNLI, resolver=dns({}))
+
+
+# -- issue 21 item 9: the forms the docs ask for are read, not refused as "another address" -------------
+@pytest.mark.parametrize("url, endpoint", [
+    ("http://[::ffff:127.0.0.1]:8000/v1", "http://[::ffff:7f00:1]:8000"),  # judged as 127.0.0.1
+    ("http://[0:0:0:0:0:0:0:1]:8000/v1", "http://[::1]:8000"),
+    ("http://xn--bcher-kva.example:8000/v1", "http://xn--bcher-kva.example:8000"),
+])
+def test_ipv6_spellings_and_xn_names_reach_the_guard(url, endpoint):
+    backend = openai_backend(url)
+    [verdict] = check_egress(backend, MEDNLI, resolver=dns({"xn--bcher-kva.example": ["127.0.0.1"]}))
+    assert verdict.allowed and verdict.endpoint == endpoint
+    assert backend.details()["pinned"] is True
+
+
+def test_a_sweep_limit_below_one_is_refused(tmp_path):
+    from tests.helpers.cli import clue as clue_here
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"limit: -1\noutput: {tmp_path / 'out'}\nmodels:\n  - spec: baseline\n")
+    ran = clue_here("sweep", sweep)
+    assert ran.returncode == 2 and "limit must be at least 1" in ran.stderr
+    assert not (tmp_path / "out").exists()

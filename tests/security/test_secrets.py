@@ -33,7 +33,7 @@ def test_secrets_in_the_base_url_reach_no_file_and_no_output(serve, tmp_path):
     server = serve()
     data = write_mednli(tmp_path / "mli_test_v1.jsonl", 6)
     out = tmp_path / "run"
-    url = f"http://user:sk-SECRET@127.0.0.1:{server.port}/v1?api_key=sk-SECRET2"
+    url = f"http://127.0.0.1:{server.port}/v1?api_key=sk-SECRET2"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["CLUE_APPROVED_ENDPOINTS"] = str(tmp_path / "none.toml")
     proc = subprocess.run(
@@ -49,7 +49,7 @@ def test_secrets_in_the_base_url_reach_no_file_and_no_output(serve, tmp_path):
     for path in files:
         assert b"sk-SECRET" not in path.read_bytes(), path
     manifest = json.loads((out / "manifest.json").read_text())
-    assert f"http://***@127.0.0.1:{server.port}/v1?api_key=***" in manifest["command"]
+    assert f"http://127.0.0.1:{server.port}/v1?api_key=***" in manifest["command"]
 
     # A malformed URL with a secret: the error names the URL, masked.
     bad = subprocess.run(
@@ -80,3 +80,25 @@ def test_a_key_echoed_near_the_cut_is_masked_before_the_cut(serve, monkeypatch):
     backend = OpenAIBackend("fake-model", {"base_url": cut.url, "api_key_env": "CLUE_TEST_KEY", "context_length": 4096})
     [failed] = backend.generate([request])
     assert failed.error == "HTTP 400: unknown key ***"
+
+
+def test_url_credentials_are_refused_for_a_model_and_basic_credentials_masked(serve, tmp_path):
+    """Issue 21 item 6: user:password@ in a base URL would replace the API key (httpx sends Basic auth)."""
+    import base64
+
+    from clue.core.redact import redact
+    from tests.helpers.cli import clue
+
+    server = serve()
+    data = write_mednli(tmp_path / "mli_test_v1.jsonl", 6)
+    ran = clue("run", "--model", "openai:fake-model", "--base-url", f"http://user:sk-SECRET4@127.0.0.1:{server.port}/v1",
+               "--tasks", "mednli", "--data", f"mednli={data}", "--output", tmp_path / "run", "-O", "api_key_env=MYKEY",
+               env={"MYKEY": "sk-the-real-key-123"})
+    assert ran.returncode == 2, ran.stderr
+    assert "carries a user name or password" in ran.stderr and "api_key_env" in ran.stderr
+    assert "sk-SECRET4" not in ran.stderr and "Traceback" not in ran.stderr
+    assert server.requests == 0 and not (tmp_path / "run").exists()
+
+    token = base64.b64encode(b"user:sk-SECRET5").decode()
+    assert redact(f'echo: {{"Authorization": "Basic {token}"}}') == 'echo: {"Authorization": "Basic ***"}'
+    assert redact("Basic authentication is required") == "Basic authentication is required"

@@ -24,7 +24,7 @@ from clue.core.urls import parse_endpoint
 from clue.models import netio
 from clue.models.base import Backend
 from clue.models.openai import bridge, samplers
-from clue.models.openai.network import load_httpx, make_transport, same_for_the_client
+from clue.models.openai.network import load_httpx, make_transport, pins_of, same_for_the_client
 from clue.models.openai.options import ClientSettings
 from clue.models.openai.responses import ERROR_TEXT_LIMIT, parse_answer, server_message
 from clue.models.openai.retry import Final, Retry, parse_retry_after, retry_delay, worth_retrying
@@ -71,8 +71,8 @@ class OpenAIBackend(Backend):
             same_for_the_client(url)
         if any(p and p.startswith("socks") for p in self._proxies.values()):
             require("socksio", "openai", "A SOCKS proxy")
-        # host -> the addresses the egress guard checked (None: approved by name); None: not pinned.
-        self._pins: dict[str, tuple[str, ...] | None] | None = None
+        # (host, port) -> the addresses the egress guard checked (None: approved by name); None: not pinned.
+        self._pins: dict[tuple[str, int | None], tuple[str, ...] | None] | None = None
         self._tokenizer: Tokenizer | None = None
         self._hf_tokenizer: Any = None
         self._layout: ChatLayout | None = None
@@ -120,7 +120,17 @@ class OpenAIBackend(Backend):
         return list(dict.fromkeys(p for p in self._proxies.values() if p))
 
     def pin(self, addresses: Mapping[str, Sequence[str] | None]) -> None:
-        self._pins = {host.lower(): (tuple(a) if a is not None else None) for host, a in addresses.items()}
+        self._pins = pins_of(addresses)
+
+    def pinned_endpoints(self) -> dict[str, bool]:
+        """Each endpoint, and whether its connections are held to checked addresses (False: approved by name)."""
+        pins = self._pins or {}
+        held = {}
+        for url in self.endpoints():
+            e = parse_endpoint(url)
+            found = pins.get((e.host, e.port), pins.get((e.host, None)))
+            held[str(e)] = found is not None
+        return held
 
     def _transport(self, url: str, sync: bool = False, **settings: Any) -> Any:
         """The client's transport for requests to ``url`` (``network.make_transport``), noting the layer it uses."""
@@ -154,7 +164,9 @@ class OpenAIBackend(Backend):
             "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
             "base_urls": [redact_url(u) for u in s.base_urls],
             "proxies": [redact_url(p) for p in self.proxies()],
-            "pinned": self._pins is not None,  # connections held to the addresses the egress guard checked
+            # connections held to the addresses the egress guard checked: every endpoint (and which, once checked)
+            "pinned": self._pins is not None and all(self.pinned_endpoints().values()),
+            **({"pinned_endpoints": self.pinned_endpoints()} if self._pins is not None else {}),
             "context_length_source": self._context[1] if self._context else "unknown",
             "server_model": self._server_model,
             "concurrency": s.concurrency,

@@ -7,8 +7,9 @@ transport is held to them (``PinnedNetwork``) and refuses any other host.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clue.core.errors import UsageError, require
@@ -16,8 +17,42 @@ from clue.core.redact import redact
 from clue.core.urls import parse_endpoint
 from clue.models import netio
 
-#: host -> the addresses the egress guard checked (None: approved by name, the client resolves it)
-Pins = Mapping[str, "tuple[str, ...] | None"]
+#: (host, port) -> the addresses the egress guard checked (None: approved by name, the client resolves it).
+#: Endpoint by endpoint: two URLs with one host name and different ports are two pins. A port of None
+#: (a pin given by host name alone) holds every port of that host.
+Pins = Mapping["tuple[str, int | None]", "tuple[str, ...] | None"]
+
+
+def pins_of(addresses: Mapping[str, Sequence[str] | None]) -> dict[tuple[str, int | None], tuple[str, ...] | None]:
+    """``Backend.pin``'s argument (endpoint ``scheme://host:port``, or a bare host) as (host, port) -> addresses.
+
+    Two endpoints on one host and port (``http`` and ``https``) share a pin: the checked addresses of
+    both (an approval by name yields to the addresses that were checked).
+    """
+    pins: dict[tuple[str, int | None], tuple[str, ...] | None] = {}
+    for key, found in addresses.items():
+        if "://" in key:
+            endpoint = parse_endpoint(key)
+            where: tuple[str, int | None] = (endpoint.host, endpoint.port)
+        else:
+            where = (_host_key(key), None)
+        given = tuple(found) if found is not None else None
+        before = pins.get(where)
+        if where not in pins or before is None:
+            pins[where] = given
+        elif given is not None:
+            pins[where] = tuple(dict.fromkeys((*before, *given)))
+    return pins
+
+
+def _host_key(host: str) -> str:
+    key = host.lower().strip("[]")
+    if ":" in key:
+        try:
+            return str(ipaddress.IPv6Address(key))
+        except ValueError:
+            return key
+    return key
 
 
 def load_httpx() -> Any:
@@ -39,10 +74,11 @@ def same_for_the_client(url: str) -> None:
     try:
         theirs = httpx.URL(url)
         port = theirs.port or {"http": 80, "https": 443}.get(theirs.scheme)
-        host = theirs.host.lower()
-    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        # raw_host: the name as sent (an xn-- name stays xn--; .host would decode it), compared in one form
+        host = _host_key(theirs.raw_host.decode("ascii"))
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise UsageError(f"openai backend: not a URL the client can use ({exc.__class__.__name__}): {redact(url)!r}") from None
-    if host != ours.host or port != ours.port:
+    if host != _host_key(ours.host) or port != ours.port:
         raise UsageError(f"openai backend: the client would read {redact(url)!r} as another address; refusing it")
 
 
@@ -89,20 +125,21 @@ class PinnedNetwork:
         self.inner = inner
         self.pins = pins
 
-    def _addresses(self, host: str) -> tuple[str, ...]:
+    def _addresses(self, host: str, port: int) -> tuple[str, ...]:
         import httpcore
 
-        key = host.lower().strip("[]")
-        if key not in self.pins:
-            raise httpcore.ConnectError(f"egress guard: {host} was not checked; not connecting to it")
-        return self.pins[key] or (host,)
+        key = _host_key(host)
+        for where in ((key, port), (key, None)):
+            if where in self.pins:
+                return self.pins[where] or (host,)
+        raise httpcore.ConnectError(f"egress guard: {host}:{port} was not checked; not connecting to it")
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None) -> Any:
         import httpcore
 
         last: Exception | None = None
-        for address in self._addresses(host):
+        for address in self._addresses(host, port):
             try:
                 return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                               socket_options=socket_options)
@@ -126,7 +163,7 @@ class AsyncPinnedNetwork(PinnedNetwork):
         import httpcore
 
         last: Exception | None = None
-        for address in self._addresses(host):
+        for address in self._addresses(host, port):
             try:
                 return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                                     socket_options=socket_options)

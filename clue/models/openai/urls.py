@@ -29,6 +29,12 @@ def normalise_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"openai backend: base_url must be an http(s) URL, got {redact(url)!r}")
     parse_endpoint(url)  # refuses hosts that clients could read differently
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"openai backend: base_url {redact(url)!r} carries a user name or password (user:password@host): the "
+            "client would send it as Basic authentication in place of the API key. Give the URL without it and the "
+            "key in an environment variable (-O api_key_env=NAME; default OPENAI_API_KEY)"
+        )
     path = parts.path.rstrip("/") or "/v1"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
