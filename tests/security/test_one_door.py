@@ -194,6 +194,8 @@ SENDERS = {
     "clue.pipeline.variants:through_store.generate": "run_variants' generation, after guarded()",
     "clue.pipeline.predictions:score_predictions": "the ReplayBackend, which has no endpoints (a predictions file)",
     "clue.builders.build_medisumqa:_generate": "build() runs guard() before reading a note",
+    "clue.pipeline.judge:ask": "judges come from open_judges(), which runs check_egress on each before any call "
+                               "(tests/judges: a refused judge address gets nothing)",
 }
 #: Modules that may open network connections, and what they send.
 NETWORK_MODULES = {
