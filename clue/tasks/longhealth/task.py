@@ -120,6 +120,7 @@ def pack_documents(
 DECLARATION = Declaration(
     name="longhealth",
     title="LongHealth",
+    kind="multiple choice",
     level=2,
     access=PUBLIC,
     metrics=("task1", "task2", "task3"),
