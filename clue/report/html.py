@@ -65,7 +65,7 @@ ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "
 class ReportOptions:
     out: Path
     pairs: str | Path | None = None
-    published: Path | None = None
+    published: str | Path | None = None  # a CSV, or a shipped table by name (clue-2024-06)
     show_items: bool = False
     allow_credentialed_items: bool = False
     seed: int = DEFAULT_SEED
