@@ -130,4 +130,9 @@ def report_cmd(
 def _headlines(report) -> list[str]:
     from clue.report.pairs import headline
 
-    return [h["text"] for src in ("runs", "published") for h in headline(report.pairs, src)]
+    lines = [h["text"] for src in ("runs", "published") for h in headline(report.pairs, src)]
+    pooled = report.pooled or {}
+    for key, who in (("verdict", "Pooled, your runs"), ("published_verdict", "Pooled, published")):
+        if pooled.get(key):
+            lines.append(f"{who}: {pooled[key]}")
+    return lines

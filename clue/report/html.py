@@ -54,6 +54,7 @@ from clue.report.pairs import (
     pair_rows,
     write_pairs,
 )
+from clue.report.pooled import pooled_section
 from clue.report.published import load_published
 from clue.report.tables import fmt_score, write_text
 from clue.report.taskinfo import level_title, task_title
@@ -80,6 +81,7 @@ class Report:
     files: dict[str, Path] = field(default_factory=dict)
     items_included: dict[str, list[str]] = field(default_factory=dict)  # run -> tasks
     items_withheld: dict[str, list[str]] = field(default_factory=dict)
+    pooled: dict[str, Any] | None = None  # pairs.json "pooled" (clue.report.pooled), with --pairs
     # what could not be written and why (an optional extra that is not installed): part -> message
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -100,7 +102,8 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     report = Report(entries, pairs)
     report.files.update(write_leaderboard(entries, out))
     if pairset is not None:
-        report.files.update(write_pairs(pairs, out))
+        report.pooled = pooled_section(pairs)
+        report.files.update(write_pairs(pairs, out, report.pooled))
     # Figures and the page need the report extra (matplotlib, jinja2): without it the
     # tables above are still written, and the report says what was left out and why.
     try:

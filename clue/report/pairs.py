@@ -313,11 +313,14 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def pairs_markdown(results: Sequence[PairResult]) -> str:
+def pairs_markdown(results: Sequence[PairResult], pooled: Mapping[str, Any] | None = None) -> str:
     lines = ["# Biomedical models against their bases", ""]
     for source in ("runs", "published"):
         for h in headline(results, source):
             lines.append(f"- **{'Your runs' if source == 'runs' else 'Published'}**: {h['text']}")
+    for key, who in (("verdict", "Your runs, pooled"), ("published_verdict", "Published, pooled")):
+        if pooled and pooled.get(key):
+            lines += ["", f"**{who}.** {md_text(pooled[key])}"]
     if not results:
         lines.append("No pair has both of its models among the runs or published rows.")
     rows = pair_rows(results)
@@ -376,7 +379,8 @@ def pairs_csv(results: Sequence[PairResult]) -> str:
     return csv_text(header, pair_rows(results))
 
 
-def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
+def pairs_json(results: Sequence[PairResult], pooled: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """pairs.json; ``pooled``: the section ``clue.report.pooled.pooled_section`` computes from the same results."""
     return {
         "schema": "clue.pairs/1",
         "headline": [*headline(results, "runs"), *headline(results, "published")],
@@ -388,14 +392,15 @@ def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
              "variant_verdicts": r.comparison.variant_verdicts, "warnings": r.comparison.warnings}
             for r in results if r.comparison is not None
         ],
+        **({"pooled": dict(pooled)} if pooled is not None else {}),
     }
 
 
-def write_pairs(results: Sequence[PairResult], out: Path) -> dict[str, Path]:
+def write_pairs(results: Sequence[PairResult], out: Path, pooled: Mapping[str, Any] | None = None) -> dict[str, Path]:
     out = Path(out)
-    write_json(out / "pairs.json", pairs_json(results))
+    write_json(out / "pairs.json", pairs_json(results, pooled))
     return {
-        "pairs.md": write_text(out / "pairs.md", pairs_markdown(results)),
+        "pairs.md": write_text(out / "pairs.md", pairs_markdown(results, pooled)),
         "pairs.csv": write_text(out / "pairs.csv", pairs_csv(results)),
         "pairs.json": out / "pairs.json",
     }
