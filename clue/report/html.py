@@ -107,7 +107,7 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     # Figures and the page need the report extra (matplotlib, jinja2): without it the
     # tables above are still written, and the report says what was left out and why.
     try:
-        figures = write_figures(entries, pairs, out / "figures")
+        figures = write_figures(entries, pairs, out / "figures", report.pooled)
     except MissingExtra as exc:
         figures = {}
         report.skipped["figures"] = str(exc)
@@ -212,6 +212,10 @@ def render_html(
                  "resampling items and variants.",
         "variants": "Each run's score under every prompt variant (dots), the mean over variants (bar) and the "
                     "range (line), per task and level; a wide range means the score depends on how the task is asked.",
+        "forest": "Forest plot, your runs: per task, level and task kind, each pair's difference biomedical − base "
+                  "with its paired 95% interval (open circles: too few items or a zero-width interval, left out of "
+                  "the pooling) and the random-effects (DerSimonian-Laird) pooled difference as a diamond spanning "
+                  "its 95% CI; the thin line is the 95% prediction interval for a new pair.",
         "cost": "Score of each run against what it cost: the price when every run has one, else GPU-hours, "
                 "else generation time, else tokens (see cost.md for every column).",
     }

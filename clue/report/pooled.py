@@ -164,7 +164,8 @@ def describe_pooled(b: Mapping[str, Any]) -> str:
 def kind_split(section: Mapping[str, Any], published: bool) -> str:
     parts = []
     for kind, b in section["kinds"].items():
-        what = f"{kind} ({', '.join(b['tasks'])}): {b['k_declining']} of {b['n']} decline"
+        ties = f" ({b['ties']} tied)" if b["ties"] else ""
+        what = f"{kind} ({', '.join(b['tasks'])}): {b['k_declining']} of {b['n']} decline{ties}"
         if published:
             what += f", mean difference {_signed(b.get('mean_delta'))}, sign test p={_p(b['sign_test_p'])}"
         elif b.get("pooled"):
