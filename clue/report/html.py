@@ -244,6 +244,7 @@ def render_html(
         headlines=[*headline(pairs, "runs"), *headline(pairs, "published")],
         column_titles={c: t for c, t in columns},
         comparisons=[r for r in pairs if r.comparison is not None],
+        pooled=_finite(report.pooled) if report.pooled else None,
         figures=[(name, _svg_data_uri(paths["svg"]), figure_info[name]) for name, paths in figures.items()],
         runs=runs_info,
         published=options.published is not None,
