@@ -6,7 +6,9 @@ Kept implementations, not our own arithmetic:
   with ``method_re="chi2"``: the DerSimonian-Laird method-of-moments estimate
   of tau^2 (between-pair variance). The pooled estimate and its 95% interval
   are the random-effects ones with normal quantiles (``use_t=False``);
-  I^2 = (Q - df) / Q, floored at 0. The 95% prediction interval for the
+  I^2 = (Q - df) / Q, floored at 0; when Q <= df, tau^2 is 0 (DerSimonian-Laird's
+  truncation, which statsmodels 0.15 leaves to the caller) and the estimate is the
+  fixed-effect one. The 95% prediction interval for the
   difference of a *new* pair is Higgins, Thompson & Spiegelhalter (2009):
   mu +- t_{k-2, 0.975} * sqrt(tau^2 + se(mu)^2), so it needs k >= 3 pairs.
 - ``adjust`` calls statsmodels' ``multipletests``: Holm's step-down
@@ -15,6 +17,7 @@ Kept implementations, not our own arithmetic:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,12 +45,19 @@ def pool(effects: Sequence[float], ses: Sequence[float], confidence: float = 0.9
         raise ValueError("pooling needs at least two pairs")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("every pair needs a positive, finite standard error")
-    res = combine_effects(y, s**2, method_re="chi2", use_t=False, alpha=1.0 - confidence)
-    mu, se = float(res.mean_effect_re), float(res.sd_eff_w_re)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # Q = 0 (identical pairs): statsmodels divides by it
+        res = combine_effects(y, s**2, method_re="chi2", use_t=False, alpha=1.0 - confidence)
     ci_fe, ci_re = res.conf_int(alpha=1.0 - confidence, use_t=False)[:2]
-    tau2 = float(res.tau2)
     q = float(res.q)
-    i2 = max(0.0, float(res.i2)) if q > 0 else 0.0
+    if float(res.tau2) > 0:
+        tau2, mu, se = float(res.tau2), float(res.mean_effect_re), float(res.sd_eff_w_re)
+        i2 = max(0.0, float(res.i2))
+    else:
+        # DerSimonian-Laird truncates tau^2 at 0 (Q <= df); statsmodels 0.15 returns the negative
+        # moment estimate, so the random-effects estimate is then the fixed-effect one, as DL defines it
+        tau2, mu, se, i2 = 0.0, float(res.mean_effect_fe), float(res.sd_eff_w_fe), 0.0
+        ci_re = ci_fe
     pi = None
     if k >= 3:
         half = float(student_t.ppf(0.5 + confidence / 2, k - 2)) * float(np.sqrt(tau2 + se**2))
