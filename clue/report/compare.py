@@ -135,7 +135,6 @@ def unit_differences(table_a: UnitTable, table_b: UnitTable) -> list[float]:
     100 * mean_j((sum_b[u, j] - sum_a[u, j]) / count[j]); swapping A and B on
     a unit flips its sign, which is what the sign-flip test permutes.
     """
-    import numpy as np
 
     counts = table_a.counts.sum(axis=0)
     usable = counts > 0

@@ -103,7 +103,7 @@ def kind_cell(r: PairResult, members: Sequence[str]) -> dict[str, Any] | None:
         return None
     m = len(present)
     ses = [c["se"] for c in present]
-    se = None if any(s is None for s in ses) else (sum(s * s for s in ses) ** 0.5) / m  # type: ignore[operator]
+    se = None if any(s is None for s in ses) else (sum(s * s for s in ses) ** 0.5) / m
     why = next((c["why_not_pooled"] for c in present if c["why_not_pooled"]), None)
     return {"biomedical": r.biomedical.name, "base": r.base.name, "delta": fmean(c["delta"] for c in present),
             "se": se, "tasks": [t for t, c in zip(members, cells) if c is not None], "why_not_pooled": why}

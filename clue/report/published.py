@@ -29,7 +29,6 @@ from clue.stats.aggregate import level_scores
 from clue.tasks.registry import all_tasks
 from clue.tasks.suite import CLUE
 
-
 # Published tables shipped with clue (``data/published/``, with SOURCE.md saying where they come from).
 SHIPPED = {"clue-2024-06": "clue-2024-06.csv"}
 DEFAULT_PUBLISHED = "clue-2024-06"
