@@ -28,6 +28,7 @@ from clue import __version__
 from clue.core.errors import MissingExtra, UsageError, require
 from clue.core.seeding import DEFAULT_SEED
 from clue.report.figures import write_figures
+from clue.report.items import PAIR_ITEM_FIELDS, pair_items
 from clue.report.leaderboard import (
     COST_TITLES,
     Entry,
@@ -115,8 +116,9 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
         for fmt, path in paths.items():
             report.files[f"figures/{name}.{fmt}"] = path
     items = collect_items(entries, options, report)
+    paired = pair_items(pairs, report.items_included) if options.show_items and pairs else {}
     try:
-        html = render_html(entries, pairs, figures, items, options, report)
+        html = render_html(entries, pairs, figures, items, options, report, paired)
     except MissingExtra as exc:
         report.skipped["report.html"] = str(exc)
     else:
@@ -191,6 +193,7 @@ def render_html(
     items: dict[str, dict[str, list]],
     options: ReportOptions,
     report: Report,
+    paired: dict[str, Any] | None = None,
 ) -> str:
     jinja2 = require("jinja2", "report", "Writing the HTML report")
     template_text = (resources.files("clue.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
@@ -250,6 +253,8 @@ def render_html(
         published=options.published is not None,
         items_json=_json_for_script({"fields": list(ITEM_FIELDS), "runs": items}),
         has_items=bool(items),
+        pair_items_json=_json_for_script({"fields": list(PAIR_ITEM_FIELDS), "pairs": paired or {}}),
+        has_pair_items=bool(paired),
         withheld=report.items_withheld,
         credentialed_included=_credentialed_included(entries, report),
         resamples=options.n_resamples,

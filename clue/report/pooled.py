@@ -194,10 +194,12 @@ def verdict(section: Mapping[str, Any] | None, source: str, n_task_tests: int | 
     lead = headline_level(section)
     published = source == "published"
     who = "In the published June 2024 results" if published else "In these runs"
-    parts = [f"{who}, across {section['n_pairs']} biomedical/base pairs"]
+    n = section["n_pairs"]
+    parts = [f"{who}, across {n} biomedical/base pair{'s' if n != 1 else ''}"]
     if lead is not None:
         b = section["levels"][lead]
-        parts[0] += (f", the biomedical model scores below its base on {b['title'].lower()} in "
+        where = "the overall score" if lead == "overall" else b["title"].lower()
+        parts[0] += (f", the biomedical model scores below its base on {where} in "
                      f"{describe_counts(b, '')}")
         if not published:
             parts[0] += f"; {describe_pooled(b)}"

@@ -157,3 +157,41 @@ def test_published_rows_give_the_sign_test_and_the_split_by_kind(tmp_path):
     # the same as a path, and by name
     by_name = clue("report", "--published", "clue-2024-06", "--pairs", "clue", "-o", tmp_path / "rep2")
     assert by_name.returncode == 0 and json.loads((tmp_path / "rep2" / "pairs.json").read_text())["pooled"] == pooled
+
+
+def test_the_pair_item_browser_shows_the_prompt_as_sent_both_outputs_and_the_labels(tmp_path):
+    for folder, seed in (("base", "42"), ("bio", "7")):
+        made = clue("run", "--tasks", "meqsum,mednli", "--seed", seed, "-o", tmp_path / folder)
+        assert made.returncode == 0, made.stderr
+    (tmp_path / "p.toml").write_text('[[pair]]\nbiomedical = "bio"\nbase = "base"\n')
+    from clue.core.results import PredictionRow
+    from clue.report.items import PAIR_ITEM_FIELDS, label, pair_items
+    from clue.report.leaderboard import load_run
+    from clue.report.pairs import compare_pairs, load_pairs
+
+    entries = [load_run(tmp_path / "base"), load_run(tmp_path / "bio")]
+    results = compare_pairs(load_pairs(tmp_path / "p.toml"), entries, n_resamples=200)
+    # public tasks only (MeQSum); MedNLI is credentialed and not allowed here
+    shown = pair_items(results, {"base": ["meqsum"], "bio": ["meqsum"]})
+    rows = shown["bio vs base"]["meqsum"]
+    assert list(shown["bio vs base"]) == ["meqsum"] and len(rows) == results[0].comparison.tasks["meqsum"]["n_paired"]
+    F = {name: i for i, name in enumerate(PAIR_ITEM_FIELDS)}
+    first = rows[0]
+    assert first[F["prompt_note"]] == "as sent (hash checked)"
+    assert [m["role"] for m in first[F["prompt"]]][-1] == "user"
+    assert first[F["output_base"]] is not None and first[F["gold"]] is not None
+    # the labels of a right/wrong metric, both ways
+    right, wrong = PredictionRow(id="x", metrics={"accuracy": 1.0}), PredictionRow(id="x", metrics={"accuracy": 0.0})
+    assert label(wrong, right, ["accuracy"], -100.0) == "bio wrong, base right"
+    assert label(right, wrong, ["accuracy"], 100.0) == "bio right, base wrong"
+    assert label(right, right, [], 0.0) == "same" and label(wrong, right, [], -3.0) == "bio lower"
+
+
+def test_hand_made_runs_say_why_there_is_no_prompt(pair_runs, tmp_path):
+    root, runs = pair_runs
+    report = build_report(runs[:2], ReportOptions(out=tmp_path, pairs=root / "pairs.toml", n_resamples=200,
+                                                   show_items=True, allow_credentialed_items=True))
+    page = (tmp_path / "report.html").read_text()
+    assert 'id="pair-items"' in page and "bio wrong, base right" in page
+    assert "the run has no store" in page
+    assert report.pooled is not None
