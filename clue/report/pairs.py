@@ -279,8 +279,9 @@ def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[s
         text = f"{level_title(level)}: {len(below)} of {len(cells)} biomedical models score below their base"
         if sig is not None:
             n_tests = next((a["n_tests"] for (i, w), a in adjusted.items() if w == level), 0)
-            text += (f", {len(sig)} of them significantly (Holm-adjusted p < {ALPHA} over the {n_tests} level "
-                     "test(s) made)") + (f"; {withheld} too small for a verdict." if withheld else ".")
+            text += ((f", {len(sig)} of them significantly (Holm-adjusted p < {ALPHA} over the {n_tests} level "
+                      "test(s) made)") if n_tests else ", none tested") + (
+                f"; {withheld} too small for a verdict." if withheld else ".")
         else:
             text += " (published single runs: no intervals)."
         line: dict[str, Any] = {"level": level, "source": source, "n": len(cells), "below": len(below),
