@@ -333,7 +333,8 @@ def forest_figure(pooled: Mapping[str, Any] | None, out: Path) -> dict[str, Path
     for ax, (title, b) in zip(axes.flat, panels):
         labels = []
         for i, p in enumerate(b["pairs"]):
-            labels.append(f"{p['biomedical']} − {p['base']}")
+            text = f"{p['biomedical']} − {p['base']}"
+            labels.append(text if len(text) <= 48 else text[:47] + "…")  # long names would squeeze the axes away
             ci = p.get("ci")
             if ci is None and p.get("se"):
                 ci = [p["delta"] - 1.96 * p["se"], p["delta"] + 1.96 * p["se"]]
