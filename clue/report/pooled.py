@@ -39,15 +39,17 @@ from clue.stats.meta import ESTIMATOR, PREDICTION, pool
 
 MIN_POOLED = 2  # pairs with a standard error needed to pool
 TIE = 1e-9
-PUBLISHED_NOTE = ("published single runs: differences, counts and the sign test only; no per-pair "
-                  "intervals (the study published no item-level outputs), so nothing is pooled with weights")
+PUBLISHED_NOTE = ("published single runs, no per-pair intervals (the study published no item-level outputs): "
+                  "differences, counts and the sign test only; nothing is pooled with weights")
 
 
 def _signed(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "n/a"
     text = f"{x:+.{digits}f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "\u2212")
+    if text in ("+0.0", "-0.0") and abs(x) >= 0.005:  # −0.02 is not 0: one more digit rather than a false zero
+        text = f"{x:+.2f}"
+    return "0.0" if text in ("+0.0", "-0.0", "+0.00", "-0.00") else text.replace("-", "\u2212")
 
 
 def _p(p: float | None) -> str:
