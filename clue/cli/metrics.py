@@ -54,14 +54,33 @@ def _num(value: float | None, signed: bool = False) -> str:
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
-def _ci(ci: list[float] | None) -> str:
-    return "-" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+def _ci(ci: list[float] | None, part: dict[str, Any] | None = None) -> str:
+    """The interval; "too few" where none is given below the minimum n; a zero-width one flagged."""
+    if part is not None and part.get("withheld"):
+        return "too few"
+    if ci is None:
+        return "-"
+    if part is not None and part.get("ci_degenerate"):
+        return f"[{ci[0]:+.2f}] zero width"
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
-def _p(value: float | None) -> str:
+def _p(value: float | None, n_resamples: int | None = None) -> str:
+    """A p-value; a bootstrap p at its floor as "<= 2/(R+1)" (clue.stats.exact.format_p)."""
+    from clue.stats.exact import format_p
+
     if value is None or value != value:
         return "-"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return format_p(value, n_resamples).removeprefix("p").removeprefix("=").strip()
+
+
+def _test_p(part: dict[str, Any], n_resamples: int) -> str:
+    """The p-value of a task or level, with its test: exact sign-flip (marked "e") or the paired bootstrap."""
+    if part.get("test") == "paired bootstrap":
+        return _p(part.get("p_value"), n_resamples)
+    if part.get("test"):
+        return _p(part.get("p_value")) + " e"
+    return "-"
 
 
 def print_variant_comparison(result: Any) -> None:
@@ -92,16 +111,22 @@ def print_comparison(result: Any) -> None:
         mcnemar = ", ".join(f"{m} {_p(v['p_value'])}" for m, v in t.get("mcnemar", {}).items()) or "-"
         unpaired = sum(t[k]["count"] for k in ("only_in_a", "only_in_b", "unscored_in_a", "unscored_in_b"))
         n = f"{t['n_paired']}" + (f" ({t['n_units']} {t['unit']}s)" if t["unit"] != "item" else "")
-        rows.append((name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"]),
-                     _p(t["p_value"]), mcnemar, str(unpaired) if unpaired else ""))
+        rows.append((name, n, _num(t["score_a"]), _num(t["score_b"]), _num(t["delta"], True), _ci(t["ci"], t),
+                     _test_p(t, result.n_resamples), mcnemar, str(unpaired) if unpaired else ""))
     for level, lv in result.levels.items():
         if not lv.get("available"):
             rows.append((level, "", "", "", "-", "", "", "", ""))
             continue
         rows.append((level, "", _num(lv["score_a"]), _num(lv["score_b"]), _num(lv["delta"], True),
-                     _ci(lv["ci"]), _p(lv["p_value"]), "", ""))
+                     _ci(lv["ci"], lv), _test_p(lv, result.n_resamples), "", ""))
     title = f"B: {b}  vs  A: {a}  (points; paired bootstrap, {result.n_resamples} resamples)"
     print_table(console, title, columns, rows, right=columns[1:], whole=("",))
+    honesty = result.honesty or {}
+    if any(part.get("withheld") for part in [*result.tasks.values(), *result.levels.values()]):
+        say(f"too few: below {honesty.get('min_items', 10)} paired items ({honesty.get('min_clusters', 5)} patients for "
+            "LongHealth) a paired bootstrap has too few distinct resamples for an interval or a test; none is given.")
+    if any(str(part.get("test") or "").startswith("exact") for part in result.tasks.values()):
+        say(f"e: exact sign-flip permutation test (all 2^n flips; used up to {honesty.get('exact_max', 20)} units).")
     for line in result.verdicts:
         say(line)
     if result.variant_names:

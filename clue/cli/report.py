@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from clue.cli.app import app
 from clue.cli.console import fail, resumable, say, warn
@@ -75,12 +77,35 @@ def sweep_cmd(
         raise typer.Exit(1)
 
 
-@app.command("report")
+class _BarePublished(TyperCommand):
+    """``clue report``: a bare ``--published`` (nothing, or another option, after it) means the shipped table.
+
+    Typer has no options with an optional value, so the default name is put in before parsing.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg == "--published" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+                args.insert(i + 1, SHIPPED_PUBLISHED)
+                break
+        return super().parse_args(ctx, args)
+
+
+SHIPPED_PUBLISHED = "clue-2024-06"  # clue.report.published.DEFAULT_PUBLISHED, named here to keep start-up light
+
+
+@app.command("report", cls=_BarePublished)
 def report_cmd(
     run_dirs: list[Path] | None = typer.Argument(None, help="Run directories (from clue run or clue sweep)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the report files."),
     pairs: str | None = typer.Option(None, "--pairs", help="Pairs file (TOML/YAML), or 'clue' for the study's 12 pairs."),
-    published: Path | None = typer.Option(None, "--published", help="Published results CSV to show beside the runs (e.g. clue-2024-06.csv)."),
+    published: str | None = typer.Option(
+        None, "--published",
+        help="Show the study's published rows beside the runs: alone, the shipped June 2024 table (clue-2024-06); "
+             "or a CSV of the same format."),
     show_items: bool = typer.Option(False, "--show-items", help="Include per-item outputs of public tasks in the HTML page."),
     allow_credentialed_items: bool = typer.Option(
         False, "--allow-credentialed-items",
@@ -115,4 +140,9 @@ def report_cmd(
 def _headlines(report) -> list[str]:
     from clue.report.pairs import headline
 
-    return [h["text"] for src in ("runs", "published") for h in headline(report.pairs, src)]
+    lines = [h["text"] for src in ("runs", "published") for h in headline(report.pairs, src)]
+    pooled = report.pooled or {}
+    for key, who in (("verdict", "Pooled, your runs"), ("published_verdict", "Pooled, published")):
+        if pooled.get(key):
+            lines.append(f"{who}: {pooled[key]}")
+    return lines

@@ -281,18 +281,53 @@ def fmt(value: float | None, complete: bool = True) -> str:
     return f"{value:.2f}" + ("" if complete else "*")
 
 
+def shown_ci(ci: list[float] | None, n: int | None, unit: str) -> tuple[str, str | None]:
+    """The interval as the table shows it, and why it is not shown (results.json keeps it as computed).
+
+    Below ``clue.stats.exact.MIN_ITEMS`` items no interval is shown; a zero-width one (every resample
+    the same: one item, or one patient) is marked as such. Clustered tasks count clusters, which the
+    results do not record, so for them only the zero-width rule applies here.
+    """
+    from clue.stats.exact import MIN_ITEMS, degenerate
+
+    if ci is None:
+        return "", None
+    if unit == "item" and n is not None and n < MIN_ITEMS:
+        return " [too few]", "too few"
+    if degenerate(ci):
+        return " [zero width]", "zero width"
+    return fmt_ci(ci), None
+
+
 def print_results(results: Any) -> None:
+    from clue.stats.exact import MIN_ITEMS
+    from clue.tasks.suite import run_suite
+
     rows: list[tuple[str, str, str, str]] = []
     incomplete = False
+    units = (results.bootstrap or {}).get("units") or {}
+    withheld: dict[str, str] = {}
     for name, t in results.tasks.items():
         incomplete |= not t.complete
         metrics = ", ".join(f"{k} {v:.1f}" for k, v in t.metrics.items())
         if t.missing_metrics:
             metrics += f"  (missing: {', '.join(t.missing_metrics)})"
-        rows.append((name, str(t.n), fmt(t.score, t.complete) + fmt_ci(t.ci), metrics))
+        ci_text, why = shown_ci(t.ci, t.n, str(units.get(name, "item")))
+        if why:
+            withheld[name] = why
+        rows.append((name, str(t.n), fmt(t.score, t.complete) + ci_text, metrics))
+    members = run_suite(results).level_members()
     for level, value in results.levels.items():
-        rows.append((level, "", fmt(value, results.level_complete(level)) + fmt_ci(results.level_ci(level)), ""))
+        ci_text, why = shown_ci(results.level_ci(level), None, "item")
+        if any(withheld.get(t) == "too few" for t in members.get(level, ())):
+            ci_text, why = " [too few]", "too few"  # a level's interval rests on its tasks'
+        if why:
+            withheld[level] = why
+        rows.append((level, "", fmt(value, results.level_complete(level)) + ci_text, ""))
     print_table(console, f"CLUE results: {results.model}", ("task", "n", "score [95% CI]", "metrics"), rows,
                 right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"))
     if incomplete:
         say("* incomplete: a metric could not be computed or requests failed (see results.json).")
+    if withheld:
+        say(f"[too few]: no interval below {MIN_ITEMS} items (a bootstrap of so few says nothing); [zero width]: "
+            "every resample gave the same score (one item or one patient). Both are in results.json as computed.")

@@ -6,6 +6,14 @@ docs/report.md): per task and level the difference B - A in points with a
 paired-bootstrap 95% interval and p-value (``clue.stats.paired``), McNemar's
 exact test for right/wrong metrics, the requests present or scored in only one
 run (listed by id, never dropped silently), and verdict lines a reader can quote.
+
+Honest at every sample size (``clue.stats.exact``): below the minimum number
+of paired units (10 items; 5 clusters) no interval, p-value or verdict is
+given, only the reason; from there up to 20 units the p-value is the exact
+sign-flip permutation test and "significant" means exact p < 0.05; above, the
+paired bootstrap as before, its p at the resampling floor printed as
+``p <= 2/(R+1)``. A zero-width interval is flagged as degenerate and never
+called significant.
 """
 
 from __future__ import annotations
@@ -21,7 +29,18 @@ from clue.core.results import Json, PredictionRow, Record, RunResults, TaskSumma
 from clue.core.seeding import DEFAULT_SEED
 from clue.pipeline.variants import VARIANTS_FOLDER, variant_rows
 from clue.report.taskinfo import task_info
-from clue.stats.bootstrap import CONFIDENCE, paired_p_value, percentile_ci
+from clue.stats.bootstrap import CONFIDENCE, UnitTable, paired_p_value, percentile_ci
+from clue.stats.exact import (
+    DEGENERATE_REASON,
+    EXACT_MAX,
+    MIN_CLUSTERS,
+    MIN_ITEMS,
+    degenerate,
+    p_floor,
+    sign_flip_p,
+    too_few,
+)
+from clue.stats.exact import format_p as exact_format_p
 from clue.stats.paired import mcnemar, paired_difference, paired_tables
 from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
 from clue.tasks.suite import CLUE, run_suite
@@ -43,6 +62,7 @@ class Comparison(Record):
     n_resamples: int = spec(default=10000)
     confidence: float = spec(default=CONFIDENCE)
     significance: str = spec(default="")
+    honesty: dict[str, Json] = spec(factory=dict)
     tasks: dict[str, dict[str, Json]] = spec(factory=dict)
     tasks_only_in_a: list[str] = spec(factory=list)
     tasks_only_in_b: list[str] = spec(factory=list)
@@ -76,22 +96,80 @@ def signed(x: float) -> str:
     return text.replace("-", MINUS)
 
 
-def format_p(p: float) -> str:
-    if p != p:  # NaN
-        return "p=n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+def format_p(p: float | None, n_resamples: int | None = None) -> str:
+    """``p=0.031``; a bootstrap p at its floor as ``p <= 2/(R+1)`` (``clue.stats.exact.format_p``)."""
+    return exact_format_p(p, n_resamples)
 
 
-def verdict(label_a: str, label_b: str, where: str, delta: float, ci: list[float] | None, p: float) -> str:
-    if ci is None:
-        return f"{where}: no paired items, no comparison."
+def change_words(label_a: str, label_b: str, delta: float) -> str:
     shown = abs(delta)
     if f"{shown:.1f}" == "0.0":
-        change = f"{label_b} scores within 0.1 points of {label_a}"
+        return f"{label_b} scores within 0.1 points of {label_a}"
+    return f"{label_b} scores {shown:.1f} points {'above' if delta > 0 else 'below'} {label_a}"
+
+
+def verdict(label_a: str, label_b: str, where: str, delta: float, ci: list[float] | None, p: float | None,
+            *, withheld: str | None = None, n_resamples: int | None = None, significant: bool | None = None,
+            test: str = "") -> str:
+    """One quotable line. ``withheld``: why no verdict is given (too few items); ``n_resamples``: the
+    bootstrap's R when ``p`` is a bootstrap p (its floor is printed as such)."""
+    if withheld:
+        return f"{change_words(label_a, label_b, delta)} on {where}: {withheld}; no interval, no test."
+    if ci is None:
+        return f"{where}: no paired items, no comparison."
+    sig = significant if significant is not None else excludes_zero(ci)
+    how = f", {test}" if test else ""
+    if degenerate(ci):
+        return (f"{change_words(label_a, label_b, delta)} on {where} (interval of zero width at {signed(ci[0])}: "
+                f"every resample gave the same difference; {format_p(p, n_resamples)}{how}): "
+                f"{'significant' if sig else 'not significant'}.")
+    return (f"{change_words(label_a, label_b, delta)} on {where} ({CONFIDENCE:.0%} CI {signed(ci[0])} to "
+            f"{signed(ci[1])}, {format_p(p, n_resamples)}{how}): {'significant' if sig else 'not significant'}.")
+
+
+def unit_differences(table_a: UnitTable, table_b: UnitTable) -> list[float]:
+    """Each unit's share of the task-score difference B - A, in points: they sum to the difference.
+
+    The task score is the mean over metrics of sum / count, so unit u adds
+    100 * mean_j((sum_b[u, j] - sum_a[u, j]) / count[j]); swapping A and B on
+    a unit flips its sign, which is what the sign-flip test permutes.
+    """
+
+    counts = table_a.counts.sum(axis=0)
+    usable = counts > 0
+    if not usable.any():
+        return []
+    share = (table_b.sums[:, usable] - table_a.sums[:, usable]) / counts[usable]
+    return [float(x) for x in 100.0 * share.mean(axis=1)]
+
+
+def bootstrap_se(samples: np.ndarray) -> float | None:
+    """The bootstrap standard error of a difference (its resamples' standard deviation)."""
+    finite = samples[np.isfinite(samples)]
+    if finite.size < 2:
+        return None
+    return float(np.std(finite, ddof=1))
+
+
+def judge(delta: float, ci: list[float] | None, boot_p: float, n_units: int, unit: str,
+          exact_differences: Sequence[float] | None) -> dict[str, Any]:
+    """The interval, p-value, test and significance a difference supports at its sample size (module note)."""
+    reason = too_few(n_units, unit)
+    if reason:
+        return {"ci": None, "p_value": None, "significant": False, "test": None, "withheld": reason,
+                "ci_degenerate": False}
+    if exact_differences is not None and n_units <= EXACT_MAX:
+        p = sign_flip_p(exact_differences)
+        test = f"exact sign-flip test over 2^{n_units} flips"
+        sig = p < 1.0 - CONFIDENCE and not degenerate(ci)
     else:
-        change = f"{label_b} scores {shown:.1f} points {'above' if delta > 0 else 'below'} {label_a}"
-    sig = "significant" if excludes_zero(ci) else "not significant"
-    return f"{change} on {where} ({CONFIDENCE:.0%} CI {signed(ci[0])} to {signed(ci[1])}, {format_p(p)}): {sig}."
+        p, test = boot_p, "paired bootstrap"
+        sig = excludes_zero(ci) and not degenerate(ci)
+    out: dict[str, Any] = {"ci": ci, "p_value": p, "significant": sig, "test": test, "withheld": None,
+                           "ci_degenerate": degenerate(ci)}
+    if out["ci_degenerate"]:
+        out["ci_note"] = DEGENERATE_REASON
+    return out
 
 
 def excludes_zero(ci: Sequence[float] | None) -> bool:
@@ -157,23 +235,24 @@ def compare_task(
     title = out["title"]
     if not paired or not metrics:
         out.update(score_a=None, score_b=None, delta=None, ci=None, p_value=None, significant=False,
-                   metric_deltas={}, mcnemar={})
+                   metric_deltas={}, mcnemar={}, test=None, withheld=None, ci_degenerate=False, se=None)
         out["verdict"] = verdict(*labels_ab, title, 0.0, None, float("nan"))
         return out, None
 
     diff = paired_difference(table_a, table_b, seed, task, n_resamples)
-    out.update(
-        score_a=diff.score_a,
-        score_b=diff.score_b,
-        delta=diff.delta,
-        ci=diff.ci,
-        p_value=diff.p_value,
-        significant=excludes_zero(diff.ci),
-    )
+    judged = judge(diff.delta, diff.ci, diff.p_value, table_a.n_units, out["unit"],
+                   unit_differences(table_a, table_b) if table_a.n_units <= EXACT_MAX else None)
+    out.update(score_a=diff.score_a, score_b=diff.score_b, delta=diff.delta, **judged,
+               se=None if judged["withheld"] else bootstrap_se(diff.deltas))
     out["metric_deltas"] = diff.metric_deltas
+    if judged["withheld"]:
+        for m in out["metric_deltas"].values():
+            m.update(ci=None, p_value=None)
     out["mcnemar"] = {name: mcnemar(rows_a, rows_b, paired, name)
                       for name in info.get("paired_binary") or () if name in metrics}
-    out["verdict"] = verdict(*labels_ab, title, out["delta"], diff.ci, diff.p_value)
+    out["verdict"] = verdict(*labels_ab, title, out["delta"], out["ci"], out["p_value"], withheld=judged["withheld"],
+                             n_resamples=n_resamples if judged["test"] == "paired bootstrap" else None,
+                             significant=judged["significant"], test=judged["test"] or "")
     return out, diff.deltas
 
 
@@ -190,21 +269,33 @@ def compare_levels(
                              "reason": f"not compared in both runs: {', '.join(absent)}"}
             continue
         samples = np.mean([deltas[t] for t in members], axis=0)
-        ci = percentile_ci(samples)
-        p = paired_p_value(samples)
         delta = float(np.mean([tasks[t]["delta"] for t in members]))
-        levels[level] = {
+        few = [f"{t} n={tasks[t]['n_units']}" + ("" if tasks[t]["unit"] == "item" else f" {tasks[t]['unit']}s")
+               for t in members if tasks[t].get("withheld")]
+        where = LEVEL_TITLES.get(level, level)
+        entry: dict[str, Any] = {
             "tasks": list(members),
             "available": True,
             "score_a": float(np.mean([tasks[t]["score_a"] for t in members])),
             "score_b": float(np.mean([tasks[t]["score_b"] for t in members])),
             "delta": delta,
-            "ci": ci,
-            "p_value": p,
-            "significant": excludes_zero(ci),
             "complete": all(tasks[t]["complete"] for t in members),
-            "verdict": verdict(*labels_ab, LEVEL_TITLES.get(level, level), delta, ci, p),
         }
+        if few:
+            reason = f"too few paired units for a verdict ({', '.join(few)})"
+            entry.update(ci=None, p_value=None, significant=False, test=None, withheld=reason, ci_degenerate=False,
+                         se=None)
+            entry["verdict"] = verdict(*labels_ab, where, delta, None, None, withheld=reason)
+        else:
+            ci = percentile_ci(samples)
+            p = paired_p_value(samples)
+            entry.update(ci=ci, p_value=p, significant=excludes_zero(ci) and not degenerate(ci), test="paired bootstrap",
+                         withheld=None, ci_degenerate=degenerate(ci), se=bootstrap_se(samples))
+            if entry["ci_degenerate"]:
+                entry["ci_note"] = DEGENERATE_REASON
+            entry["verdict"] = verdict(*labels_ab, where, delta, ci, p, n_resamples=int(np.isfinite(samples).sum()),
+                                       significant=entry["significant"])
+        levels[level] = entry
     return levels
 
 
@@ -262,7 +353,8 @@ def variant_summary(
         "verdict": (f"{labels_ab[1]} against {labels_ab[0]} on {where} {words}" if signs["pattern"] == "mixed"
                     else f"{labels_ab[1]} is {words} on {where}")
         + f": mean difference {signed(delta)} points over {len(points)} variants ({CONFIDENCE:.0%} CI over items "
-        f"and variants {signed(ci[0]) if ci else 'n/a'} to {signed(ci[1]) if ci else 'n/a'}, {format_p(p)}){held}.",
+        f"and variants {signed(ci[0]) if ci else 'n/a'} to {signed(ci[1]) if ci else 'n/a'}, "
+        f"{format_p(p, int(np.isfinite(samples).sum()))}){held}.",
     }
 
 
@@ -287,7 +379,7 @@ def compare_variants(
     for task, plain in tasks.items():
         ta, tb = (va.get("tasks") or {}).get(task), (vb.get("tasks") or {}).get(task)
         metrics = plain.get("metrics") or []
-        if not ta or not tb or not names or not metrics or plain.get("score_a") is None:
+        if not ta or not tb or not names or not metrics or plain.get("score_a") is None or plain.get("withheld"):
             continue
         of = {g: ta["variant_of"].get(g, g) for g in names}
         own_names = list(dict.fromkeys(of.values()))
@@ -362,7 +454,11 @@ def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamp
         seed=seed,
         n_resamples=n_resamples,
         confidence=CONFIDENCE,
-        significance=f"the {CONFIDENCE:.0%} paired-bootstrap interval of B - A excludes 0",
+        significance=(f"at least {MIN_ITEMS} paired items ({MIN_CLUSTERS} clusters) and: up to {EXACT_MAX} units, the exact "
+                      f"sign-flip p < {1 - CONFIDENCE:.2f}; above, the {CONFIDENCE:.0%} paired-bootstrap interval of B - A "
+                      "excludes 0 (a zero-width interval never counts)"),
+        honesty={"min_items": MIN_ITEMS, "min_clusters": MIN_CLUSTERS, "exact_max": EXACT_MAX,
+                 "p_floor": p_floor(n_resamples)},
         tasks=tasks,
         tasks_only_in_a=[t for t in names_a if t not in names_b],
         tasks_only_in_b=[t for t in names_b if t not in names_a],

@@ -9,6 +9,9 @@
   has one, else GPU-hours, else generation time, else tokens).
   paired 95% interval where there is one (and, for runs made with prompt
   variants, the mean difference over variants with its items-and-variants interval);
+- ``forest``: per task, level and task kind, each pair's difference with its
+  95% interval and the random-effects pooled diamond with the prediction
+  interval for a new pair (your runs; ``clue.report.pooled``);
 - ``variants``: for runs made with ``clue run --variants``, each run's score
   under every variant (dots), the mean over variants and the range, per task and level.
 
@@ -17,7 +20,7 @@ Files are reproducible: no timestamps, a fixed SVG id salt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,12 +305,75 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
     return paths
 
 
-def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, dict[str, Path]]:
+def forest_panels(pooled: Mapping[str, Any] | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """(title, block) for each task, level and task kind of your runs' pooled section with a pair to draw."""
+    runs = (pooled or {}).get("runs") or {}
+    panels: list[tuple[str, Mapping[str, Any]]] = []
+    for part, title_of in (("tasks", lambda k, b: b.get("title") or k), ("levels", lambda k, b: b.get("title") or k),
+                           ("kinds", lambda k, b: f"kind: {k}")):
+        for key, b in (runs.get(part) or {}).items():
+            if b.get("pairs"):
+                panels.append((str(title_of(key, b)), b))
+    return panels
+
+
+def forest_figure(pooled: Mapping[str, Any] | None, out: Path) -> dict[str, Path] | None:
+    """Forest plot: per task, level and task kind, one row per pair (difference and 95% interval) and the
+    random-effects pooled diamond (its 95% CI) with the prediction interval for a new pair as a thin line."""
+    panels = forest_panels(pooled)
+    if not panels:
+        return None
+    plt = _pyplot()
+    cols = 2 if len(panels) > 1 else 1
+    rows_n = (len(panels) + cols - 1) // cols
+    most = max(len(b["pairs"]) for _, b in panels)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, rows_n * (0.32 * most + 1.6)), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, b) in zip(axes.flat, panels):
+        labels = []
+        for i, p in enumerate(b["pairs"]):
+            text = f"{p['biomedical']} − {p['base']}"
+            labels.append(text if len(text) <= 48 else text[:47] + "…")  # long names would squeeze the axes away
+            ci = p.get("ci")
+            if ci is None and p.get("se"):
+                ci = [p["delta"] - 1.96 * p["se"], p["delta"] + 1.96 * p["se"]]
+            pooled_in = p.get("se") is not None and p["se"] > 0
+            color = BELOW if p["delta"] < 0 else ABOVE if p["delta"] > 0 else NEUTRAL
+            err = [[max(0.0, p["delta"] - ci[0])], [max(0.0, ci[1] - p["delta"])]] if ci else None
+            ax.errorbar([p["delta"]], [i], xerr=err, fmt="s" if pooled_in else "o", color=color,
+                        mfc=color if pooled_in else "white", markersize=4, elinewidth=0.9, capsize=2)
+        y = len(b["pairs"]) + 0.3
+        est = b.get("pooled")
+        if est:
+            lo, hi = est["ci"]
+            ax.fill([lo, est["estimate"], hi, est["estimate"]], [y, y - 0.3, y, y + 0.3], color="#111")
+            if est.get("prediction_interval"):
+                ax.plot(est["prediction_interval"], [y, y], color="#111", lw=0.8)
+            labels.append(f"pooled (DL), I² {100 * est['i2']:.0f}%")
+        else:
+            labels.append("not pooled")
+        ax.set_yticks([*range(len(b["pairs"])), y])
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_ylim(y + 0.7, -0.7)
+        ax.axvline(0, color="#333", lw=0.8)
+        ax.set_title(f"{title}: {b['k_declining']} of {b['n']} decline", fontsize=8)
+        ax.set_xlabel("biomedical − base (points)", fontsize=7)
+        ax.grid(True, axis="x", alpha=0.25)
+    fig.tight_layout()
+    paths = _save(fig, out, "forest")
+    plt.close(fig)
+    return paths
+
+
+def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path,
+                  pooled: Mapping[str, Any] | None = None) -> dict[str, dict[str, Path]]:
     figures = {
         "levels": levels_figure(entries, pairs, out),
         "tasks": tasks_figure(entries, out),
         "pairs": pairs_figure(pairs, out),
         "cost": cost_figure(entries, out),
         "variants": variants_figure(entries, out),
+        "forest": forest_figure(pooled, out),
     }
     return {k: v for k, v in figures.items() if v}

@@ -28,6 +28,7 @@ from clue import __version__
 from clue.core.errors import MissingExtra, UsageError, require
 from clue.core.seeding import DEFAULT_SEED
 from clue.report.figures import write_figures
+from clue.report.items import PAIR_ITEM_FIELDS, pair_items
 from clue.report.leaderboard import (
     COST_TITLES,
     Entry,
@@ -55,6 +56,7 @@ from clue.report.pairs import (
     pair_rows,
     write_pairs,
 )
+from clue.report.pooled import pooled_section
 from clue.report.published import load_published
 from clue.report.tables import fmt_score, write_text
 from clue.report.taskinfo import level_title, task_title
@@ -66,7 +68,7 @@ ITEM_FIELDS = ("id", "subtask", "prompt_hash", "truncated", "output", "error", "
 class ReportOptions:
     out: Path
     pairs: str | Path | None = None
-    published: Path | None = None
+    published: str | Path | None = None  # a CSV, or a shipped table by name (clue-2024-06)
     show_items: bool = False
     allow_credentialed_items: bool = False
     seed: int = DEFAULT_SEED
@@ -81,6 +83,7 @@ class Report:
     files: dict[str, Path] = field(default_factory=dict)
     items_included: dict[str, list[str]] = field(default_factory=dict)  # run -> tasks
     items_withheld: dict[str, list[str]] = field(default_factory=dict)
+    pooled: dict[str, Any] | None = None  # pairs.json "pooled" (clue.report.pooled), with --pairs
     # what could not be written and why (an optional extra that is not installed): part -> message
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -101,11 +104,12 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
     report = Report(entries, pairs)
     report.files.update(write_leaderboard(entries, out))
     if pairset is not None:
-        report.files.update(write_pairs(pairs, out))
+        report.pooled = pooled_section(pairs)
+        report.files.update(write_pairs(pairs, out, report.pooled))
     # Figures and the page need the report extra (matplotlib, jinja2): without it the
     # tables above are still written, and the report says what was left out and why.
     try:
-        figures = write_figures(entries, pairs, out / "figures")
+        figures = write_figures(entries, pairs, out / "figures", report.pooled)
     except MissingExtra as exc:
         figures = {}
         report.skipped["figures"] = str(exc)
@@ -113,8 +117,9 @@ def build_report(run_dirs: Sequence[str | Path], options: ReportOptions) -> Repo
         for fmt, path in paths.items():
             report.files[f"figures/{name}.{fmt}"] = path
     items = collect_items(entries, options, report)
+    paired = pair_items(pairs, report.items_included) if options.show_items and pairs else {}
     try:
-        html = render_html(entries, pairs, figures, items, options, report)
+        html = render_html(entries, pairs, figures, items, options, report, paired)
     except MissingExtra as exc:
         report.skipped["report.html"] = str(exc)
     else:
@@ -189,6 +194,7 @@ def render_html(
     items: dict[str, dict[str, list]],
     options: ReportOptions,
     report: Report,
+    paired: dict[str, Any] | None = None,
 ) -> str:
     jinja2 = require("jinja2", "report", "Writing the HTML report")
     template_text = (resources.files("clue.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
@@ -210,6 +216,10 @@ def render_html(
                  "resampling items and variants.",
         "variants": "Each run's score under every prompt variant (dots), the mean over variants (bar) and the "
                     "range (line), per task and level; a wide range means the score depends on how the task is asked.",
+        "forest": "Forest plot, your runs: per task, level and task kind, each pair's difference biomedical − base "
+                  "with its paired 95% interval (open circles: too few items or a zero-width interval, left out of "
+                  "the pooling) and the random-effects (DerSimonian-Laird) pooled difference as a diamond spanning "
+                  "its 95% CI; the thin line is the 95% prediction interval for a new pair.",
         "cost": "Score of each run against what it cost: the price when every run has one, else GPU-hours, "
                 "else generation time, else tokens (see cost.md for every column).",
     }
@@ -238,11 +248,14 @@ def render_html(
         headlines=[*headline(pairs, "runs"), *headline(pairs, "published")],
         column_titles={c: t for c, t in columns},
         comparisons=[r for r in pairs if r.comparison is not None],
+        pooled=_finite(report.pooled) if report.pooled else None,
         figures=[(name, _svg_data_uri(paths["svg"]), figure_info[name]) for name, paths in figures.items()],
         runs=runs_info,
         published=options.published is not None,
         items_json=_json_for_script({"fields": list(ITEM_FIELDS), "runs": items}),
         has_items=bool(items),
+        pair_items_json=_json_for_script({"fields": list(PAIR_ITEM_FIELDS), "pairs": paired or {}}),
+        has_pair_items=bool(paired),
         withheld=report.items_withheld,
         credentialed_included=_credentialed_included(entries, report),
         resamples=options.n_resamples,

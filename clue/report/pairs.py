@@ -37,6 +37,8 @@ from clue.report.compare import Comparison, compare_runs, variant_words
 from clue.report.leaderboard import Entry, differences, name_key, tasks_present
 from clue.report.tables import csv_text, md_text, write_text
 from clue.report.taskinfo import level_order, level_title, task_title
+from clue.stats.exact import degenerate
+from clue.stats.meta import adjust
 
 PRESETS = {"clue": "clue_pairs.toml"}
 MINUS = "\u2212"
@@ -134,13 +136,16 @@ class PairResult:
                 "ci": part.get("ci"), "p_value": part.get("p_value"), "significant": bool(part.get("significant")),
                 "mcnemar_p": mcnemar or None, "n_paired": part.get("n_paired"),
                 "complete": part.get("complete"), "variants": part.get("variants"),
+                "se": part.get("se"), "test": part.get("test"), "withheld": part.get("withheld"),
+                "ci_degenerate": bool(part.get("ci_degenerate")),
             }
         a = self.base.level(what) if is_level else task_score(self.base, what)
         b = self.biomedical.level(what) if is_level else task_score(self.biomedical, what)
         if a is None or b is None:
             return {}
         return {"score_base": a, "score_biomedical": b, "delta": b - a, "ci": None, "p_value": None,
-                "significant": None, "mcnemar_p": None, "n_paired": None, "complete": True}
+                "significant": None, "mcnemar_p": None, "n_paired": None, "complete": True,
+                "se": None, "test": None, "withheld": None, "ci_degenerate": False}
 
 
 def task_score(entry: Entry, task: str) -> float | None:
@@ -172,16 +177,56 @@ def compare_pairs(
     return results
 
 
+# -- adjusting for the number of tests -----------------------------------------------------------
+ALPHA = 0.05
+FAMILIES = ("task", "level")  # each adjusted on its own: a level's test repeats its tasks' items
+
+
+def adjusted_p(results: Sequence[PairResult]) -> dict[tuple[int, str], dict[str, Any]]:
+    """Holm and Benjamini-Hochberg adjusted p-values of every test made on your runs' pairs.
+
+    Two families, each over every pair: the task tests (6 tasks x 12 pairs = 72
+    for the study) and the level tests (level 1, level 2, overall). A cell with
+    no test (too few items, not compared) is not counted. Keyed by
+    (index of the pair result, task or level).
+    """
+    levels = set(level_order())
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for family in FAMILIES:
+        keys, ps = [], []
+        for i, r in enumerate(results):
+            if r.source != "runs" or r.comparison is None:
+                continue
+            part = r.comparison.levels if family == "level" else r.comparison.tasks
+            for what, cell in part.items():
+                if (what in levels) != (family == "level"):
+                    continue
+                p = cell.get("p_value")
+                if p is not None and p == p and not cell.get("withheld"):
+                    keys.append((i, what))
+                    ps.append(float(p))
+        holm, bh = adjust(ps, ALPHA) if ps else ([], [])
+        for key, h, b in zip(keys, holm, bh):
+            ci = results[key[0]].cell(key[1]).get("ci")
+            out[key] = {"p_holm": h, "p_bh": b, "n_tests": len(ps), "family": family,
+                        # a verdict needs the adjusted p and an interval of non-zero width on the same side
+                        "significant_holm": h is not None and h < ALPHA and not degenerate(ci),
+                        "significant_bh": b is not None and b < ALPHA and not degenerate(ci)}
+    return out
+
+
 # -- tables ----------------------------------------------------------------------------------
 def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
     entries = [e for r in results for e in (r.base, r.biomedical)]
     columns = [*tasks_present(entries), *level_order()]
+    adjusted = adjusted_p(results)
     rows = []
-    for r in results:
+    for index, r in enumerate(results):
         for what in columns:
             cell = r.cell(what)
             if not cell:
                 continue
+            adj = adjusted.get((index, what), {})
             ci = cell.get("ci")
             rows.append({
                 "biomedical": r.biomedical.name, "base": r.base.name, "source": r.source, "note": r.pair.note,
@@ -190,6 +235,11 @@ def pair_rows(results: Sequence[PairResult]) -> list[dict[str, Any]]:
                 "delta": cell["delta"], "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                 "p_value": cell["p_value"], "significant": cell["significant"],
                 "mcnemar_p": cell["mcnemar_p"], "n_paired": cell["n_paired"], "complete": cell["complete"],
+                "test": cell.get("test"), "withheld": cell.get("withheld"), "se": cell.get("se"),
+                "ci_degenerate": cell.get("ci_degenerate"),
+                "p_holm": adj.get("p_holm"), "p_bh": adj.get("p_bh"), "n_tests": adj.get("n_tests"),
+                "significant_holm": adj.get("significant_holm") if r.source == "runs" else None,
+                "significant_bh": adj.get("significant_bh") if r.source == "runs" else None,
                 **variant_columns(cell.get("variants")),
             })
     return rows
@@ -216,22 +266,28 @@ VARIANT_FIELDS = ("n_variants", "variant_delta", "variant_ci_low", "variant_ci_h
 def headline(results: Sequence[PairResult], source: str = "runs") -> list[dict[str, Any]]:
     """Per level: k of n biomedical models below their base, m of them significantly."""
     lines = []
-    chosen = [r for r in results if r.source == source]
+    adjusted = adjusted_p(results)
+    chosen = [(i, r) for i, r in enumerate(results) if r.source == source]
     for level in ("overall", "level1", "level2"):
-        cells = [r.cell(level) for r in chosen]
-        cells = [c for c in cells if c]
+        cells = [(i, r.cell(level)) for i, r in chosen]
+        cells = [(i, c) for i, c in cells if c]
         if not cells:
             continue
-        below = [c for c in cells if c["delta"] < 0]
-        sig = [c for c in below if c["significant"]] if source == "runs" else None
+        below = [(i, c) for i, c in cells if c["delta"] < 0]
+        sig = [c for i, c in below if adjusted.get((i, level), {}).get("significant_holm")] if source == "runs" else None
+        withheld = sum(1 for _, c in cells if c.get("withheld"))
         text = f"{level_title(level)}: {len(below)} of {len(cells)} biomedical models score below their base"
         if sig is not None:
-            text += f", {len(sig)} of them significantly (95% paired bootstrap interval excludes 0)."
+            n_tests = next((a["n_tests"] for (i, w), a in adjusted.items() if w == level), 0)
+            text += ((f", {len(sig)} of them significantly (Holm-adjusted p < {ALPHA} over the {n_tests} level "
+                      "test(s) made)") if n_tests else ", none tested") + (
+                f"; {withheld} too small for a verdict." if withheld else ".")
         else:
             text += " (published single runs: no intervals)."
         line: dict[str, Any] = {"level": level, "source": source, "n": len(cells), "below": len(below),
-                                "significant": None if sig is None else len(sig)}
-        across = [c["variants"] for c in cells if c.get("variants")]
+                                "significant": None if sig is None else len(sig), "withheld": withheld,
+                                "adjustment": "holm" if source == "runs" else None}
+        across = [c["variants"] for _, c in cells if c.get("variants")]
         if across:
             every = sum(v["pattern"] == "below" for v in across)
             mixed = sum(v["pattern"] == "mixed" for v in across)
@@ -258,11 +314,14 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def pairs_markdown(results: Sequence[PairResult]) -> str:
+def pairs_markdown(results: Sequence[PairResult], pooled: Mapping[str, Any] | None = None) -> str:
     lines = ["# Biomedical models against their bases", ""]
     for source in ("runs", "published"):
         for h in headline(results, source):
             lines.append(f"- **{'Your runs' if source == 'runs' else 'Published'}**: {h['text']}")
+    for key, who in (("verdict", "Your runs, pooled"), ("published_verdict", "Published, pooled")):
+        if pooled and pooled.get(key):
+            lines += ["", f"**{who}.** {md_text(pooled[key])}"]
     if not results:
         lines.append("No pair has both of its models among the runs or published rows.")
     rows = pair_rows(results)
@@ -270,25 +329,37 @@ def pairs_markdown(results: Sequence[PairResult]) -> str:
     lines += ["", "delta = biomedical − base in points; [95% paired bootstrap interval]; p two-sided."
               + (" Across variants: the mean delta over prompt variants [95% interval resampling items and variants],"
                  " the variants in which its sign holds, and the verdict." if with_variants else ""), "",
-              "| biomedical | base | source | task / level | base | biomedical | delta [95% CI] | p | McNemar p |"
-              + (" across variants |" if with_variants else ""),
-              "|---|---|---|---|---:|---:|---:|---:|---:|" + ("---|" if with_variants else "")]
+              "| biomedical | base | source | task / level | base | biomedical | delta [95% CI] | p | p Holm | p BH "
+              "| McNemar p |" + (" across variants |" if with_variants else ""),
+              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if with_variants else "")]
     for row in rows:
         ci = None if row["ci_low"] is None else (row["ci_low"], row["ci_high"])
         what = md_text(level_title(row["what"]) if row["kind"] == "level" else task_title(row["what"]))
         mcn = ", ".join(f"{k} {fmt_p(v)}" for k, v in (row["mcnemar_p"] or {}).items()) or "–"
-        delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant"] else "")
+        delta = fmt_delta(row["delta"], ci) + (" ✱" if row["significant_holm"] else "")
+        if row["withheld"]:
+            delta = fmt_delta(row["delta"]) + " (too few)"
+        elif row["ci_degenerate"]:
+            delta += " (zero width)"
         line = (f"| {md_text(row['biomedical'])} | {md_text(row['base'])} | {row['source']} | {what} | {row['score_base']:.2f} | "
-                f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])} | {mcn} |")
+                f"{row['score_biomedical']:.2f} | {delta} | {fmt_p(row['p_value'])}{' e' if exact(row) else ''} | "
+                f"{fmt_p(row['p_holm'])} | {fmt_p(row['p_bh'])} | {mcn} |")
         if with_variants:
             line += f" {fmt_variants(row)} |"
         lines.append(line)
-    lines += ["", "✱ significant: the interval excludes 0."]
+    lines += ["", f"✱ significant after adjusting for the number of tests: Holm-adjusted p < {ALPHA} (p BH: "
+              "Benjamini-Hochberg, false discovery rate; task and level tests adjusted as two families). "
+              "e: exact sign-flip test (20 units or fewer). (too few): fewer than 10 paired items "
+              "(5 patients): no interval, no test."]
     apart = [r for r in results if r.apart]
     if apart:
         lines += ["", "Not compared (the two were not scored on the same data under the same protocol):", ""]
         lines += [f"- {md_text(r.biomedical.name)} vs {md_text(r.base.name)} ({r.source}): {md_text(r.apart)}" for r in apart]
     return "\n".join(lines) + "\n"
+
+
+def exact(row: Mapping[str, Any]) -> bool:
+    return str(row.get("test") or "").startswith("exact")
 
 
 def fmt_variants(row: Mapping[str, Any]) -> str:
@@ -304,11 +375,13 @@ def fmt_variants(row: Mapping[str, Any]) -> str:
 
 def pairs_csv(results: Sequence[PairResult]) -> str:
     header = ["biomedical", "base", "source", "what", "kind", "score_base", "score_biomedical", "delta",
-              "ci_low", "ci_high", "p_value", "significant", "n_paired", "complete", "note", *VARIANT_FIELDS]
+              "ci_low", "ci_high", "p_value", "significant", "n_paired", "complete", "note", *VARIANT_FIELDS,
+              "test", "withheld", "se", "p_holm", "p_bh", "significant_holm", "significant_bh"]
     return csv_text(header, pair_rows(results))
 
 
-def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
+def pairs_json(results: Sequence[PairResult], pooled: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """pairs.json; ``pooled``: the section ``clue.report.pooled.pooled_section`` computes from the same results."""
     return {
         "schema": "clue.pairs/1",
         "headline": [*headline(results, "runs"), *headline(results, "published")],
@@ -320,14 +393,15 @@ def pairs_json(results: Sequence[PairResult]) -> dict[str, Any]:
              "variant_verdicts": r.comparison.variant_verdicts, "warnings": r.comparison.warnings}
             for r in results if r.comparison is not None
         ],
+        **({"pooled": dict(pooled)} if pooled is not None else {}),
     }
 
 
-def write_pairs(results: Sequence[PairResult], out: Path) -> dict[str, Path]:
+def write_pairs(results: Sequence[PairResult], out: Path, pooled: Mapping[str, Any] | None = None) -> dict[str, Path]:
     out = Path(out)
-    write_json(out / "pairs.json", pairs_json(results))
+    write_json(out / "pairs.json", pairs_json(results, pooled))
     return {
-        "pairs.md": write_text(out / "pairs.md", pairs_markdown(results)),
+        "pairs.md": write_text(out / "pairs.md", pairs_markdown(results, pooled)),
         "pairs.csv": write_text(out / "pairs.csv", pairs_csv(results)),
         "pairs.json": out / "pairs.json",
     }

@@ -1,6 +1,7 @@
 """Published reference rows: the per-task metrics the study's website showed in June 2024.
 
-The file (``clue-2024-06.csv`` beside its README) has one row per model and one
+The file (``data/published/clue-2024-06.csv``, shipped in the package with
+SOURCE.md: published figures, copied as published) has one row per model and one
 column per task metric, named ``<task>_<metric>`` with this project's task and
 metric names (``mednli_accuracy``, ``meqsum_rouge1``, ..., ``longhealth_task3``).
 An empty cell means the model has no result there (4k-context models have no
@@ -16,6 +17,7 @@ same thing by "score" (tests/report/test_published.py).
 from __future__ import annotations
 
 import csv
+from importlib import resources
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -26,6 +28,18 @@ from clue.report.leaderboard import Entry
 from clue.stats.aggregate import level_scores
 from clue.tasks.registry import all_tasks
 from clue.tasks.suite import CLUE
+
+# Published tables shipped with clue (``data/published/``, with SOURCE.md saying where they come from).
+SHIPPED = {"clue-2024-06": "clue-2024-06.csv"}
+DEFAULT_PUBLISHED = "clue-2024-06"
+
+
+def published_path(spec: str | Path | None = None) -> Path:
+    """The CSV to read: a shipped table by name (none given: ``clue-2024-06``), else the path as given."""
+    name = DEFAULT_PUBLISHED if spec is None or str(spec) == "" else str(spec)
+    if name in SHIPPED:
+        return Path(str(resources.files("clue.report") / "data" / "published" / SHIPPED[name]))
+    return Path(spec)  # type: ignore[arg-type]
 
 
 def column_map() -> dict[str, tuple[str, str]]:
@@ -46,9 +60,12 @@ def results_from_metrics(model: str, metrics_by_task: dict[str, dict[str, float]
     return RunResults(model=model, backend="published", tasks=tasks, levels=scores, levels_complete=complete)
 
 
-def load_published(path: str | Path) -> list[Entry]:
-    """Read the published CSV into leaderboard entries (``source = "published"``)."""
-    path = Path(path)
+def load_published(path: str | Path | None = None) -> list[Entry]:
+    """Read the published CSV into leaderboard entries (``source = "published"``).
+
+    ``path``: a file, or the name of a shipped table (``clue-2024-06``, also the default).
+    """
+    path = published_path(path)
     columns = column_map()
     try:
         fh = open(path, encoding="utf-8", newline="")

@@ -29,6 +29,23 @@ def task_info(task: str, manifest: Manifest | None = None) -> dict[str, Any]:
             "paired_binary": [], "resampling_unit": "item"}
 
 
+UNDECLARED_KIND = "undeclared"
+
+
+def task_kind(task: str, manifest: Manifest | None = None) -> str:
+    """The task's kind (classification, multiple choice, free text, coding) from its declaration.
+
+    Read from the registered declaration's ``kind`` (not from ``describe()``,
+    so manifests keep their bytes); a run's recorded declaration may carry a
+    ``kind`` too; otherwise ``"undeclared"``, a group of its own in the split.
+    """
+    known = find_task(task)
+    kind = getattr(getattr(known, "declaration", None), "kind", "") if known is not None else ""
+    if not kind and manifest is not None:
+        kind = str(manifest.declaration(task).get("kind") or "")
+    return kind or UNDECLARED_KIND
+
+
 def task_title(task: str, *manifests: Manifest | None) -> str:
     """The task's title: registered, else as the first of these runs' manifests recorded it."""
     for manifest in manifests or (None,):

@@ -52,6 +52,10 @@ class DiagnosticColumn:
     source: str
 
 
+# The kinds of task the report splits the pooled verdict by (docs/report.md, "by task kind").
+TASK_KINDS = ("classification", "multiple choice", "free text", "coding")
+
+
 @dataclass(frozen=True)
 class Declaration:
     """Everything clue knows about a task, in one place."""
@@ -67,10 +71,15 @@ class Declaration:
     release: Release | None = None
     diagnostics: tuple[DiagnosticColumn, ...] = ()
     description: str = ""
+    # what sort of task it is, for the report's split by task kind (TASK_KINDS); "" when undeclared.
+    # Not in describe(): the manifest's bytes stay as they were (the report reads it through taskinfo).
+    kind: str = ""
     # the metrics as objects, resolved from the registry when the declaration is made
     metric_objects: tuple[Metric, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.kind and self.kind not in TASK_KINDS:
+            raise ValueError(f"{self.name}: kind {self.kind!r} is none of {', '.join(TASK_KINDS)}")
         object.__setattr__(self, "metric_objects", tuple(get_metric(name) for name in self.metrics))
 
     @property

@@ -12,7 +12,9 @@ from clue.stats.aggregate import level_scores
 from clue.tasks import get_task
 from clue.tasks.suite import CLUE
 
-PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
+# the published June 2024 rows, as shipped in the package (clue/report/data/published/)
+PUBLISHED_CSV = Path(__file__).resolve().parents[2] / "clue" / "report" / "data" / "published" / "clue-2024-06.csv"
+SHARED_PUBLISHED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "published" / "clue-2024-06.csv"
 
 
 def write_run(

@@ -54,7 +54,7 @@ def test_a_ten_point_gap_on_500_items_is_significant(tmp_path):
     assert (m["only_a_correct"], m["only_b_correct"], m["both_correct"], m["both_wrong"]) == (50, 0, 350, 100)
     assert m["p_value"] == pytest.approx(2 / 2**50)
     assert t["verdict"].startswith("tuned scores 10.0 points below base on MedNLI (95% CI \u2212")
-    assert t["verdict"].endswith("p<0.001): significant.")
+    assert t["verdict"].endswith("p <= 2/5001, paired bootstrap): significant.")  # the floor 2/(R+1), not "p<0.001"
 
 
 def test_items_in_only_one_run_are_reported_not_dropped(tmp_path):

@@ -84,3 +84,16 @@ def test_a_malformed_published_file_names_the_row_and_column(tmp_path):
     path.write_text("model,meqsum_rouge1,meqsum_rouge2\nx,1,2\n")
     with pytest.raises(DataError, match="meqsum has some metrics but not rougeL, bertscore"):
         load_published(path)
+
+
+def test_the_published_rows_ship_in_the_package_and_are_found_by_name():
+    from clue.report.published import DEFAULT_PUBLISHED, published_path
+    from tests.helpers.fake_runs import SHARED_PUBLISHED_CSV
+
+    shipped = published_path()
+    assert shipped.is_file() and shipped == published_path(DEFAULT_PUBLISHED) == PUBLISHED_CSV.resolve()
+    assert (shipped.parent / "SOURCE.md").is_file()
+    by_name, by_path = load_published("clue-2024-06"), load_published(shipped)
+    assert [e.name for e in by_name] == [e.name for e in by_path] and len(by_name) == 26
+    if SHARED_PUBLISHED_CSV.is_file():  # the copy in the package is the project's data file, byte for byte
+        assert shipped.read_bytes() == SHARED_PUBLISHED_CSV.read_bytes()

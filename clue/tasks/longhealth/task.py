@@ -188,6 +188,7 @@ def reference_task1_stop(options: Mapping[str, Any], model: str) -> tuple[str, .
 DECLARATION = Declaration(
     name="longhealth",
     title="LongHealth",
+    kind="multiple choice",
     level=2,
     access=PUBLIC,
     metrics=("task1", "task2", "task3"),

@@ -40,6 +40,7 @@ FIELDS = {"text": "text", "codes": "@answer"}
 DECLARATION = Declaration(
     name="medisumcode",
     title="MeDiSumCode",
+    kind="coding",
     level=2,
     access=CREDENTIALED,
     metrics=("em_f1", "ap_f1", "valid"),

@@ -37,6 +37,7 @@ FIELDS_2025 = {"discharge_summary": "letter", "Question": "question", "Answer": 
 DECLARATION = Declaration(
     name="medisumqa",
     title="MeDiSumQA",
+    kind="free text",
     level=2,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),

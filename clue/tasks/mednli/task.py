@@ -45,6 +45,7 @@ def label_list(order: int) -> str:
 DECLARATION = Declaration(
     name="mednli",
     title="MedNLI",
+    kind="classification",
     level=1,
     access=CREDENTIALED,
     metrics=("accuracy",),

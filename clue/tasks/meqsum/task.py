@@ -29,6 +29,7 @@ FIELDS = {"CHQ": "chq", "Summary": "@answer"}
 DECLARATION = Declaration(
     name="meqsum",
     title="MeQSum",
+    kind="free text",
     level=1,
     access=PUBLIC,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore"),

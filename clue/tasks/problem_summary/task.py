@@ -39,6 +39,7 @@ FIELDS = {"Subjectives": "subjective", "Assessment": "assessment", "Summary": "@
 DECLARATION = Declaration(
     name="problem_summary",
     title="Problem Summary",
+    kind="free text",
     level=1,
     access=CREDENTIALED,
     metrics=("rouge1", "rouge2", "rougeL", "bertscore", "umls_f1"),
