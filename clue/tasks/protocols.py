@@ -30,7 +30,7 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("clue", "this project's protocol (SPEC.md): seeded demonstrations, SPEC token limits, greedy"),
+        Protocol("clue", "this project's protocol (docs/protocols.md): seeded demonstrations, its token limits, greedy"),
         Protocol(
             "clue-2024-06",
             "the reference code of the June 2024 results table (TIO-IKIM/CLUE ff75877, text-generation-inference)",
