@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
+from clue.core.suggest import did_you_mean
 from clue.tasks.settings import Settings
 
 REFERENCE_REPO = "TIO-IKIM/CLUE"
@@ -49,7 +50,7 @@ def get_protocol(name: str) -> Protocol:
     try:
         return PROTOCOLS[name]
     except KeyError:
-        raise UsageError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}") from None
+        raise UsageError(f"unknown protocol {name!r}{did_you_mean(name, PROTOCOLS)} Known: {', '.join(PROTOCOLS)}") from None
 
 
 def cache_root() -> Path:

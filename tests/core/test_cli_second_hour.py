@@ -97,3 +97,18 @@ def test_eta_comes_from_completed_work_only():
         progress.tick()
     lines = out.getvalue().splitlines()
     assert lines and all(line.endswith("0.1/s, ETA 0:01:40") for line in lines), lines
+
+
+@pytest.mark.parametrize("args, hint", [
+    (("--tasks", "MedNLI"), "did you mean 'mednli'?"),
+    (("--tasks", "mednli,LongHealth"), "did you mean 'longhealth'?"),
+    (("--protocol", "clue-2024"), "unknown protocol 'clue-2024'; did you mean 'clue-2024-06'?"),
+    (("--protocol", "CLUE"), "did you mean 'clue'?"),
+    (("--model", "gpt-4o"), "did you mean 'openai:gpt-4o'"),
+    (("--model", "opnai:gpt-4o"), "did you mean 'openai:gpt-4o'?"),
+    (("--model", "Baseline"), "did you mean 'baseline'?"),
+])
+def test_typos_get_a_suggestion(tmp_path, args, hint):
+    proc = clue("run", *args, "-o", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert hint in proc.stderr.replace("\n", " "), proc.stderr
