@@ -64,13 +64,14 @@ def connect_failure(url: str, exc: BaseException) -> str | None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     import errno
 
-    codes = set()
+    codes: set[int] = set()
     seen: BaseException | None = exc
-    while seen is not None and len(codes) < 10:  # the OSError under httpx's and httpcore's wrappers
+    for _ in range(10):  # the OSError under httpx's and httpcore's wrappers
+        if seen is None:
+            break
         if isinstance(seen, OSError) and seen.errno is not None:
             codes.add(seen.errno)
         seen = seen.__cause__ or seen.__context__
-        codes.add(-1)
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if errno.ECONNREFUSED in codes or "refused" in lowered or f"[errno {errno.ECONNREFUSED}]" in lowered:
