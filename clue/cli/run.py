@@ -329,6 +329,6 @@ def print_results(results: Any) -> None:
             continue  # a level with none of its tasks in this run: no empty row
         rows.append((level, "", fmt(value, results.level_complete(level)) + fmt_ci(results.level_ci(level)), ""))
     print_table(console, f"CLUE results: {results.model}", ("task", "n", "score [95% CI]", "metrics"), rows,
-                right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"))
+                right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"), layout="table")
     if incomplete:
         say("* incomplete: a metric could not be computed or requests failed (see results.json).")

@@ -112,3 +112,74 @@ def test_typos_get_a_suggestion(tmp_path, args, hint):
     proc = clue("run", *args, "-o", str(tmp_path / "run"))
     assert proc.returncode == 2
     assert hint in proc.stderr.replace("\n", " "), proc.stderr
+
+
+# -- 80 columns: wrap, never cut a name ----------------------------------------------------
+
+
+def _no_cut(text: str, names) -> None:
+    assert "…" not in text
+    for name in names:
+        assert name in text, name
+
+
+def test_data_status_at_80_columns_keeps_every_file_name_whole(tmp_path):
+    from clue.tasks.registry import all_tasks
+
+    proc = clue("data", "status", "--data-dir", str(tmp_path), "--no-hash")
+    assert proc.returncode == 0, proc.stderr
+    _no_cut(proc.stdout, [t.expected_file for t in all_tasks().values()])
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80 or "://" in proc.stdout  # only an unbreakable URL may run over
+
+
+def test_next_steps_and_protocol_list_wrap_at_80_columns(tmp_path):
+    for args in (("data", "status", "--data-dir", str(tmp_path), "--no-hash"), ("protocol", "list")):
+        proc = clue(*args)
+        assert proc.returncode == 0, proc.stderr
+        for line in proc.stdout.splitlines():
+            assert len(line) <= 80 or any(len(word) > 60 for word in line.split()), line
+
+
+def test_tasks_at_80_columns_is_short_and_whole():
+    from clue.tasks.registry import all_tasks
+
+    proc = clue("tasks")
+    assert proc.returncode == 0, proc.stderr
+    _no_cut(proc.stdout, [t.expected_file for t in all_tasks().values()])
+    assert len(proc.stdout.splitlines()) <= 4 * len(all_tasks()) + 2  # was 49 lines of one field each
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+    wide = clue("tasks", columns=132)  # a table (boxed where it fits, else borderless) before any blocks
+    assert "expected file" in wide.stdout and "  expected file:" not in wide.stdout
+
+
+def test_compare_at_80_columns_is_compact(tmp_path):
+    for run in ("a", "b"):
+        assert clue("run", "--output", str(tmp_path / run), "--bootstrap", "0").returncode == 0
+    proc = clue("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--resamples", "100")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) < 60  # was 92 lines of blocks
+    assert all(len(line) <= 80 for line in proc.stdout.splitlines())
+
+
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_the_run_table_has_one_layout_at_every_width(tmp_path, columns):
+    proc = clue("run", "--output", str(tmp_path / "run"), "--bootstrap", "0", columns=columns)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("task"))
+    assert header.split() == ["task", "n", "score", "[95%", "CI]", "metrics"]
+    assert not any(line[:1] in "┏┃│└" for line in lines)
+    table = lines[:next(i for i, line in enumerate(lines) if line.startswith("* incomplete"))]
+    assert all(len(line) <= columns for line in table)
+    assert "problem_summary" in proc.stdout and "umls_f1)" in proc.stdout
+
+
+def test_a_table_never_splits_a_word_in_a_folding_column():
+    from clue.cli.tables import print_table
+
+    out = io.StringIO()
+    print_table(Console(file=out, width=80), "T", ("task", "access", "file", "metrics"),
+                [("problem_summary", "credentialed", "BioNLP2023-1A-Test.csv", "rouge1, rouge2, rougeL, bertscore, umls_f1")] * 3,
+                whole=("task", "file"))
+    text = out.getvalue()
+    assert "credentialed" in text and "bertscore" in text and "umls_f1" in text
