@@ -162,7 +162,10 @@ class BertScore:
         missing = missing_packages()
         if missing:
             raise MetricUnavailable(
-                f"BERTScore needs {', '.join(missing)}: {TORCH_HINT}, then pip install '{DISTRIBUTION}[bertscore]'"
+                # recorded in results.json (the reason a metric is missing): kept word for word, so results
+                # stay byte-identical; `clue metrics status` and MissingExtra give the CPU-wheel advice
+                f"BERTScore needs {', '.join(missing)}: pip install torch==2.13.0 (CPU build; see docs) "
+                f"and pip install '{DISTRIBUTION}[bertscore]'"
             )
         if config.rescale and not config.baseline:
             raise MetricUnavailable("bertscore_rescale=true needs --metric bertscore_baseline=FILE (a bert-score baseline TSV)")
