@@ -326,7 +326,7 @@ def print_results(results: Any) -> None:
         rows.append((name, str(t.n), fmt(t.score, t.complete) + fmt_ci(t.ci), metrics))
     for level, value in results.levels.items():
         if value is None and results.level_ci(level) is None:
-            continue  # a level with none of its tasks in this run: no empty row
+            continue  # a level the run has no score for (not all its tasks ran): no empty row
         rows.append((level, "", fmt(value, results.level_complete(level)) + fmt_ci(results.level_ci(level)), ""))
     print_table(console, f"CLUE results: {results.model}", ("task", "n", "score [95% CI]", "metrics"), rows,
                 right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"), layout="table")
