@@ -5,7 +5,7 @@
 # into a fresh venv (not editable), then, from outside the source tree, run
 # `clue --version`, a short `clue run` and the test suite against the
 # installed package (a copy of the repository without clue/, whose clue/ is
-# the installed one). Usage: bash .ci/wheel.sh [--no-tests]
+# the installed one). Usage: bash .ci/wheel.sh [--no-tests | PYTEST_ARGS...] (default: the whole suite)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -50,4 +50,4 @@ site=$("$work/venv/bin/python" -c "import clue, os; print(os.path.dirname(clue._
 ln -s "$site" "$work/repo/clue"
 [ -e "$repo/../shared" ] && ln -s "$(cd "$repo/.." && pwd)/shared" "$work/shared"
 cd "$work/repo"
-"$work/venv/bin/python" -m pytest -q -p no:cacheprovider
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
