@@ -1,4 +1,4 @@
-"""Build MeDiSumCode from MIMIC-IV (SPEC §5): discharge letters with their billed ICD-10-CM codes.
+"""Build MeDiSumCode from MIMIC-IV (docs/datasets.md): discharge letters with their billed ICD-10-CM codes.
 
 0. Stream ``diagnoses_icd.csv(.gz)`` once to learn which admissions have at
    least one code that survives steps 3-4: only those can be chosen. An

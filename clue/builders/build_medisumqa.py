@@ -1,4 +1,4 @@
-"""Build MeDiSumQA candidates from MIMIC-IV-Note (SPEC §5), with any backend, resumably.
+"""Build MeDiSumQA candidates from MIMIC-IV-Note (docs/datasets.md), with any backend, resumably.
 
 1. Keep patient-facing letters: notes containing "You were admitted to the
    hospital". Split each into paragraphs on runs of two or more blank lines;

@@ -90,9 +90,15 @@ def resumable(run_dirs: Callable[[], Iterable[Path]]) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        from clue.store.runs import STORE_FILENAME
+
         dirs = list(run_dirs())
+        stores = [Path(d) / STORE_FILENAME for d in dirs if (Path(d) / STORE_FILENAME).is_file()]
+        if not stores:  # stopped before a store was created: claim none
+            fail(f"interrupted before any answer was stored: nothing was kept. Run the same command again to start:\n  {this_command()}")
+            raise typer.Exit(130) from None
         kept = stored_answers(dirs)
-        where = ", ".join(str(Path(d) / "store.sqlite") for d in dirs) or "the run store"
+        where = ", ".join(str(s) for s in stores)
         fail(f"interrupted: {kept} answer(s) are kept in {where}. "
              f"Run the same command again to resume (only the missing requests are sent):\n  {this_command()}")
         raise typer.Exit(130) from None

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from clue.cli.app import app
-from clue.cli.console import console, parse_options, plain, say, warn
+from clue.cli.console import console, parse_options, say, warn
+from clue.cli.tables import print_table, wrap
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -39,20 +40,17 @@ def status_cmd(
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in rows]))
         return
-    from rich.table import Table  # ~25 ms: loaded when a table is shown
-
-    table = Table(title=plain(f"CLUE data in {data_dir}"))
-    for col in ("task", "access", "file", "present", "sha256", "release"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*map(plain, (
-            r.task, r.access, Path(r.path).name if r.path else r.expected_file, "yes" if r.present else "no",
-            (r.sha256 or "-")[:12], r.release_match,
-        )))
-    console.print(table)
+    cells = [
+        (r.task, r.access, Path(r.path).name if r.path else r.expected_file, "yes" if r.present else "no",
+         (r.sha256 or "-")[:12], r.release_match)
+        for r in rows
+    ]
+    # names and files are never cut: the table wraps other cells, or becomes one block per task
+    print_table(console, f"CLUE data in {data_dir}", ("task", "access", "file", "present", "sha256", "release"), cells,
+                whole=("task", "file", "sha256"))
     say("Next steps:")
     for r in rows:
-        say(f"  {r.task}: {r.next_step}")
+        say(wrap(f"  {r.task}: {r.next_step}", console.width, indent="    "))
 
 
 @data_app.command("fetch")

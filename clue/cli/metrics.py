@@ -13,7 +13,7 @@ import typer
 
 from clue.cli.app import app
 from clue.cli.console import console, parse_options, plain, say, warn
-from clue.cli.tables import print_table
+from clue.cli.tables import print_table, wrap
 from clue.core.errors import UsageError
 from clue.core.seeding import DEFAULT_SEED
 
@@ -128,7 +128,7 @@ def print_comparison(result: Any) -> None:
     if any(str(part.get("test") or "").startswith("exact") for part in result.tasks.values()):
         say(f"e: exact sign-flip permutation test (all 2^n flips; used up to {honesty.get('exact_max', 20)} units).")
     for line in result.verdicts:
-        say(line)
+        say(wrap(line, console.width))
     if result.variant_names:
         print_variant_comparison(result)
     for side, key in (("A", "tasks_only_in_a"), ("B", "tasks_only_in_b")):

@@ -40,6 +40,7 @@ class _Task:
     started: float
     done: int = 0
     last_line: float = field(default=0.0)
+    last_done: float = field(default=0.0)  # when the latest answer arrived: rates and ETAs use completed work only
 
 
 class PlainProgress:
@@ -60,7 +61,10 @@ class PlainProgress:
         if t.done >= t.total:
             return f"{name}: {t.done}/{t.total} done in {elapsed:.1f} s"
         pct = 100.0 * t.done / t.total if t.total else 100.0
-        rate = t.done / elapsed if elapsed > 0 else 0.0
+        # The rate of the answers so far, up to the latest one: the time since then (a slow prompt
+        # still running) is not work done, so the ETA does not grow while the run waits.
+        worked = t.last_done - t.started
+        rate = t.done / worked if t.done and worked > 0 else 0.0
         if rate <= 0:
             return f"{name}: {t.done}/{t.total} ({pct:.0f}%), waiting for answers, {elapsed:.0f} s so far"
         speed = f"{rate:.1f}/s" if rate >= 0.1 else f"{1 / rate:.0f} s each"
@@ -75,6 +79,8 @@ class PlainProgress:
                 self.tasks[name] = _Task(total=total, started=self._last_event, last_line=self._last_event)
             self._last_event = now
             t = self.tasks[name]
+            if done > t.done:
+                t.last_done = now
             t.done, t.total = done, total
             if done >= total or now - t.last_line >= self.interval_s:
                 self._print(name, now)

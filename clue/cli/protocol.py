@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from clue.cli.app import app
-from clue.cli.console import say
+from clue.cli.console import console, say
+from clue.cli.tables import wrap
 
 protocol_app = typer.Typer(no_args_is_help=True, help="Protocol profiles: list them, fetch the reference's prompts.")
 app.add_typer(protocol_app, name="protocol")
@@ -20,8 +21,9 @@ def list_cmd() -> None:
         where = ""
         if p.is_reference:
             folder = protocol_dir(p.name)
-            where = f"  prompts: {folder}" if (folder / "SOURCES.json").is_file() else f"  prompts: not fetched (clue protocol fetch {p.name})"
-        say(f"{p.name:14} {p.description}{where}")
+            where = f"; prompts: {folder}" if (folder / "SOURCES.json").is_file() else f"; prompts: not fetched (clue protocol fetch {p.name})"
+        # wrapped to the terminal, continuation lines under the description
+        say(wrap(f"{p.name:14} {p.description}{where}", console.width, indent=" " * 15))
 
 
 @protocol_app.command("fetch")

@@ -63,7 +63,7 @@ def _spec(**settings: Any) -> Any:
 @app.command("run")
 def run_cmd(
     model: str = typer.Option("baseline", "--model", "-m", help="Model spec: baseline, openai:NAME, vllm:NAME, hf:PATH, llamacpp:GGUF, smollm2."),
-    tasks: str = typer.Option("all", "--tasks", "-t", help="all, level1, level2, or a comma-separated list of tasks and task files (./my_task.toml)."),
+    tasks: str = typer.Option("all", "--tasks", "--task", "-t", help="all, level1, level2, or a comma-separated list of tasks and task files (./my_task.toml)."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files (see `clue tasks`)."),
     output: Path | None = typer.Option(None, "--output", "-o", show_default="clue-runs/<model>", help="Run directory; one model's run per directory."),
@@ -110,6 +110,7 @@ def run_cmd(
         price=price, variants=variants, variant_design=variant_design, suite=suite,
         judge=judge, judge_base_url=judge_base_url, judges=judges,
     )
+    check_data_tasks(spec)
     if spec.variants is not None:
         with resumable(lambda: [spec.output]):
             run_with_variants(spec)
@@ -119,6 +120,8 @@ def run_cmd(
     print_results(results)
     print_judged(results)
     say_reused(Path(spec.output))
+    if spec.price:
+        say_cost(Path(spec.output))
     say(f"Results written to {spec.output} (results.json, predictions/, manifest.json)")
     if results.failed_requests:
         fail(f"{results.failed_requests} request(s) failed; re-run the same command to retry them.")
@@ -163,7 +166,7 @@ def print_variants(results: Any) -> None:
 @app.command("score")
 def score_cmd(
     run_dir: Path | None = typer.Argument(None, help="A run directory to score again from its store, without any model."),
-    task: str | None = typer.Option(None, "--task", help="Task name (see `clue tasks`) or task file."),
+    task: str | None = typer.Option(None, "--tasks", "--task", "-t", help="Task name (see `clue tasks`) or task file: one task."),
     data: Path | None = typer.Option(None, "--data", help="The task's dataset file."),
     predictions: Path | None = typer.Option(None, "--predictions", help='JSONL of {"id": ..., "output": ...}.'),
     output: Path = typer.Option(Path("clue-score"), "--output", "-o", help="Where to write results.json and predictions/ (with --predictions)."),
@@ -226,8 +229,8 @@ def score_cmd(
 
 @app.command("prompts")
 def prompts_cmd(
-    tasks: str | None = typer.Option(None, "--task", "--tasks", "-t", help="Task name(s) or task file(s), level1, level2 or all (required unless --suite)."),
-    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one request per line."),
+    tasks: str | None = typer.Option(None, "--tasks", "--task", "-t", help="Task name(s) or task file(s), level1, level2 or all (required unless --suite)."),
+    output: Path | None = typer.Option(None, "--output", "-o", show_default="readable text on stdout", help="JSONL file to write, one request per line (-: JSONL on stdout)."),
     data: list[str] | None = typer.Option(None, "--data", help="TASK=PATH for one task's file (repeatable)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder holding the tasks' files."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items of each task."),
@@ -241,22 +244,66 @@ def prompts_cmd(
     protocol_setting: list[str] | None = typer.Option(None, "--protocol-setting", help="Override one protocol setting: [TASK.]KEY=VALUE (repeatable)."),
     suite: str | None = typer.Option(None, "--suite", show_default="clue", help="A suite (name or suite file, see `clue suites`): its tasks (--tasks: some of them)."),
 ) -> None:
-    """Write the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing."""
+    """Show the requests a run would send (messages after layout and shortening, decoding, token counts), sending nothing.
+
+    Without -o: each request as readable text on stdout. -o FILE: one JSON request per line (JSONL); -o -: JSONL on stdout.
+    """
     from clue.core.chat import parse_layout
     from clue.core.tokens import ApproxTokenizer
-    from clue.pipeline.prompts import write_prompts
+    from clue.pipeline.prompts import prompt_rows, readable, write_prompts
 
     if tasks is None and suite is None:
         raise UsageError("clue prompts needs --tasks (task names, task files, level1, level2, all) or --suite")
     layout = parse_layout(chat_layout)
     if layout is None:
         raise UsageError("clue prompts needs a definite --chat-layout: system, fold or plain")
-    spec = _spec(model="prompts", tasks=tasks or "all", suite=suite, output=output.parent, data=data, data_dir=data_dir, limit=limit, seed=seed,
+    to_file = output is not None and str(output) != "-"
+    spec = _spec(model="prompts", tasks=tasks or "all", suite=suite, output=output.parent if to_file and output else Path("."), data=data, data_dir=data_dir, limit=limit, seed=seed,
                  templates=templates, max_new_tokens=max_new_tokens, longhealth_budget=longhealth_budget,
                  protocol=protocol, protocol_settings=protocol_setting)
-    counts = write_prompts(spec, output, layout, ApproxTokenizer(), context_length)
+    check_data_tasks(spec)
+    if to_file and output is not None:
+        counts = write_prompts(spec, output, layout, ApproxTokenizer(), context_length)
+        shown = ", ".join(f"{name} {n}" for name, n in counts.items())
+        say(f"Wrote {sum(counts.values())} requests ({shown}) to {output}")
+        return
+    rows, counts = prompt_rows(spec, layout, ApproxTokenizer(), context_length)
+    for i, row in enumerate(rows):
+        if output is None:
+            sys.stdout.write(("\n" if i else "") + readable(row))
+        else:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
     shown = ", ".join(f"{name} {n}" for name, n in counts.items())
-    say(f"Wrote {sum(counts.values())} requests ({shown}) to {output}")
+    say(f"{sum(counts.values())} requests ({shown})" + ("; -o FILE writes them as JSONL" if output is None else ""), err=True)
+
+
+def check_data_tasks(spec: Any) -> None:
+    """``--data TASK=PATH`` for a task the run does not include is a mistake, never silently ignored."""
+    stray = [name for name in spec.data if name not in spec.tasks]
+    if stray:
+        given = ", ".join(f"{name}={spec.data[name]}" for name in stray)
+        raise UsageError(f"--data {given}: {', '.join(stray)} is not in this run (tasks: {', '.join(spec.tasks)}); "
+                         f"add it to --tasks or drop that --data")
+
+
+def say_cost(run_dir: Path) -> None:
+    """The run's cost under --price, from the manifest the run just wrote."""
+    from clue.core.results import read_manifest
+
+    cost = read_manifest(run_dir / "manifest.json").cost or {}
+    price = cost.get("price")
+    if not isinstance(price, dict):
+        return
+    currency = price.get("currency", "")
+    parts = [f"{label} {cost[key]:.4f}" for key, label in (("token_cost", "tokens"), ("gpu_cost", "GPU time"))
+             if isinstance(cost.get(key), (int, float))]
+    total = cost.get("total_cost")
+    if isinstance(total, (int, float)):
+        say(f"Cost: {total:.4f} {currency}" + (f" ({', '.join(parts)})" if len(parts) > 1 else "")
+            + (", extrapolated from the answers generated in this run" if cost.get("extrapolated") else ""))
+    else:
+        say(f"Cost: not computed (the price {', '.join(k for k in price if k != 'currency')} needs what this run did not measure)")
 
 
 def say_reused(run_dir: Path) -> None:
@@ -318,6 +365,8 @@ def print_results(results: Any) -> None:
         rows.append((name, str(t.n), fmt(t.score, t.complete) + ci_text, metrics))
     members = run_suite(results).level_members()
     for level, value in results.levels.items():
+        if value is None and results.level_ci(level) is None:
+            continue  # a level the run has no score for (not all its tasks ran): no empty row
         ci_text, why = shown_ci(results.level_ci(level), None, "item")
         if any(withheld.get(t) == "too few" for t in members.get(level, ())):
             ci_text, why = " [too few]", "too few"  # a level's interval rests on its tasks'
@@ -325,7 +374,7 @@ def print_results(results: Any) -> None:
             withheld[level] = why
         rows.append((level, "", fmt(value, results.level_complete(level)) + ci_text, ""))
     print_table(console, f"CLUE results: {results.model}", ("task", "n", "score [95% CI]", "metrics"), rows,
-                right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"))
+                right=("n", "score [95% CI]"), whole=("task", "score [95% CI]"), layout="table")
     if incomplete:
         say("* incomplete: a metric could not be computed or requests failed (see results.json).")
     if withheld:

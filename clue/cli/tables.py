@@ -31,23 +31,43 @@ def fold_table(
     right: Collection[str] = (),
     whole: Collection[str] = (),
     markup: bool = True,
+    compact: bool = False,
 ) -> Table:
-    """A table whose cells wrap; ``whole`` columns are never narrower than their longest cell."""
+    """A table whose cells wrap; ``whole`` columns are never narrower than their longest cell.
+
+    ``compact``: no borders, two spaces between columns (2 characters a column fewer than the box).
+    """
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=(title if markup else Text(title)) if title is not None else None)
+    heading = (title if markup else Text(title)) if title is not None else None
+    if compact:
+        table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    else:
+        table = Table(title=heading)
     for i, col in enumerate(columns):
         width = max((cell_width(r[i], markup) for r in rows), default=0) if col in whole else None
-        table.add_column(col, justify="right" if col in right else "left", overflow="fold", no_wrap=False,
+        # a whole column does not wrap, so that rich shrinks the others when the table is too wide
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold", no_wrap=col in whole,
                          min_width=max(width, len(col)) if width is not None else None)
     for r in rows:
         table.add_row(*(c if markup else Text(c) for c in r))
     return table
 
 
-def min_table_width(columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Collection[str]) -> int:
+def min_table_width(columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Collection[str],
+                    compact: bool = False) -> int:
     """The narrowest a table can be without cutting a word: ``whole`` columns at their longest cell,
     the others at their longest word, plus padding and borders."""
+    if compact:  # two spaces between columns: the separator and a padding
+        total = 2 * (len(columns) - 1)
+        for i, col in enumerate(columns):
+            cells = [col, *(r[i] for r in rows)]
+            if col in whole:
+                total += max(cell_width(c, False) for c in cells)
+            else:
+                total += max((cell_width(w, False) for c in cells for w in c.split()), default=0)
+        return total
     total = len(columns) + 1
     for i, col in enumerate(columns):
         cells = [col, *(r[i] for r in rows)]
@@ -59,9 +79,28 @@ def min_table_width(columns: Sequence[str], rows: Sequence[Sequence[str]], whole
     return total
 
 
+def fits(console: Console, table: Table, columns: Sequence[str], rows: Sequence[Sequence[str]],
+         whole: Collection[str]) -> bool:
+    """Whether rich lays ``table`` out within the console with no word cut: each column at least as wide
+    as its longest word (``whole`` columns: their longest cell)."""
+    widths = table._calculate_column_widths(console, console.options.update_width(console.width - table._extra_width))
+    if sum(widths) + table._extra_width > console.width:
+        return False
+    for i, col in enumerate(columns):
+        cells = [col, *(r[i] for r in rows)]
+        if col in whole:
+            need = max(cell_width(c, False) for c in cells)
+        else:
+            need = max((cell_width(w, False) for c in cells for w in c.split()), default=0)
+        if widths[i] - table._get_padding_width(i) < need:
+            return False
+    return True
+
+
 def rendered_width(console: Console, table: Table) -> int:
     """How wide rich will lay ``table`` out on ``console`` (wider than the console means cut)."""
-    widths = table._calculate_column_widths(console, console.options.update_width(console.width))
+    # as rich lays a table out: the columns share the width left after the borders
+    widths = table._calculate_column_widths(console, console.options.update_width(console.width - table._extra_width))
     return sum(widths) + table._extra_width
 
 
@@ -73,25 +112,53 @@ def print_table(
     *,
     right: Collection[str] = (),
     whole: Collection[str] = (),
+    layout: str = "auto",
 ) -> None:
-    """Print ``rows`` as a folding table, or, where even that is too wide, as one block per row.
+    """Print ``rows`` so that no value is cut, whatever the terminal's width.
 
-    The blocks name each column (``expected file: MeQSum_....xlsx``), so no
-    value is ever cut however narrow the terminal is. Cells are plain text;
-    a column empty in every row is left out.
+    ``layout="auto"``: a boxed table where it fits, else the same table without borders, else
+    one block per row (the first cell, then ``column: value`` pairs packed into lines, each pair
+    kept whole: ``expected file: MeQSum_....xlsx``). ``layout="table"``: always the borderless
+    table, whose cells wrap at words (one layout for a table whose cells are short, like a
+    run's results). Cells are plain text; a column empty in every row is left out.
     """
     keep = [i for i, _ in enumerate(columns) if i == 0 or any(r[i] for r in rows)]  # drop columns empty in every row
     columns = [columns[i] for i in keep]
     rows = [[r[i] for i in keep] for r in rows]
-    table = fold_table(title, columns, rows, right=right, whole=whole, markup=False)
-    if min_table_width(columns, rows, whole) <= console.width and rendered_width(console, table) <= console.width:
-        console.print(table)
+    if layout == "table":
+        console.print(fold_table(title, columns, rows, right=right, whole=whole, markup=False, compact=True))
         return
+    for compact in (False, True):
+        table = fold_table(title, columns, rows, right=right, whole=whole, markup=False, compact=compact)
+        if min_table_width(columns, rows, whole, compact) <= console.width and fits(console, table, columns, rows, whole):
+            console.print(table)
+            return
     if title:
         console.print(title, markup=False, highlight=False, soft_wrap=True)
     for r in rows:
         first, *rest = r
         console.print(first, markup=False, highlight=False, style="bold", soft_wrap=True)
-        for col, cell in zip(columns[1:], rest):
-            if cell:
-                console.print(f"  {col}: {cell}", markup=False, highlight=False, soft_wrap=True)
+        pairs = [f"{col}: {cell}" for col, cell in zip(columns[1:], rest) if cell]
+        for line in pack(pairs, console.width - 2):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def pack(pieces: Sequence[str], width: int, sep: str = " · ") -> list[str]:
+    """``pieces`` joined by ``sep`` into lines of at most ``width``; a piece is never split
+    (one longer than ``width`` gets a line of its own)."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and cell_width(lines[-1] + sep + piece, False) <= width:
+            lines[-1] += sep + piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def wrap(text: str, width: int, indent: str = "  ") -> str:
+    """``text`` wrapped at spaces to ``width``, continuation lines indented; words (URLs, commands' flags,
+    file names) are never broken."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=max(20, width), subsequent_indent=indent, break_long_words=False,
+                                   break_on_hyphens=False)) or text

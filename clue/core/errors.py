@@ -37,16 +37,27 @@ class UsageError(ClueError):
     exit_code = 2
 
 
+DISTRIBUTION = "clue-eval"  # the name clue is installed by (pip install clue-eval); "clue" on the index is another project
+
+# Extras whose packages need torch. No extra installs torch: pip would pull the multi-GB CUDA build.
+TORCH_EXTRAS = frozenset({"hf", "bertscore"})
+TORCH_HINT = (
+    "torch is in no extra: install the build for this machine first "
+    "(CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu; "
+    "a GPU: the command from https://pytorch.org/get-started/locally/)"
+)
+
+
 class MissingExtra(ClueError):
     """An optional dependency is not installed."""
 
     exit_code = 3
 
     def __init__(self, module: str, extra: str, purpose: str):
-        super().__init__(
-            f"{purpose} needs the Python package {module!r}, which is not installed. "
-            f"Install it with: pip install 'clue-eval[{extra}]'"
-        )
+        advice = f"Install it with: pip install '{DISTRIBUTION}[{extra}]'"
+        if extra in TORCH_EXTRAS or module == "torch":
+            advice = f"{TORCH_HINT}, then: pip install '{DISTRIBUTION}[{extra}]'"
+        super().__init__(f"{purpose} needs the Python package {module!r}, which is not installed. {advice}")
 
 
 def require(module: str, extra: str, purpose: str):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clue.core.errors import DISTRIBUTION, TORCH_HINT, require
 from clue.core.files import sha256_text
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
@@ -161,8 +162,10 @@ class BertScore:
         missing = missing_packages()
         if missing:
             raise MetricUnavailable(
+                # recorded in results.json (the reason a metric is missing): kept word for word, so results
+                # stay byte-identical; `clue metrics status` and MissingExtra give the CPU-wheel advice
                 f"BERTScore needs {', '.join(missing)}: pip install torch==2.13.0 (CPU build; see docs) "
-                f"and pip install 'clue-eval[bertscore]'"
+                f"and pip install '{DISTRIBUTION}[bertscore]'"
             )
         if config.rescale and not config.baseline:
             raise MetricUnavailable("bertscore_rescale=true needs --metric bertscore_baseline=FILE (a bert-score baseline TSV)")
@@ -272,10 +275,8 @@ def load_scorer(model: ResolvedModel, config: BertScoreConfig) -> Any:
 
 def fetch(model: str = DEFAULT_MODEL) -> Path:
     """Download a model's weights into the Hugging Face cache (needs a network)."""
-    try:
-        from huggingface_hub import HfApi, snapshot_download
-    except ImportError as exc:
-        raise MetricUnavailable("fetching needs huggingface_hub: pip install 'clue-eval[bertscore]'") from exc
+    hub = require("huggingface_hub", "bertscore", "Fetching BERTScore weights")
+    HfApi, snapshot_download = hub.HfApi, hub.snapshot_download
     preset = PRESETS.get(model.strip().lower())
     repo = preset.repo if preset else model
     files = HfApi().list_repo_files(repo)
@@ -302,7 +303,7 @@ class BertScoreMetric(BatchMetric):
         try:
             missing = missing_packages()
             if missing:
-                raise MetricUnavailable(f"not installed: {', '.join(missing)} (pip install 'clue-eval[bertscore]')")
+                raise MetricUnavailable(f"not installed: {', '.join(missing)} ({TORCH_HINT}, then pip install '{DISTRIBUTION}[bertscore]')")
             cfg = BertScoreConfig.from_options(config)
             found = resolve_model(cfg.model, cfg.layer)
             return {"metric": self.name, "ready": True,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue.core.errors import UsageError
+from clue.core.errors import UsageError, require
 from clue.core.versions import installed_versions
 from clue.metrics.common import MetricUnavailable, as_bool, as_int, missing_modules
 from clue.metrics.metric import TEXT, BatchMetric
@@ -366,7 +366,7 @@ def build_linker_index(kb_path: str | os.PathLike, out_dir: str | os.PathLike, *
 
 def fetch(cache_dir: Path | None = None) -> list[Path]:
     """Download the UMLS linker and knowledge base into scispaCy's cache (needs a network)."""
-    from scispacy.file_cache import cached_path
+    cached_path = require("scispacy.file_cache", "umls", "Fetching the UMLS linker (scispaCy)").cached_path
 
     target = str(cache_dir) if cache_dir else None
     return [Path(cached_path(url, target)) for url in [*UMLS_LINKER_URLS.values(), UMLS_KB_URL]]

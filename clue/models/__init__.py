@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clue.core.errors import UsageError
+from clue.core.suggest import closest
 from clue.models.base import Backend
 
 # kind -> "module:class"; each class is constructed as Cls(target, options).
@@ -42,6 +43,20 @@ def _load_class(path: str) -> type[Backend]:
     return cls
 
 
+def _spec_hint(spec: str, kind: str, sep: str, target: str) -> str:
+    """What a mistyped ``--model`` most likely meant: a backend prefix missing, or a misspelt one."""
+    if not sep:
+        shortcut = closest(spec, SHORTCUTS, cutoff=0.75)
+        if shortcut is not None:
+            return f"; did you mean {shortcut!r}?"
+        # a bare model name: it needs the backend that serves it
+        return f"; did you mean 'openai:{spec}' (a model on an OpenAI-compatible server) or 'hf:{spec}'?"
+    backend = closest(kind, BACKENDS)
+    if backend is not None and backend != kind and target:
+        return f"; did you mean '{backend}:{target}'?"
+    return ""
+
+
 def backend_class(spec: str) -> tuple[type[Backend], str]:
     """The backend class a ``--model`` spec names, and its target; imports the module, loads no model."""
     if spec in SHORTCUTS:
@@ -49,7 +64,7 @@ def backend_class(spec: str) -> tuple[type[Backend], str]:
     kind, sep, target = spec.partition(":")
     if not sep or kind not in BACKENDS or not target:
         known = ", ".join([*SHORTCUTS, *(f"{k}:..." for k in BACKENDS)])
-        raise UsageError(f"unknown model spec {spec!r}; known: {known}")
+        raise UsageError(f"unknown model spec {spec!r}{_spec_hint(spec, kind, sep, target)} Known: {known}")
     try:
         return _load_class(BACKENDS[kind]), target
     except ModuleNotFoundError as exc:

@@ -42,7 +42,28 @@ def write_prompts(
     config: RunSpec, output: Path, layout: ChatLayout, tokenizer: Tokenizer, context_length: int | None
 ) -> dict[str, int]:
     """Plan ``config``'s tasks and write one line per request to ``output``; returns counts per task."""
+    rows, counts = prompt_rows(config, layout, tokenizer, context_length)
+    write_jsonl(output, rows)
+    return counts
+
+
+def prompt_rows(
+    config: RunSpec, layout: ChatLayout, tokenizer: Tokenizer, context_length: int | None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Plan ``config``'s tasks: one row per request (as ``write_prompts`` writes them) and the counts per task."""
     prepared = plan(config, tokenizer, context_length, run_templates(config))
     rows = [prompt_row(p.task.name, case, layout, tokenizer) for p in prepared for case in p.cases]
-    write_jsonl(output, rows)
-    return {p.task.name: len(p.cases) for p in prepared}
+    return rows, {p.task.name: len(p.cases) for p in prepared}
+
+
+def readable(row: dict[str, Any]) -> str:
+    """One request as a person reads it: a header line, then each message under its role, as sent."""
+    decoding = row.get("decoding") or {}
+    head = (f"=== {row['id']} ({row['task']}, {row['layout']} layout, {row['tokens']['prompt']} prompt tokens"
+            f" by {row['tokens']['tokenizer']}, at most {decoding.get('max_new_tokens')} new tokens"
+            + (", shortened to fit" if row.get("truncated") else "") + ")")
+    if "prompt" in row:
+        body = [row["prompt"]]
+    else:
+        body = [f"--- {m['role']}\n{m['content']}" for m in row["messages"]]
+    return "\n".join([head, *body]) + "\n"

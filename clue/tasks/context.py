@@ -39,7 +39,7 @@ def fit_to_context(
 ) -> tuple[list[Message], bool]:
     """Render the prompt; if it exceeds the context, shorten it as ``truncation`` says.
 
-    ``document`` (SPEC §1): instructions, demonstrations and the question stay
+    ``document`` (docs/protocols.md, "The ``clue`` protocol"): instructions, demonstrations and the question stay
     whole; only the long document is cut, from the end. ``keep-end`` (the
     reference's server, text-generation-inference ``truncate``): the prompt's
     first tokens are dropped until the last ones fit, the system prompt and

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
+from clue.core.suggest import did_you_mean
 from clue.tasks.settings import Settings
 
 REFERENCE_REPO = "TIO-IKIM/CLUE"
@@ -30,7 +31,7 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("clue", "this project's protocol (SPEC.md): seeded demonstrations, SPEC token limits, greedy"),
+        Protocol("clue", "this project's protocol (docs/protocols.md): seeded demonstrations, its token limits, greedy"),
         Protocol(
             "clue-2024-06",
             "the reference code of the June 2024 results table (TIO-IKIM/CLUE ff75877, text-generation-inference)",
@@ -49,7 +50,7 @@ def get_protocol(name: str) -> Protocol:
     try:
         return PROTOCOLS[name]
     except KeyError:
-        raise UsageError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}") from None
+        raise UsageError(f"unknown protocol {name!r}{did_you_mean(name, PROTOCOLS)} Known: {', '.join(PROTOCOLS)}") from None
 
 
 def cache_root() -> Path:

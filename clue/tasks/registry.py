@@ -23,7 +23,6 @@ task's declared ``level`` describes it; it puts no task into a CLUE level.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import warnings
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from typing import Any
 
 from clue.core.errors import UsageError
 from clue.core.files import sha256_file
+from clue.core.suggest import did_you_mean
 from clue.tasks.base import Task
 from clue.tasks.userfile import TASK_FILE_SUFFIXES, FileTask
 from clue.tasks.userfile import is_task_file as is_task_file
@@ -159,8 +159,7 @@ def get_task(name: str) -> Task:
     if task is not None:
         return task
     tasks = all_tasks()
-    close = difflib.get_close_matches(name, [*tasks, "all"], n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, [*tasks, "all"])
     raise UsageError(f"unknown task {name!r}{hint} Known tasks: {', '.join(tasks)}")
 
 

@@ -29,7 +29,6 @@ that is not CLUE's records ``suite_record`` in results.json (read back by
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any
 from clue.core.errors import UsageError
 from clue.core.files import sha256_file
 from clue.core.results import RunResults
+from clue.core.suggest import did_you_mean
 from clue.formats.config import read_mapping
 from clue.tasks.protocols import PROTOCOLS
 from clue.tasks.registry import all_tasks, find_task, get_task, is_task_file, load_task_file
@@ -129,8 +129,7 @@ def get_suite(name_or_path: str | Path, base: Path | None = None) -> Suite:
         path = Path(base) / path
     if path.suffix.lower() in TASK_FILE_SUFFIXES or path.is_file():
         return read_suite_file(path)
-    close = difflib.get_close_matches(text, list(_BUILTIN), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(text, _BUILTIN)
     raise UsageError(f"unknown suite {text!r}{hint} Built-in suites: {', '.join(_BUILTIN)}; "
                      f"or give a suite file ({', '.join(TASK_FILE_SUFFIXES)})")
 
@@ -181,8 +180,7 @@ def read_suite_file(path: str | Path) -> Suite:
         elif find_task(piece) is not None:
             tasks.append(piece)
         else:
-            close = difflib.get_close_matches(piece, list(all_tasks()), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(piece, all_tasks())
             raise UsageError(f"{where}: tasks: unknown task {piece!r}{hint}")
     if len(set(tasks)) != len(tasks):
         twice = sorted({t for t in tasks if tasks.count(t) > 1})
@@ -192,7 +190,7 @@ def read_suite_file(path: str | Path) -> Suite:
         protocols = _strings(data["protocols"], f"{where}: protocols")
         for p in protocols:
             if p not in PROTOCOLS:
-                raise UsageError(f"{where}: protocols: unknown protocol {p!r}; known: {', '.join(PROTOCOLS)}")
+                raise UsageError(f"{where}: protocols: unknown protocol {p!r}{did_you_mean(p, PROTOCOLS)} Known: {', '.join(PROTOCOLS)}")
             lacking = [t for t in tasks if p not in get_task(t).declaration.protocols]
             if lacking:
                 raise UsageError(f"{where}: protocols: {', '.join(lacking)} has no settings for protocol {p!r}")
@@ -340,8 +338,7 @@ def resolve_tasks(spec: str | Iterable[str], base: str | Path | None = None, sui
         else:
             task = find_task(piece)
             if task is None:
-                close = difflib.get_close_matches(piece, [*all_tasks(), *members, "all", *_BUILTIN], n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(piece, [*all_tasks(), *members, "all", *_BUILTIN])
                 raise UsageError(f"unknown task {piece!r}{hint} Known tasks: {', '.join(all_tasks())}")
             names.append(task.name)
     if not names:

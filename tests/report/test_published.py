@@ -30,7 +30,7 @@ ROWS = {
         ".2,70.24,25.78,19.65,39.2,93.94,81.65,77.9,91.7"
     ),
 }
-# SPEC.md, "Published figures to check a reproduction against".
+# The published June 2024 figures a reproduction is checked against (docs/protocols.md, "The `clue` protocol").
 SPEC_LEVELS = {
     "Meta-Llama-3-70B-Instruct": (52.36, 56.00),
     "Meta-Llama-3-8B-Instruct": (48.37, 40.61),

@@ -8,6 +8,7 @@ still in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -38,6 +39,14 @@ def iterate(run: Callable[[Callable[[Any], None]], Coroutine[Any, Any, None]], n
             results.put(_Crash(exc))
         finally:
             started.set()
+            # What the run left behind (a connection attempt racing another address) is cancelled and
+            # unwound before the loop closes, as asyncio.run does, instead of being destroyed pending.
+            leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in leftover:
+                task.cancel()
+            if leftover:
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.close()
             results.put(done)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clue.core.chat import ChatLayout, apply_layout, hf_renderer, probe_layout
-from clue.core.errors import UsageError, require
+from clue.core.errors import ClueError, UsageError, require
 from clue.core.records import Completion, Request
 from clue.core.redact import redact, shorten
 from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
@@ -44,6 +44,45 @@ class Replica:
     inflight: int = 0
     sent: int = 0
     not_before: float = 0.0  # loop time before which Retry-After asks us to wait
+    answered: bool = False  # the server has sent an HTTP response (any status) at least once
+    unreachable: str | None = None  # "HOST:PORT (why)" when it refused a connection before ever answering
+
+
+class Unreachable(ClueError):
+    """No replica could be connected to, and none has ever answered: the run stops instead of retrying
+    every request (the answers already stored are kept; the same command resumes)."""
+
+    exit_code = 1
+
+
+def connect_failure(url: str, exc: BaseException) -> str | None:
+    """``HOST:PORT (connection refused)`` when nothing listens at ``url`` (refused, no such host, no route);
+    None for other connection failures (TLS, the egress guard), which fail their requests as before."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    import errno
+
+    codes: set[int] = set()
+    seen: BaseException | None = exc
+    for _ in range(10):  # the OSError under httpx's and httpcore's wrappers
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno is not None:
+            codes.add(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if errno.ECONNREFUSED in codes or "refused" in lowered or f"[errno {errno.ECONNREFUSED}]" in lowered:
+        why = "connection refused"
+    elif "name or service not known" in lowered or "nodename nor servname" in lowered or "getaddrinfo" in lowered:
+        why = "host name not found"
+    elif errno.EHOSTUNREACH in codes or errno.ENETUNREACH in codes or "no route" in lowered:
+        why = "no route to host"
+    else:
+        return None
+    return f"{parts.hostname}:{port} ({why})"
 
 
 def pick_replica(replicas: list[Replica], avoid: Replica | None, now: float) -> Replica:
@@ -353,6 +392,8 @@ class OpenAIBackend(Backend):
         except BaseException:
             for task in started:
                 task.cancel()
+            # wait for the cancelled workers to unwind (their connections close) before the loop goes
+            await asyncio.gather(*started, return_exceptions=True)
             raise
 
     async def _complete(self, client: Any, replicas: list[Replica], request: Request) -> Completion:
@@ -381,6 +422,11 @@ class OpenAIBackend(Backend):
                 return Completion(request.id, None, error=self._clean(str(exc)), meta={"attempts": attempts})
             except Retry as exc:
                 reason = exc.reason
+                if replica.unreachable and not any(r.answered for r in replicas) and all(r.unreachable for r in replicas):
+                    # Every server refused its first connections and none has ever answered: retrying every
+                    # request for half a minute only to report a missing score helps nobody.
+                    raise Unreachable("cannot connect to " + ", ".join(str(r.unreachable) for r in replicas)
+                                      + "; is the server running? (the answers already stored are kept)") from None
                 delay = self._delay(attempts, exc.retry_after)
                 if exc.retry_after is not None:
                     replica.not_before = max(replica.not_before, loop.time() + delay)
@@ -401,7 +447,12 @@ class OpenAIBackend(Backend):
         except httpx.TimeoutException:
             raise Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
         except httpx.TransportError as exc:  # refused, reset, dropped mid-answer
+            if isinstance(exc, httpx.ConnectError) and not replica.answered:
+                failure = connect_failure(url, exc)
+                replica.unreachable = self._clean(failure) if failure else None
             raise Retry(self._clean(f"connection failed ({type(exc).__name__}: {exc})")) from None
+        replica.answered = True
+        replica.unreachable = None
         status = response.status_code
         if status != 200:
             message = self._clean(server_message(response.content), ERROR_TEXT_LIMIT)
