@@ -329,6 +329,10 @@ def judge_run(jury: Jury, tasks: Sequence[Any], prepared: Sequence[Any], rows_by
     if not judged:
         return record
     backends = open_judges(jury, tasks, approved, data=data, public_tasks=public_tasks)
+    # which approval (or confirmation) let each judge through the guard; absent when none was needed
+    egress = {judge.spec: b.egress_record for judge, b in zip(jury.judges, backends) if b.egress_record}
+    if egress:
+        record["egress"] = egress
     try:
         with JudgeStore(run_dir / STORE_FILENAME) as store:
             for p in judged:

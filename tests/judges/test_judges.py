@@ -146,6 +146,14 @@ def test_a_credentialed_task_with_a_refused_judge_exits_4_and_the_judge_hears_no
                    "--judge", "openai:j", "--judge-base-url", judge.url)
         assert ran.returncode == 0, ran.stderr
         assert judge.connections > 0
+        assert "egress" not in json.loads((tmp_path / "ok" / "manifest.json").read_text())["judge"]  # none was needed
+        # approved by the user, the refused form goes through, and the manifest says which approval let the judge
+        url = f"http://0.0.0.0:{judge.port}/v1"
+        ran = clue("run", "--model", "baseline", "--tasks", "problem_summary", "--output", tmp_path / "approved",
+                   "--judge", "openai:j", "--judge-base-url", url, "--approve-endpoint", url)
+        assert ran.returncode == 0, ran.stderr
+        egress = json.loads((tmp_path / "approved" / "manifest.json").read_text())["judge"]["egress"]["openai:j"]
+        assert [a["approved_by"] for a in egress["approved"]] == ["--approve-endpoint"]
 
 
 def test_score_with_a_refused_judge_exits_4_before_any_call(tmp_path):
