@@ -123,10 +123,12 @@ def print_comparison(result: Any) -> None:
     print_table(console, title, columns, rows, right=columns[1:], whole=("",))
     honesty = result.honesty or {}
     if any(part.get("withheld") for part in [*result.tasks.values(), *result.levels.values()]):
-        say(f"too few: below {honesty.get('min_items', 10)} paired items ({honesty.get('min_clusters', 5)} patients for "
-            "LongHealth) a paired bootstrap has too few distinct resamples for an interval or a test; none is given.")
+        say(wrap(f"too few: below {honesty.get('min_items', 10)} paired items ({honesty.get('min_clusters', 5)} patients "
+                 "for LongHealth) a paired bootstrap has too few distinct resamples for an interval or a test; none is "
+                 "given.", console.width))
     if any(str(part.get("test") or "").startswith("exact") for part in result.tasks.values()):
-        say(f"e: exact sign-flip permutation test (all 2^n flips; used up to {honesty.get('exact_max', 20)} units).")
+        say(wrap(f"e: exact sign-flip permutation test (all 2^n flips; used up to {honesty.get('exact_max', 20)} units).",
+                 console.width))
     for line in result.verdicts:
         say(wrap(line, console.width))
     if result.variant_names:

@@ -17,6 +17,7 @@ from typing import Any
 from clue.core.errors import UsageError
 from clue.core.results import read_run
 from clue.core.seeding import DEFAULT_SEED
+from clue.core.versions import installed_versions
 from clue.formats.ratings import Rating, read_ratings
 from clue.stats import agreement as stats
 
@@ -32,7 +33,12 @@ class Agreement:
 
     def to_json(self) -> dict[str, Any]:
         return {"ratings": self.source, "resamples": self.resamples, "seed": self.seed,
-                "confidence": stats.CONFIDENCE, "criteria": self.criteria}
+                "confidence": stats.CONFIDENCE, "packages": installed_versions(AGREEMENT_PACKAGES),
+                "criteria": self.criteria}
+
+
+#: the libraries that compute the agreement figures (pinned in the agreement extra; recorded in every result)
+AGREEMENT_PACKAGES = ("krippendorff", "statsmodels", "scipy", "numpy")
 
 
 def matrix(ratings: Sequence[Rating]) -> tuple[list[str], list[str], Any]:

