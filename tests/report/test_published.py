@@ -91,7 +91,7 @@ def test_the_published_rows_ship_in_the_package_and_are_found_by_name():
     from tests.helpers.fake_runs import SHARED_PUBLISHED_CSV
 
     shipped = published_path()
-    assert shipped.is_file() and shipped == published_path(DEFAULT_PUBLISHED) == PUBLISHED_CSV.resolve()
+    assert shipped.is_file() and shipped.resolve() == published_path(DEFAULT_PUBLISHED).resolve() == PUBLISHED_CSV.resolve()
     assert (shipped.parent / "SOURCE.md").is_file()
     by_name, by_path = load_published("clue-2024-06"), load_published(shipped)
     assert [e.name for e in by_name] == [e.name for e in by_path] and len(by_name) == 26
