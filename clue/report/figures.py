@@ -15,6 +15,10 @@
 - ``variants``: for runs made with ``clue run --variants``, each run's score
   under every variant (dots), the mean over variants and the range, per task and level.
 
+Every figure gives a run the same colour (``run_colors``: the palette in the
+order of the sorted run names), score axes run from 0 to 100, and a legend
+names only what the figure draws.
+
 Files are reproducible: no timestamps, a fixed SVG id salt.
 """
 
