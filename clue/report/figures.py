@@ -15,6 +15,10 @@
 - ``variants``: for runs made with ``clue run --variants``, each run's score
   under every variant (dots), the mean over variants and the range, per task and level.
 
+Every figure gives a run the same colour (``run_colors``: the palette in the
+order of the sorted run names), score axes run from 0 to 100, and a legend
+names only what the figure draws.
+
 Files are reproducible: no timestamps, a fixed SVG id salt.
 """
 
@@ -56,52 +60,93 @@ def _save(fig: Any, out: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
-def levels_figure(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path) -> dict[str, Path] | None:
-    """Level 1 vs level 2; arrows base -> biomedical."""
+def run_colors(entries: Sequence[Entry]) -> dict[str, str]:
+    """One colour per run name, the same in every figure: the palette in the order of the sorted names."""
+    names = sorted({e.name for e in entries if not e.published})
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def score_limits(ax: Any, axis: str = "y") -> None:
+    """A score axis (%) from 0 to 100: the same distance means the same difference in every figure,
+    and two equal scores never look far apart because the axis zoomed in on them."""
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(0, 100)
+
+
+def merged_labels(points: Sequence[tuple[str, float, float]], span: tuple[float, float]) -> list[tuple[str, float, float]]:
+    """(text, x, y): names whose points lie within 1% of the axes' span of each other share one label
+    ("a, c"), so two runs with equal scores are not written over each other."""
+    out: list[tuple[list[str], float, float]] = []
+    for name, x, y in points:
+        for names, ox, oy in out:
+            if abs(ox - x) <= 0.01 * span[0] and abs(oy - y) <= 0.01 * span[1]:
+                names.append(name)
+                break
+        else:
+            out.append(([name], x, y))
+    return [(", ".join(sorted(names)), x, y) for names, x, y in out]
+
+
+def levels_figure(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path,
+                  colors: Mapping[str, str] | None = None) -> dict[str, Path] | None:
+    """Level 1 vs level 2; arrows base -> biomedical. The legend names only what is drawn."""
     placed = [e for e in entries if e.level("level1") is not None and e.level("level2") is not None]
     if not placed:
         return None
+    colors = run_colors(entries) if colors is None else colors
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 6))
+    handles = []
     for e in placed:
         x, y = e.level("level1"), e.level("level2")
         if e.published:
             ax.scatter([x], [y], s=28, facecolors="none", edgecolors=NEUTRAL, linewidths=1.0, zorder=2)
             ax.annotate(e.name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5, color="#555")
         else:
-            ax.scatter([x], [y], s=46, color=PALETTE[0], zorder=3)
-            ax.annotate(e.name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8, weight="bold")
+            ax.scatter([x], [y], s=46, color=colors[e.name], zorder=3)
+            handles.append(plt.Line2D([], [], marker="o", linestyle="", color=colors[e.name], label=e.name))
+    mine = [(e.name, e.level("level1") or 0.0, e.level("level2") or 0.0) for e in placed if not e.published]
+    for text, x, y in merged_labels(mine, (100.0, 100.0)):
+        ax.annotate(text, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8, weight="bold")
+    if any(e.published for e in placed):
+        handles.append(plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color=NEUTRAL,
+                                  label="published (June 2024)"))
+    drawn: set[tuple[str, str]] = set()  # (colour, source) of each arrow drawn
     for r in pairs:
         a, b = r.base, r.biomedical
         if None in (a.level("level1"), a.level("level2"), b.level("level1"), b.level("level2")):
             continue
         overall = r.cell("overall")
         color = NEUTRAL if not overall else (BELOW if overall["delta"] < 0 else ABOVE)
+        drawn.add((color, r.source))
         ax.annotate(
             "", xy=(b.level("level1"), b.level("level2")), xytext=(a.level("level1"), a.level("level2")),
             arrowprops={"arrowstyle": "->", "color": color, "lw": 1.4 if r.source == "runs" else 0.9,
                         "linestyle": "-" if r.source == "runs" else "--", "shrinkA": 4, "shrinkB": 4},
             zorder=1,
         )
+    what = {BELOW: "biomedical below base (overall)", ABOVE: "biomedical above base (overall)",
+            NEUTRAL: "no overall score for the pair"}
+    for color in (BELOW, ABOVE, NEUTRAL):
+        for source, style, lw in (("runs", "-", 1.4), ("published", "--", 0.9)):
+            if (color, source) in drawn:
+                label = what[color] + (", published" if source == "published" else ", your runs")
+                handles.append(plt.Line2D([], [], color=color, linestyle=style, lw=lw, label=label))
     ax.set_xlabel("Level 1 score (%)")
     ax.set_ylabel("Level 2 score (%)")
-    ax.set_title("Level 1 vs level 2: arrows go from each base model to its biomedical model")
+    score_limits(ax, "x")
+    score_limits(ax, "y")
+    ax.set_title("Level 1 vs level 2" + (": arrows go from each base model to its biomedical model" if drawn else ""))
     ax.grid(True, alpha=0.25)
-    handles = [
-        plt.Line2D([], [], marker="o", linestyle="", color=PALETTE[0], label="your runs"),
-        plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color=NEUTRAL, label="published (June 2024)"),
-        plt.Line2D([], [], color=BELOW, label="biomedical below base (overall)"),
-        plt.Line2D([], [], color=ABOVE, label="biomedical above base (overall)"),
-    ]
-    ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)  # scores sit low and right of it
     paths = _save(fig, out, "levels")
     plt.close(fig)
     return paths
 
 
-def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+def tasks_figure(entries: Sequence[Entry], out: Path, colors: Mapping[str, str] | None = None) -> dict[str, Path] | None:
     """Grouped bars: one group per task (and level), one bar per run, with 95% intervals."""
     runs = [e for e in entries if not e.published]
+    colors = run_colors(entries) if colors is None else colors
     columns = [*tasks_present(runs), *entry_levels(runs)]
     if not any(e.score(t)[0] is not None for e in runs for t in columns):
         return None
@@ -121,7 +166,7 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
             lo.append(max(0.0, score - ci[0]) if ci else 0.0)
             hi.append(max(0.0, ci[1] - score) if ci else 0.0)
             hatches.append("" if complete else "///")
-        bars = ax.bar(xs, ys, width=width * 0.92, color=PALETTE[i % len(PALETTE)], label=e.name,
+        bars = ax.bar(xs, ys, width=width * 0.92, color=colors[e.name], label=e.name,
                       yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "#333"})
         for bar, hatch in zip(bars, hatches):
             bar.set_hatch(hatch)
@@ -131,7 +176,7 @@ def tasks_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     ax.set_xticklabels(titles, rotation=20, ha="right")
     ax.axvline(len(columns) - len(entry_levels(runs)) - 0.5, color="#ccc", lw=0.8)
     ax.set_ylabel("score (%)")
-    ax.set_ylim(0, 100)
+    score_limits(ax)
     ax.set_title("Scores by task with 95% bootstrap intervals (hatched: incomplete)")
     ax.legend(fontsize=7, frameon=False, ncol=min(6, len(runs)), loc="upper center", bbox_to_anchor=(0.5, -0.22))
     paths = _save(fig, out, "tasks")
@@ -234,8 +279,9 @@ def cost_axis(runs: Sequence[Entry]) -> tuple[str, str] | None:
     return None
 
 
-def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+def cost_figure(entries: Sequence[Entry], out: Path, colors: Mapping[str, str] | None = None) -> dict[str, Path] | None:
     """Score (overall, else level 1) against cost, one point per run."""
+    colors = run_colors(entries) if colors is None else colors
     runs = [e for e in entries if not e.published and e.cost]
     level = "overall" if any(e.level("overall") is not None for e in runs) else "level1"
     runs = [e for e in runs if e.level(level) is not None]
@@ -246,15 +292,21 @@ def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.8))
     xs = [_cost_value(e, key) or 0.0 for e in runs]
-    for i, (e, x) in enumerate(zip(runs, xs)):
+    for e, x in zip(runs, xs):
         y = e.level(level)
         complete = e.results.level_complete(level)
-        ax.scatter([x], [y], s=46, color=PALETTE[i % len(PALETTE)], zorder=3,
-                   facecolors=PALETTE[i % len(PALETTE)] if complete else "none")
-        ax.annotate(e.name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+        ax.scatter([x], [y], s=46, color=colors[e.name], zorder=3,
+                   facecolors=colors[e.name] if complete else "none", clip_on=False)
     positive = [x for x in xs if x > 0]
     if len(positive) == len(xs) and max(xs) / min(positive) > 100:
         ax.set_xscale("log")
+    else:
+        ax.set_xlim(0, max(xs) * 1.1 or 1.0)  # from zero: equal costs are not spread apart
+    score_limits(ax)
+    lo, hi = ax.get_xlim()
+    for text, x, y in merged_labels([(e.name, x, e.level(level) or 0.0) for e, x in zip(runs, xs)],
+                                    (hi - lo if ax.get_xscale() == "linear" else max(xs), 100.0)):
+        ax.annotate(text, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
     ax.set_xlabel(label)
     ax.set_ylabel(f"{level_title(level)} score (%)")
     ax.set_title(f"{level_title(level)} score against {label.split(' (')[0]} (hollow: incomplete score)")
@@ -264,8 +316,9 @@ def cost_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
     return paths
 
 
-def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | None:
+def variants_figure(entries: Sequence[Entry], out: Path, colors: Mapping[str, str] | None = None) -> dict[str, Path] | None:
     """Per task and level, each run's score under every variant: dots, the mean (bar) and the range (line)."""
+    colors = run_colors(entries) if colors is None else colors
     blocks = {e.name: e.results.variants or {} for e in entries if not e.published}
     runs = [e for e in entries if not e.published and blocks[e.name].get("tasks")]
     if not runs:
@@ -277,7 +330,7 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
     fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 1.2 * len(columns) + 0.15 * len(runs) * len(columns))), 4.8))
     for i, e in enumerate(runs):
         block = blocks[e.name]
-        color = PALETTE[i % len(PALETTE)]
+        color = colors[e.name]
         for j, col in enumerate(columns):
             part = (block.get("levels", {}) if col in entry_levels(runs) else block["tasks"]).get(col)
             if not part or part.get("mean") is None:
@@ -289,12 +342,13 @@ def variants_figure(entries: Sequence[Entry], out: Path) -> dict[str, Path] | No
             ax.vlines([x], part["min"], part["max"], color=color, lw=1.6)
             # spread the dots a little across the bar so equal scores stay visible as one mark
             offsets = [(k - (len(scores) - 1) / 2) * min(width * 0.6 / max(len(scores), 1), 0.04) for k in range(len(scores))]
-            ax.scatter([x + o for o in offsets], scores, s=9, color=color, edgecolors="white", linewidths=0.3, zorder=3)
+            ax.scatter([x + o for o in offsets], scores, s=9, color=color, edgecolors="white", linewidths=0.3, zorder=3,
+                       clip_on=False)  # a dot at 0 or 100 is drawn whole
     ax.set_xticks(range(len(columns)))
     titles = [level_title(c, *(e.results for e in runs)) if c in entry_levels(runs) else task_title(c) for c in columns]
     ax.set_xticklabels(titles, rotation=20, ha="right")
     ax.set_ylabel("score (%)")
-    ax.set_ylim(-3, 103)  # room for dots at 0 and 100
+    score_limits(ax)
     ax.set_title("Scores across prompt variants: dots = variants, bar = mean, line = range")
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles))
@@ -368,12 +422,13 @@ def forest_figure(pooled: Mapping[str, Any] | None, out: Path) -> dict[str, Path
 
 def write_figures(entries: Sequence[Entry], pairs: Sequence[PairResult], out: Path,
                   pooled: Mapping[str, Any] | None = None) -> dict[str, dict[str, Path]]:
+    colors = run_colors(entries)  # once, so a run has the same colour in every figure
     figures = {
-        "levels": levels_figure(entries, pairs, out),
-        "tasks": tasks_figure(entries, out),
+        "levels": levels_figure(entries, pairs, out, colors),
+        "tasks": tasks_figure(entries, out, colors),
         "pairs": pairs_figure(pairs, out),
-        "cost": cost_figure(entries, out),
-        "variants": variants_figure(entries, out),
+        "cost": cost_figure(entries, out, colors),
+        "variants": variants_figure(entries, out, colors),
         "forest": forest_figure(pooled, out),
     }
     return {k: v for k, v in figures.items() if v}

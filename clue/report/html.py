@@ -187,6 +187,17 @@ def _credentialed_included(entries: Sequence[Entry], report: Report) -> list[str
                    if by_name[run].access(t) != "public"})
 
 
+def leaderboard_groups(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The leaderboard's rows split by comparability group (``ranked``): one table each on the page,
+    like leaderboard.md: its caption says what the rows were scored on and, after the first, why apart."""
+    groups: list[dict[str, Any]] = []
+    for row in leaderboard_rows(entries):
+        if not groups or groups[-1]["group"] != row["group"]:
+            groups.append({"group": row["group"], "scored_on": row["scored_on"], "apart": row["apart"], "rows": []})
+        groups[-1]["rows"].append(row)
+    return groups
+
+
 def render_html(
     entries: Sequence[Entry],
     pairs: Sequence[PairResult],
@@ -206,10 +217,11 @@ def render_html(
     runs = [e.results for e in entries]  # level columns: of the entries' suites (CLUE unless a run records another)
     columns = [(t, task_title(t, *manifests)) for t in tasks] + [(lv, level_title(lv, *runs)) for lv in entry_levels(entries)]
     figure_info = {
-        "levels": "Level 1 against level 2. Arrows go from each base model to its biomedical model "
-                  "(red: lower overall score than the base; green: higher; dashed: published rows). "
-                  "Models without a level-2 score are not shown.",
-        "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete.",
+        "levels": "Level 1 against level 2, both axes 0–100. Arrows go from each base model to its biomedical model "
+                  "(red: lower overall score than the base; green: higher; grey: no overall score; dashed: "
+                  "published rows); the legend names only what is drawn. Models without a level-2 score are not shown.",
+        "tasks": "Scores of your runs by task and level with 95% bootstrap intervals; hatched bars are incomplete. "
+                 "Each run keeps its colour in every figure; score axes run from 0 to 100.",
         "pairs": "Difference biomedical − base on each level; your runs with paired 95% intervals "
                  "(faded bars are not significant), published pairs as single numbers. Where both runs were made "
                  "with prompt variants, a black diamond marks the mean difference over variants with its interval "
@@ -238,7 +250,7 @@ def render_html(
         version=__version__,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         columns=columns,
-        leaderboard=leaderboard_rows(entries),
+        leaderboard_groups=leaderboard_groups(entries),
         diagnostics=diagnostics_rows(entries),
         diagnostic_columns=[(col.key, col.title) for _, col in diagnostic_columns()],
         cost_rows=[r for r in leaderboard_rows(entries) if r["source"] == "run" and r["prompt_tokens"] is not None],

@@ -161,14 +161,17 @@ class DevTools:
             pass
 
 
-def inspect_page(page: Path, profile: Path, *, script: dict[str, str] | None = None, timeout: float = 60.0) -> PageLog:
+def inspect_page(page: Path, profile: Path, *, script: dict[str, str] | None = None, timeout: float = 60.0,
+                 width: int = 1400) -> PageLog:
     """Load ``page`` from file://, record requests, errors and console output, run ``script``
-    expressions after load (name -> JS expression), and take a full-page screenshot."""
+    expressions after load (name -> JS expression), and take a full-page screenshot.
+
+    ``width``: the window's width in CSS pixels (the layout a reader with that screen sees)."""
     chromium = find_chromium()
     assert chromium, "no chromium on PATH"
     proc = subprocess.Popen(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--window-size=1400,1000", "about:blank"],
+         f"--window-size={width},1000", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     log = PageLog()

@@ -101,8 +101,14 @@ def browser_page(two_runs, tmp_path_factory):
         "first_after": "(() => { document.querySelectorAll('#leaderboard-table th')[1].click();"
                        " return document.querySelector('#leaderboard-table tbody tr td:nth-child(2)').textContent.trim(); })()",
         "images_loaded": "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+        # At 1280 px, every table that is wider than its wrapper (which would make the reader scroll sideways).
+        "too_wide": "Array.from(document.querySelectorAll('table')).filter(t => { const box = t.parentElement;"
+                    " return t.getBoundingClientRect().width > box.clientWidth + 1"
+                    " || box.scrollWidth > box.clientWidth + 1; }).map(t => t.id || t.className)",
+        "page_too_wide": "document.documentElement.scrollWidth > document.documentElement.clientWidth",
+        "captions": "Array.from(document.querySelectorAll('table.leaderboard caption')).map(c => c.textContent.trim())",
     }
-    log = inspect_page(out / "report" / "report.html", out / "profile", script=script)
+    log = inspect_page(out / "report" / "report.html", out / "profile", script=script, width=1280)
     shot = out / "report" / "screenshot.png"
     shot.write_bytes(log.screenshot)
     if os.environ.get("CLUE_REPORT_ARTIFACTS"):
@@ -126,6 +132,15 @@ def test_the_page_renders_in_chromium_without_errors_or_network(browser_page):
     assert log.evaluated["first_after"].lower() <= log.evaluated["first_before"].lower()
 
 
+def test_every_table_fits_a_1280_px_window(browser_page):
+    """Measured in Chromium at 1280 px: no table is wider than its container (the diagnostics table was 2216 px)."""
+    _, log = browser_page
+    assert log.errors == []
+    assert log.evaluated["too_wide"] == []
+    assert log.evaluated["page_too_wide"] is False
+    assert log.evaluated["captions"] and all(c.startswith("Scored on:") for c in log.evaluated["captions"])
+
+
 def test_the_network_check_does_see_requests(tmp_path):
     """The check above is only worth something if it notices a page that does reach out."""
     if find_chromium() is None:
@@ -136,3 +151,45 @@ def test_the_network_check_does_see_requests(tmp_path):
     log = inspect_page(page, tmp_path / "profile")
     assert "http://example.invalid/x.png" in log.requests
     assert any("boom" in e for e in log.errors)
+
+
+# -- groups, widths (issue 22, item 10) ------------------------------------------------------------
+def leaderboard_tables(html: str) -> list[str]:
+    return re.findall(r'<table class="sortable leaderboard".*?</table>', html, re.S)
+
+
+def test_each_comparability_group_has_its_own_captioned_table(tmp_path):
+    """Runs scored alike share a table; a run scored otherwise gets its own, ranked from 1, with the reason."""
+    root = tmp_path / "runs"
+    a = mixed_run(root / "a", "org/a", 90)
+    b = mixed_run(root / "b", "org/b", 70)
+    c = mixed_run(root / "c", "org/c", 80)
+    record = json.loads((c / "results.json").read_text())
+    record["scored_on"] = {**(record.get("scored_on") or {}), "protocol": "clue", "limit": 7}
+    (c / "results.json").write_text(json.dumps(record))
+    build_report([a, b, c], ReportOptions(out=tmp_path / "rep", n_resamples=200))
+    html = (tmp_path / "rep" / "report.html").read_text()
+    tables = leaderboard_tables(html)
+    assert len(tables) == 2
+    for table in tables:
+        caption = re.search(r"<caption>(.*?)</caption>", table, re.S)
+        assert caption and caption.group(1).startswith("Scored on: ")
+        ranks = re.findall(r'<td class="num" data-sort="(\d+)">', table)
+        assert ranks[0] == "1" and ranks.count("1") == 1  # one rank 1 per table
+    assert "Not ranked with the first table" not in tables[0]
+    assert re.search(r"Not ranked with the first table: [^<]*--limit 7", tables[1])
+    assert html.count('id="leaderboard-table"') == 1 and 'id="leaderboard-table-2"' in html
+
+
+def test_tables_fit_1280_px_by_their_rules(two_runs, tmp_path):
+    """Without a browser: every table sits in an overflow-x:auto wrapper and headers may wrap."""
+    build_report(list(two_runs), ReportOptions(out=tmp_path, n_resamples=200))
+    html = (tmp_path / "report.html").read_text()
+    css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    assert re.search(r"\.scroll\s*\{[^}]*overflow-x:\s*auto", css)
+    th_rule = re.search(r"\n\s*th\s*\{([^}]*)\}", css).group(1)
+    assert "white-space: nowrap" not in th_rule
+    body = html.split("<main>", 1)[1]
+    for m in re.finditer(r"<table\b", body):
+        before = body[:m.start()].rstrip()
+        assert before.endswith('<div class="scroll">') or before.endswith('<div class="scroll">\n'), body[m.start():m.start() + 80]
