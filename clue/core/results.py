@@ -257,7 +257,7 @@ class RunResults(Record):
     variants: dict[str, Json] | None = spec(check=_opt_object, omit="none", default=None)
 
     def __post_init__(self) -> None:
-        if self.schema != RESULTS_SCHEMA and not self.schema.startswith("clue.results/"):
+        if not self.schema.startswith("clue.results/"):
             raise Problem("schema", f"{self.schema!r} is not a clue results schema")
 
     @property

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from clue.core.errors import UsageError
-from clue.core.results import RESULTS_SCHEMA as RESULTS_SCHEMA
 from clue.core.seeding import DEFAULT_SEED
 from clue.pipeline.cost import parse_price
 from clue.pipeline.data import parse_data_args
