@@ -366,9 +366,14 @@ def test_ctrl_c_cancels_the_models_still_running_on_ray(ray_cluster, tmp_path):
                     return
                 time.sleep(0.05)
 
+        # Under a shell's background job SIGINT arrives ignored; a user's Ctrl-C raises KeyboardInterrupt.
+        before = signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Thread(target=interrupt_once_running, daemon=True).start()
-        with pytest.raises(KeyboardInterrupt):
-            run_sweep(plan, log=lambda line: None, executor=make_executor("ray", plan.cluster, tmp_path))
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run_sweep(plan, log=lambda line: None, executor=make_executor("ray", plan.cluster, tmp_path))
+        finally:
+            signal.signal(signal.SIGINT, before)
         pid = json.loads((run / "sweep.json").read_text())["pid"]
         answered = stub.answered()
         deadline = time.monotonic() + 30

@@ -39,9 +39,17 @@ def clue(*args: str, fault: tuple[str, str] | None = None, timeout: float = 120)
     return subprocess.run([sys.executable, str(DRIVER), *fault, "--", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _ctrl_c_reaches_it() -> None:
+    # A user's Ctrl-C reaches a foreground process. A shell that runs the test suite as a
+    # background job (CI's `step cmd &`) hands every child SIGINT ignored, and Python then keeps
+    # it ignored: restore the default so that the child installs its KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "clue.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_reaches_it if hasattr(signal, "SIGINT") else None)
 
 
 def stored(store: Path) -> list[str]:
