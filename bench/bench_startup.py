@@ -1,26 +1,34 @@
-"""Start-up and whole-run rate of `clue run` against a bare aiohttp loop, side by side. Prints a table; asserts nothing.
+"""Start-up, whole-run rate and client CPU of `clue run` against a bare aiohttp loop, side by side. Prints a table.
 
-    python bench/bench_startup.py                 # 1,000 MedNLI requests, concurrency 64, 3 rounds each
-    python bench/bench_startup.py --n 200 --rounds 1
+    python bench/bench_startup.py                        # 1,000 MedNLI requests, concurrency 64, 5 rounds
+    python bench/bench_startup.py --n 200 --rounds 1     # a smoke test
+    python bench/bench_startup.py --before ../old-clue   # and a second clue, imported from another source tree
 
-A local stub server (aiohttp, its own process, 127.0.0.1 only) answers every
-chat completion after 100 ms + 5 ms per token (``--tokens``, default 64:
-415 ms) and records, per round, when the first request arrived and when the
-last answer left. Each contender is a fresh process started at t0:
+Two local stub servers (aiohttp, each its own process, 127.0.0.1 only) answer
+every chat completion: one at once ("0 ms"), one after 100 ms + 5 ms per token
+(``--tokens``, default 63: 415 ms). Each contender is a fresh process started
+at t0, and each measurement alternates between the contenders (one interleaved
+run; the median round of each is reported):
 
     bare   python + aiohttp: read the request bodies, POST them with ``--concurrency``
            workers; nothing else (the floor any client pays)
     clue   ``clue run --model openai:stub --base-url URL --tasks mednli`` on the same
            file: imports, loading and building the task, the run store, scoring,
-           results; the same requests (the bodies the bare loop sends are the ones
-           clue sent in a warm-up run, read from the stub)
+           intervals, results; the same requests (the bodies the bare loop sends are
+           the ones clue sent in a warm-up run, read from the stub)
 
-    start      = first request at the server - t0
-    whole-run  = requests / (last answer - t0), and the whole process (exit - t0)
+Columns:
 
-Targets (issue 11): clue's start within 1.5x the bare loop's; clue's whole-run
-rate >= 0.95x the bare loop's. Rounds alternate between the contenders; the
-median round of each is reported.
+    start s         the whole process with ``--limit 1`` (one request) against the 0 ms server
+    first req s     when that one request reached the server (t0 = process start)
+    req/s 0 ms      ``--n`` requests / the whole process, against the 0 ms server
+    req/s 415 ms    ``--n`` requests / the whole process, against the 415 ms server
+    CPU ms/req      the client process's CPU (user + system, from its rusage) per request at
+                    0 ms, less the ``--limit 1`` run's: what each further request costs
+
+Targets (issue 22): clue's start within 1.5x the bare loop's; its whole run at
+415 ms at 0.97x the loop's rate or better; its CPU per request at 0 ms half of
+what it was before that issue's work or less.
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench_openai import write_mednli  # the same synthetic MedNLI file, beside this script
@@ -55,7 +66,8 @@ def serve(first_token: float, per_token: float, tokens: int, max_seconds: float)
         if state["first"] is None:
             state["first"] = now
         state["bodies"].append(body.decode("utf-8"))
-        await asyncio.sleep(first_token + per_token * tokens)
+        if first_token or per_token:
+            await asyncio.sleep(first_token + per_token * tokens)
         state["count"] += 1
         state["last"] = time.time()
         payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "length"}],
@@ -129,84 +141,143 @@ def stats(base: str, bodies: bool = False) -> dict:
         return json.loads(response.read())
 
 
-def run_clue(url: str, data: Path, out: Path, concurrency: int) -> tuple[float, float]:
-    cmd = [sys.executable, "-m", "clue.cli", "run", "--model", "openai:stub", "--base-url", url, "--tasks", "mednli",
-           "--data", f"mednli={data}", "--output", str(out), "--concurrency", str(concurrency), "--bootstrap", "0", "--refresh"]
+@dataclass
+class Timed:
+    wall: float  # process start to exit, s
+    cpu: float  # the process's user + system CPU, s
+    first: float  # the first request at the server, s after the process started
+
+
+def timed(cmd: list[str], base: str, expect: int, cwd: Path | None = None) -> Timed:
+    """Run ``cmd`` to its end; its wall time, its own CPU (its rusage) and when its first request arrived."""
+    stats(base)  # reset the server's counters
     t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            env={**os.environ, "COLUMNS": "120"})
+    _, err = proc.communicate()
+    wall = time.time() - t0
+    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN's growth, read around each run
     if proc.returncode != 0:
-        raise RuntimeError(f"clue run failed:\n{proc.stderr[-2000:]}")
-    return t0, time.time()
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{err[-2000:]}")
+    s = stats(base)
+    if s["count"] != expect:
+        raise RuntimeError(f"{cmd[:4]}: the server answered {s['count']} requests, expected {expect}")
+    return Timed(wall, 0.0, s["first"] - t0)
 
 
-def run_bare(url: str, bodies: Path, concurrency: int) -> tuple[float, float]:
-    t0 = time.time()
-    subprocess.run([sys.executable, __file__, "--bare", url, str(bodies), str(concurrency)], check=True)
-    return t0, time.time()
+def with_cpu(run: Callable[[], Timed]) -> Timed:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out
+
+
+def clue_cmd(url: str, data: Path, out: Path, concurrency: int, limit: int | None) -> list[str]:
+    cmd = [sys.executable, "-m", "clue.cli", "run", "--model", "openai:stub", "--base-url", url, "--tasks", "mednli",
+           "--data", f"mednli={data}", "--output", str(out), "--concurrency", str(concurrency), "--refresh"]
+    return cmd + (["--limit", str(limit)] if limit else [])
+
+
+def bare_cmd(url: str, bodies: Path, concurrency: int) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--bare", url, str(bodies), str(concurrency)]
+
+
+def start_server(tokens: int, latency: bool) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--tokens", str(tokens)]
+    if not latency:
+        cmd.append("--instant")
+    server = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()  # type: ignore[union-attr]
+    if not line.startswith("PORT "):
+        raise RuntimeError(f"stub server did not start: {line!r}")
+    return server, f"http://127.0.0.1:{int(line.split()[1])}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="requests per run (MedNLI items)")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--tokens", type=int, default=64, help="tokens per answer (100 ms + 5 ms each)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=63, help="tokens per answer at the slow server (100 ms + 5 ms each)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", type=Path, help="a second clue, imported from this source tree (its clue/ folder)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--instant", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(0.1, 0.005, args.tokens, 3600)
+        serve(0.0, 0.0, args.tokens, 3600) if args.instant else serve(0.1, 0.005, args.tokens, 3600)
         return
     if args.bare:
         bare(args.bare[0], args.bare[1], int(args.bare[2]))
         return
 
-    server = subprocess.Popen([sys.executable, __file__, "--serve", "--tokens", str(args.tokens)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    trees: dict[str, Path | None] = {"clue": None}
+    if args.before is not None:
+        if not (args.before / "clue" / "__init__.py").is_file():
+            raise SystemExit(f"--before {args.before}: no clue/ package there")
+        trees = {"clue (before)": args.before.resolve(), "clue": None}
+    fast, fast_base = start_server(args.tokens, latency=False)
+    slow, slow_base = start_server(args.tokens, latency=True)
+    names = ["bare", *trees]
+    rows: dict[str, dict[str, list[float]]] = {name: {} for name in names}
+    n = args.n
     try:
-        line = server.stdout.readline()  # type: ignore[union-attr]
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"stub server did not start: {line!r}")
-        base = f"http://127.0.0.1:{int(line.split()[1])}"
-        url = base + "/v1"
         with tempfile.TemporaryDirectory() as tmp:
-            data = write_mednli(Path(tmp) / "mli_test_v1.jsonl", args.n + 3)  # 3 become the few-shot demonstrations
+            data = write_mednli(Path(tmp) / "mli_test_v1.jsonl", n + 3)  # 3 become the few-shot demonstrations
             # Warm-up: one clue run, whose request bodies the bare loop then sends verbatim.
-            run_clue(url, data, Path(tmp) / "warm", args.concurrency)
-            sent = stats(base, bodies=True)
+            subprocess.run(clue_cmd(fast_base + "/v1", data, Path(tmp) / "warm", args.concurrency, None),
+                           check=True, capture_output=True)
+            sent = stats(fast_base, bodies=True)["bodies"]
+            if len(sent) != n:
+                raise RuntimeError(f"the warm-up run sent {len(sent)} requests, expected {n}")
             bodies = Path(tmp) / "bodies.jsonl"
-            bodies.write_text("\n".join(sent["bodies"]) + "\n", encoding="utf-8")
-            results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "clue": []}
-            for r in range(args.rounds):
-                for name in ("bare", "clue"):
-                    if name == "bare":
-                        t0, end = run_bare(url, bodies, args.concurrency)
-                    else:
-                        t0, end = run_clue(url, data, Path(tmp) / f"run{r}", args.concurrency)
-                    s = stats(base)
-                    if s["count"] != len(sent["bodies"]):
-                        raise RuntimeError(f"{name}: the server answered {s['count']} requests, expected {len(sent['bodies'])}")
-                    results[name].append((s["first"] - t0, s["last"] - t0, end - t0))
-    finally:
-        server.stdin.close()  # type: ignore[union-attr]
-        server.wait(30)
+            bodies.write_text("\n".join(sent) + "\n", encoding="utf-8")
+            one = Path(tmp) / "one.jsonl"
+            one.write_text(sent[0] + "\n", encoding="utf-8")
 
-    n = len(sent["bodies"])
+            def measure(name: str, base: str, limit: int | None, r: int) -> Timed:
+                if name == "bare":
+                    return with_cpu(lambda: timed(bare_cmd(base + "/v1", one if limit else bodies, args.concurrency),
+                                                  base, 1 if limit else n))
+                out = Path(tmp) / f"{name.replace(' ', '_')}-{r}-{limit}-{base[-5:]}"
+                cmd = clue_cmd(base + "/v1", data, out, args.concurrency, limit)
+                return with_cpu(lambda: timed(cmd, base, 1 if limit else n, cwd=trees[name]))
+
+            for r in range(args.rounds):
+                for name in names:
+                    got = rows[name]
+                    start = measure(name, fast_base, 1, r)
+                    whole0 = measure(name, fast_base, None, r)
+                    whole415 = measure(name, slow_base, None, r)
+                    got.setdefault("start", []).append(start.wall)
+                    got.setdefault("first", []).append(start.first)
+                    got.setdefault("rate0", []).append(n / whole0.wall)
+                    got.setdefault("rate415", []).append(n / whole415.wall)
+                    got.setdefault("cpu", []).append(1000 * (whole0.cpu - start.cpu) / (n - 1))
+    finally:
+        for server in (fast, slow):
+            server.stdin.close()  # type: ignore[union-attr]
+            server.wait(30)
+
+    med = {name: {k: statistics.median(v) for k, v in got.items()} for name, got in rows.items()}
     load = os.getloadavg()
-    print(f"\n{n} requests, concurrency {args.concurrency}, stub latency 100 ms + 5 ms x {args.tokens} tokens "
-          f"= {100 + 5 * args.tokens} ms; {args.rounds} round(s), median shown; {os.cpu_count()} CPUs, load {load[0]:.1f}")
-    print(f"ideal (no start, no client cost): {n / args.concurrency * (0.1 + 0.005 * args.tokens):.2f} s, "
-          f"{args.concurrency / (0.1 + 0.005 * args.tokens):.1f} req/s")
-    print(f"{'':8}{'start s':>10}{'last answer s':>15}{'whole-run req/s':>17}{'process s':>11}")
-    med: dict[str, tuple[float, float, float]] = {}
-    for name, rows in results.items():
-        med[name] = tuple(statistics.median(r[i] for r in rows) for i in range(3))  # type: ignore[assignment]
-        first, last, end = med[name]
-        print(f"{name:8}{first:>10.3f}{last:>15.3f}{n / last:>17.1f}{end:>11.3f}")
-    start_ratio = med["clue"][0] / med["bare"][0]
-    rate_ratio = med["bare"][1] / med["clue"][1]
-    print(f"clue start / bare start = {start_ratio:.2f}x (target <= 1.5x); "
-          f"clue whole-run rate / bare = {rate_ratio:.3f}x (target >= 0.95x)")
+    print(f"\n{n} chat requests, concurrency {args.concurrency}; the slow server answers after "
+          f"{100 + 5 * args.tokens} ms; median of {args.rounds} interleaved round(s); "
+          f"{os.cpu_count()} CPUs, load {load[0]:.1f}; Python {sys.version.split()[0]}")
+    print(f"| | start s | first req s | req/s 0 ms | req/s {100 + 5 * args.tokens} ms | client CPU ms/req |")
+    print("|---|---|---|---|---|---|")
+    for name, m in med.items():
+        print(f"| {name} | {m['start']:.2f} | {m['first']:.2f} | {m['rate0']:.0f} | {m['rate415']:.1f} | {m['cpu']:.2f} |")
+    b = med["bare"]
+    for name in trees:
+        m = med[name]
+        print(f"{name}: start {m['start'] / b['start']:.2f}x the loop's (target <= 1.5x); whole run at "
+              f"{100 + 5 * args.tokens} ms {m['rate415'] / b['rate415']:.3f}x the loop's rate (target >= 0.97x); "
+              f"at 0 ms {m['rate0'] / b['rate0']:.2f}x its rate, {m['cpu'] / b['cpu']:.1f}x its CPU per request")
+    if "clue (before)" in med:
+        print(f"clue CPU per request at 0 ms: {med['clue']['cpu'] / med['clue (before)']['cpu']:.2f}x before "
+              "(target <= 0.5x)")
 
 
 if __name__ == "__main__":
