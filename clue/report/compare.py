@@ -21,9 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from clue.core.results import Json, PredictionRow, Record, RunResults, TaskSummary, read_run, spec
 from clue.core.seeding import DEFAULT_SEED
@@ -44,6 +42,9 @@ from clue.stats.exact import format_p as exact_format_p
 from clue.stats.paired import mcnemar, paired_difference, paired_tables
 from clue.stats.variants import paired_variant_samples, resample_variants, sign_pattern
 from clue.tasks.suite import CLUE, run_suite
+
+if TYPE_CHECKING:  # numpy loads when runs are compared, not when clue starts (bench/bench_startup.py)
+    import numpy as np
 
 COMPARE_SCHEMA = "clue.compare/1"
 LEVEL_TITLES = {"level1": "level 1", "level2": "level 2", "overall": "the overall score"}
@@ -145,6 +146,8 @@ def unit_differences(table_a: UnitTable, table_b: UnitTable) -> list[float]:
 
 def bootstrap_se(samples: np.ndarray) -> float | None:
     """The bootstrap standard error of a difference (its resamples' standard deviation)."""
+    import numpy as np
+
     finite = samples[np.isfinite(samples)]
     if finite.size < 2:
         return None
@@ -261,6 +264,8 @@ def compare_levels(
     suite_levels: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Level differences: the mean of the member tasks' differences, resample by resample (levels: CLUE's by default)."""
+    import numpy as np
+
     levels: dict[str, Any] = {}
     for level, members in (CLUE.level_members() if suite_levels is None else suite_levels).items():
         absent = [t for t in members if t not in deltas]
@@ -331,6 +336,8 @@ def variant_summary(
     labels_ab: tuple[str, str], where: str, seed: int, key: str,
 ) -> dict[str, Any]:
     """Point, variant-aware interval and p-value, sign agreement and verdict from per-variant samples."""
+    import numpy as np
+
     samples = resample_variants(per_variant, seed, key)
     ci = percentile_ci(samples)
     p = paired_p_value(samples)
@@ -368,6 +375,8 @@ def compare_variants(
     together (``clue.stats.variants``); with one variant it is the plain one.
     Returns the comparison ("tasks", "levels") and warnings.
     """
+    import numpy as np
+
     va, vb = results_a.variants or {}, results_b.variants or {}
     names = [n for n in va.get("names", []) if n in vb.get("names", [])]
     warnings = []
@@ -412,6 +421,7 @@ def compare_variants(
 
 def compare_runs(run_a: Path, run_b: Path, *, seed: int = DEFAULT_SEED, n_resamples: int = 10000) -> Comparison:
     """Compare run B against run A on their shared requests (see the module docstring)."""
+
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
     a, b = read_run(Path(run_a)), read_run(Path(run_b))
