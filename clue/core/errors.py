@@ -68,3 +68,15 @@ def require(module: str, extra: str, purpose: str):
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised where the extra is absent
         raise MissingExtra(module, extra, purpose) from exc
+
+
+def installed(module: str, extra: str, purpose: str) -> None:
+    """Fail with the extra to install when ``module`` is absent, without importing it (a start costs nothing)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtra(module, extra, purpose)

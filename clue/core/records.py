@@ -52,10 +52,9 @@ class Decoding:
     stop: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        if not self.stop:
-            del out["stop"]
-        else:
+        out: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                               "top_p": self.top_p, "seed": self.seed}
+        if self.stop:
             out["stop"] = list(self.stop)
         return out
 
@@ -101,7 +100,9 @@ class Request:
         """
         basis = (self.decoding, self.joins, *self.messages)
         if self._hashed is None or self._hashed[0] != basis:
-            material: dict[str, Any] = {"messages": [asdict(m) for m in self.messages], "decoding": self.decoding.to_dict()}
+            # the fields of asdict(m), without its deep copy (a message holds two strings)
+            messages = [{"role": m.role, "content": m.content} for m in self.messages]
+            material: dict[str, Any] = {"messages": messages, "decoding": self.decoding.to_dict()}
             if self.joins is not None:
                 material["joins"] = asdict(self.joins)
             digest = sha256_text(canonical_json(material))

@@ -199,5 +199,15 @@ class Backend(ABC):
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         """Yield one completion per request, as each finishes."""
 
+    def generate_groups(self, requests: Sequence[Request]) -> Iterator[list[Completion]]:
+        """The completions of ``generate`` in groups: each group is what had finished when the caller asked.
+
+        The run store commits a group at once (one commit, not one per answer). A backend that
+        answers from another thread (the OpenAI-compatible client) hands over everything that
+        finished while the caller was busy; the default hands over one at a time.
+        """
+        for completion in self.generate(requests):
+            yield [completion]
+
     def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
         """Release engines, sessions and files."""

@@ -25,11 +25,14 @@ HAPPY_EYEBALLS_DELAY = 0.25  # seconds before trying a host's next address in pa
 NO_TIMEOUT_TLS = 24 * 3600.0  # asyncio's own handshake limit when the caller sets none (its default is 60 s)
 
 
+def available() -> bool:
+    """Whether this layer can be used here (it needs Python 3.11's asyncio.timeout)."""
+    return sys.version_info >= (3, 11)
+
+
 def network_backend() -> AsyncioBackend | None:
     """The network backend for httpx's async transports here, or None to keep httpcore's default (Python < 3.11)."""
-    if sys.version_info < (3, 11):
-        return None
-    return AsyncioBackend()
+    return AsyncioBackend() if available() else None
 
 
 def layer_name(backend: Any) -> str:
@@ -241,6 +244,14 @@ class AsyncioStream:
         if info == "socket":
             return self._raw.get_extra_info("socket")
         return None
+
+    def idle_usable(self) -> bool:
+        """True when a kept connection may carry the next request: nothing unasked arrived, no end seen, not closed.
+
+        No system call: the loop has delivered what the peer sent (or its end) while the connection sat idle.
+        """
+        p = self._protocol
+        return not (p.buffer or p.eof or p.lost or p.closed_here) and not self._transport.is_closing()
 
     def _is_readable(self) -> bool:
         """True when a read would not wait: data or the end is here, or the socket has bytes the loop has not read yet."""

@@ -2,7 +2,9 @@
 
 ``stored_generate`` is the only way clue's commands talk to a model: every
 completion is committed to the run store (``clue.store.runs``) before it is
-passed on, so a killed run loses only the requests in flight. ``StoreBackend``
+passed on, the completions that arrived together in one commit
+(``Backend.generate_groups``), so a killed run loses only the requests in
+flight and the answers not yet committed. ``StoreBackend``
 answers from a store alone: ``clue score RUN_DIR`` re-scores with it.
 """
 
@@ -45,12 +47,15 @@ def stored_generate(
     if not missing:
         return
     wanted = {r.id: r for r in missing}
-    for completion in backend.generate(missing):
-        asked = wanted.get(completion.request_id)
-        if asked is None:
-            raise RuntimeError(f"backend {backend.kind!r} answered a request it was not asked: {completion.request_id!r}")
-        store.put(mkey, request_key(asked, layout), completion.request_id, completion)
-        yield completion
+    for group in backend.generate_groups(missing):
+        rows = []
+        for completion in group:
+            asked = wanted.get(completion.request_id)
+            if asked is None:
+                raise RuntimeError(f"backend {backend.kind!r} answered a request it was not asked: {completion.request_id!r}")
+            rows.append((request_key(asked, layout), completion.request_id, completion))
+        store.put_many(mkey, rows)  # what arrived together, in one commit, before any of it is passed on
+        yield from group
 
 
 class StoreBackend(Backend):

@@ -1,4 +1,4 @@
-"""The run store: every completion, committed the moment it arrives (one SQLite file per run directory).
+"""The run store: every completion committed as it arrives, in groups of what arrived together (one SQLite file per run directory).
 
 Rows are keyed by the model's answer-deciding identity and the request as the model sees it, so a
 killed run resumes where it stopped; SQLite errors become ``StoreError`` (exit 2). docs/serving.md
@@ -12,7 +12,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,15 @@ from clue.core.records import Completion, Request
 
 STORE_SCHEMA = 1
 STORE_FILENAME = "store.sqlite"
+# One completion into the store: a new row, or the same request's row replaced unless that would trade a
+# success for a failure (a retried failure counts its tries).
+_PUT = """INSERT INTO completions (model_key, request_key, request_id, ok, text, error, meta, tries, updated)
+          VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+          ON CONFLICT (model_key, request_key) DO UPDATE SET
+              request_id = excluded.request_id, ok = excluded.ok, text = excluded.text,
+              error = excluded.error, meta = excluded.meta, tries = completions.tries + 1,
+              updated = excluded.updated
+          WHERE excluded.ok = 1 OR completions.ok = 0"""
 
 class StoreError(ClueError):
     """The run store cannot be read or written: disk full, read-only, damaged."""
@@ -216,19 +225,37 @@ class RunStore:
 
     # -- completions ----------------------------------------------------------------
     def put(self, model: str, key: str, request_id: str, completion: Completion) -> None:
-        ok = 1 if completion.ok else 0
+        """Commit one completion."""
+        self.put_many(model, [(key, request_id, completion)])
+
+    def put_many(self, model: str, rows: Sequence[tuple[str, str, Completion]]) -> None:
+        """Commit ``(request key, request id, completion)`` rows in one transaction: all of them, or none.
+
+        The generation commits what arrived together as one group (clue.pipeline.generate): one
+        commit per group instead of one per answer, and still every answer committed before it is
+        passed on, so a killed run loses at most the answers not yet committed.
+        """
+        if not rows:
+            return
+        now = time.time()
+        values = [
+            (model, key, request_id, 1 if c.ok else 0, c.text if c.ok else None, c.error,
+             json.dumps(c.meta, default=str, ensure_ascii=False), now)
+            for key, request_id, c in rows
+        ]
         with self._guard(writing=True):
-            self._db.execute(
-                """INSERT INTO completions (model_key, request_key, request_id, ok, text, error, meta, tries, updated)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
-                   ON CONFLICT (model_key, request_key) DO UPDATE SET
-                       request_id = excluded.request_id, ok = excluded.ok, text = excluded.text,
-                       error = excluded.error, meta = excluded.meta, tries = completions.tries + 1,
-                       updated = excluded.updated
-                   WHERE excluded.ok = 1 OR completions.ok = 0""",
-                (model, key, request_id, ok, completion.text if ok else None, completion.error,
-                 json.dumps(completion.meta, default=str, ensure_ascii=False), time.time()),
-            )
+            db = self._db
+            if len(values) == 1:
+                db.execute(_PUT, values[0])  # autocommit: one statement, one commit
+                return
+            db.execute("BEGIN")
+            try:
+                db.executemany(_PUT, values)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
     def answers(self, model: str) -> dict[str, StoredRow]:
         """Successful rows of a model, by request key."""

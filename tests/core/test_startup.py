@@ -116,18 +116,23 @@ def test_a_fresh_run_computes_no_request_key_before_the_first_request(tmp_path, 
     assert all(c.meta.get("stored") for c in second)
 
 
-def test_the_openai_backend_loads_httpx_without_its_command_line_client():
+def test_the_openai_backend_loads_httpx_only_for_a_proxy_and_then_without_its_command_line_client():
     pytest.importorskip("httpx", reason="the OpenAI-compatible backend needs httpx (pip install 'clue-eval[openai]')")
     code = (
         "import sys\n"
         "from clue.models import load_backend\n"
-        "load_backend('openai:m', {'base_url': 'http://127.0.0.1:9/v1', 'context_length': 4096})\n"
+        "backend = load_backend('openai:m', {'base_url': 'http://127.0.0.1:9/v1', 'context_length': 4096})\n"
+        "backend.info()\n"
+        "print('httpx' in sys.modules, 'httpcore' in sys.modules)\n"  # a direct server: clue's own client
+        "load_backend('openai:m', {'base_url': 'http://127.0.0.1:9/v1', 'proxy': 'http://127.0.0.1:8', "
+        "'context_length': 4096}).info()\n"
         "import httpx\n"
         "print(sorted(m for m in ('httpx._main', 'pygments', 'rich.syntax') if sys.modules.get(m) is not None))\n"
         "print(callable(httpx.main), httpx.AsyncClient.__name__)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    loaded, usable = proc.stdout.splitlines()
+    direct, loaded, usable = proc.stdout.splitlines()
+    assert direct == "False False"
     assert loaded == "[]"
     assert usable == "True AsyncClient"

@@ -203,6 +203,8 @@ NETWORK_MODULES = {
     "clue/models/openai/network.py": "that backend's transports, held to the pinned addresses",
     "clue/models/openai/options.py": "that backend's proxy settings (read, not connected)",
     "clue/models/netio.py": "the asyncio network layer under those transports",
+    "clue/models/http1.py": "that backend's HTTP/1.1 client: connects only through the network it is given "
+                            "(netio's layer, held to the pinned addresses: network.direct_network)",
     "clue/pipeline/egress.py": "the guard's own resolver (getaddrinfo)",
     "clue/pipeline/sweep.py": "socket.gethostname for the run marker",
     "clue/builders/fetch.py": "downloads data files and protocol scripts: sends no task text (credentials same-origin only)",
@@ -226,7 +228,7 @@ def _senders() -> set[str]:
                 if isinstance(child, ast.Call):
                     f = child.func
                     if (isinstance(f, ast.Name) and f.id in ("stored_generate", "generate_all")) or (
-                        isinstance(f, ast.Attribute) and f.attr == "generate" and isinstance(f.value, ast.Name)
+                        isinstance(f, ast.Attribute) and f.attr in ("generate", "generate_groups") and isinstance(f.value, ast.Name)
                         and f.value.id in ("backend", "b")
                     ):
                         found.add(f"{module}:{'.'.join(stack)}")

@@ -25,7 +25,7 @@ from clue.tasks.registry import get_task
 def events(monkeypatch):
     """What the backend did, in order: 'models' (the model-list question), 'generate' (the first request goes out)."""
     seen: list[str] = []
-    ask, generate = OpenAIBackend._ask_server_context, OpenAIBackend.generate
+    ask, generate = OpenAIBackend._ask_server_context, OpenAIBackend.generate_groups
 
     def asking(self):
         seen.append("models")
@@ -36,7 +36,7 @@ def events(monkeypatch):
         yield from generate(self, requests)
 
     monkeypatch.setattr(OpenAIBackend, "_ask_server_context", asking)
-    monkeypatch.setattr(OpenAIBackend, "generate", generating)
+    monkeypatch.setattr(OpenAIBackend, "generate_groups", generating)  # what the run store reads
     return seen
 
 

@@ -94,7 +94,7 @@ def test_the_manifest_record_is_what_it_was_in_the_same_order():
         ("backend", "baseline"), ("model", "baseline"), ("context_length", None), ("tokenizer", "approx-chars4"),
         ("chat_layout", None), ("description", "parameterless per-task heuristics (baseline.py in each task's folder)")]
     info = openai(chat_layout="fold", context_length=2048).info()
-    assert info.pop("client").startswith("httpx ")
+    assert info.pop("client").startswith("clue.models.http1 ")
     assert list(info.items()) == [
         ("backend", "openai"), ("model", "gpt-x"), ("context_length", 2048), ("tokenizer", "approx-chars4"),
         ("chat_layout", "fold"), ("endpoint", "/chat/completions"), ("base_urls", [URL]), ("proxies", []),

@@ -85,7 +85,8 @@ def test_the_workers_send_through_clues_layer_and_the_manifest_says_so(serve, re
     completions = list(backend.generate(requests_for(12)))
     assert all(c.ok for c in completions)
     assert len(reads) >= 12  # every answer was read through netio
-    assert backend.info()["client"] == f"httpx {httpx.__version__}, network: {netio.NAME}"
+    # direct servers: clue's HTTP/1.1 client on netio; the transports below serve proxied servers
+    assert backend.info()["client"] == f"clue.models.http1 (HTTP/1.1 on {netio.NAME})"
     async_transport = backend._transport(backend.settings.base_urls[0], verify=backend._tls())
     assert isinstance(async_transport._pool._network_backend, netio.AsyncioBackend)
     sync_transport = backend._transport(backend.settings.base_urls[0], sync=True, verify=backend._tls())
@@ -97,7 +98,8 @@ def test_before_python_3_11_httpcores_default_is_kept(serve, monkeypatch):
         patched.setattr(sys, "version_info", (3, 10, 14))
         assert netio.network_backend() is None
     assert isinstance(netio.network_backend(), netio.AsyncioBackend) or sys.version_info < (3, 11)
-    monkeypatch.setattr(netio, "network_backend", lambda: None)  # what the decision gives on 3.10
+    monkeypatch.setattr(netio, "network_backend", lambda: None)  # what the decisions give on 3.10
+    monkeypatch.setattr(netio, "available", lambda: False)  # (clue's HTTP/1.1 client needs netio: httpx sends)
     server = serve()
     backend = backend_for(server.url, concurrency=2)
     transport = backend._transport(backend.settings.base_urls[0], verify=backend._tls())

@@ -21,14 +21,24 @@ from clue.core.records import Completion, Request
 from clue.core.redact import redact, shorten
 from clue.core.tokens import ApproxTokenizer, Tokenizer, hf_tokenizer_counter
 from clue.core.urls import parse_endpoint
-from clue.models import netio
+from clue.models import http1, netio
 from clue.models.base import Backend
 from clue.models.openai import bridge, samplers
-from clue.models.openai.network import load_httpx, make_transport, pins_of, same_for_the_client
+from clue.models.openai.network import (
+    direct_network,
+    failure_kind,
+    load_httpx,
+    make_transport,
+    need_httpx,
+    pins_of,
+    same_for_the_client,
+)
 from clue.models.openai.options import ClientSettings
 from clue.models.openai.responses import ERROR_TEXT_LIMIT, parse_answer, server_message
 from clue.models.openai.retry import Final, Retry, parse_retry_after, retry_delay, worth_retrying
 from clue.models.openai.urls import endpoint_url, redact_url
+
+USER_AGENT = "clue-eval"  # what the requests say sent them (the version is in the manifest, not on the wire)
 
 # Keys servers use for the model's context in /v1/models (vLLM: max_model_len).
 CONTEXT_KEYS = ("max_model_len", "context_length", "context_window", "max_context_length")
@@ -46,6 +56,7 @@ class Replica:
     not_before: float = 0.0  # loop time before which Retry-After asks us to wait
     answered: bool = False  # the server has sent an HTTP response (any status) at least once
     unreachable: str | None = None  # "HOST:PORT (why)" when it refused a connection before ever answering
+    direct: bool = True  # sent through clue's HTTP/1.1 client (False: httpx, through the server's proxy)
 
 
 class Unreachable(ClueError):
@@ -99,14 +110,19 @@ class OpenAIBackend(Backend):
     def __init__(self, target: str, options: Mapping[str, Any] | None = None):
         super().__init__(target, options)
         self.settings = ClientSettings.from_options(self.options)
-        load_httpx()  # fail now, with the extra to install, rather than after the data is loaded
+        need_httpx()  # fail now, with the extra to install, rather than after the data is loaded
         key = os.environ.get(self.settings.api_key_env)
         if not key and "api_key_env" in self.options:
             raise UsageError(f"openai backend: the environment variable {self.settings.api_key_env} (api_key_env) is not set")
+        if key and any(c in key for c in "\r\n\0"):
+            raise UsageError(f"openai backend: the API key in {self.settings.api_key_env} contains a line break or "
+                             "NUL, which cannot be sent in a header; set it again without one")
         # Kept on the instance only; never in options, the description or the store.
         self._api_key = key or None
         self._proxies = {u: self.settings.proxy_for(u) for u in self.settings.base_urls}
-        for url in [*self.settings.base_urls, *(p for p in self._proxies.values() if p)]:
+        # httpx reads only the proxied servers' URLs (and the proxies'); clue's own client reads the others
+        # with the parser the egress guard uses (clue.core.urls)
+        for url in [*(u for u in self.settings.base_urls if not self._direct(u)), *(p for p in self._proxies.values() if p)]:
             same_for_the_client(url)
         if any(p and p.startswith("socks") for p in self._proxies.values()):
             require("socksio", "openai", "A SOCKS proxy")
@@ -171,6 +187,10 @@ class OpenAIBackend(Backend):
             held[str(e)] = found is not None
         return held
 
+    def _direct(self, url: str) -> bool:
+        """Whether requests to the base URL ``url`` go through clue's HTTP/1.1 client (no proxy, Python 3.11+)."""
+        return self._proxies.get(url) is None and netio.available()
+
     def _transport(self, url: str, sync: bool = False, **settings: Any) -> Any:
         """The client's transport for requests to ``url`` (``network.make_transport``), noting the layer it uses."""
         transport, layer = make_transport(self._proxies.get(url), self._pins, sync, **settings)
@@ -196,8 +216,19 @@ class OpenAIBackend(Backend):
         extra_body = ClientSettings.from_options(options).extra_body
         return {"extra_body": extra_body} if extra_body else {}
 
+    def _client_description(self) -> str:
+        """What sends the requests: clue's HTTP/1.1 client on its asyncio layer, or httpx (through a proxy)."""
+        found = []
+        for url in self.settings.base_urls:
+            if self._direct(url):
+                found.append(http1.describe(netio.AsyncioBackend()))
+            else:
+                httpx = load_httpx()
+                found.append(f"httpx {httpx.__version__}, network: "
+                             f"{self._network or netio.layer_name(netio.network_backend())}")
+        return "; ".join(dict.fromkeys(found))
+
     def details(self) -> dict[str, Any]:
-        httpx = load_httpx()
         s = self.settings
         return {
             "endpoint": "/completions" if self.layout is ChatLayout.PLAIN else "/chat/completions",
@@ -225,9 +256,8 @@ class OpenAIBackend(Backend):
             ),
             "api_key_env": s.api_key_env,
             "api_key_set": self._api_key is not None,
-            # what sent the requests: httpx over clue's asyncio layer, or over httpcore's default
-            "client": f"httpx {httpx.__version__}, network: "
-                      f"{self._network or netio.layer_name(netio.network_backend())}",
+            # what sent the requests: clue's HTTP/1.1 client, or httpx (proxied servers; Python < 3.11)
+            "client": self._client_description(),
         }
 
     def _load_tokenizer(self) -> Tokenizer:
@@ -280,16 +310,30 @@ class OpenAIBackend(Backend):
         """GET /models once: this model's entry (None when not listed) and the headers; None when unreadable."""
         if self._models_reply is not None:
             return self._models_reply
-        httpx = load_httpx()
-
-        url = endpoint_url(self.settings.base_urls[0], "/models")
+        base = self.settings.base_urls[0]
+        url = endpoint_url(base, "/models")
+        timeout = min(self.settings.timeout, 15.0)
         try:
-            routes = self._client_routes(sync=True, verify=self._tls())
-            with httpx.Client(timeout=min(self.settings.timeout, 15.0), trust_env=False, **routes) as client:
-                response = client.get(url, headers=self._headers())
-            entries = response.json().get("data", []) if response.status_code == 200 else []
-            headers = {k.lower(): v for k, v in response.headers.items() if k.lower() == "server"}
-        except (httpx.HTTPError, ValueError, AttributeError):
+            if self._direct(base):
+                async def ask() -> http1.Answer:
+                    async with self._direct_client(timeout) as client:
+                        return await client.get(url)
+
+                answer = http1.run_once(ask)
+                status, content, found = answer.status, answer.content, answer.headers
+            else:
+                httpx = load_httpx()
+                routes = self._client_routes(sync=True, verify=self._tls())
+                with httpx.Client(timeout=timeout, trust_env=False, **routes) as client:
+                    response = client.get(url, headers=self._headers())
+                status, content, found = response.status_code, response.content, response.headers
+            entries = json.loads(content).get("data", []) if status == 200 else []
+            headers = {k.lower(): v for k, v in found.items() if k.lower() == "server"}
+        except (ValueError, AttributeError):
+            return None
+        except Exception as exc:
+            if failure_kind(exc) is None:
+                raise
             return None
         entries = [e for e in entries if isinstance(e, dict)]
         match = [e for e in entries if e.get("id") == self.target] or (entries if len(entries) == 1 else [])
@@ -347,38 +391,40 @@ class OpenAIBackend(Backend):
         return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        for group in self.generate_groups(requests):
+            yield from group
+
+    def generate_groups(self, requests: Sequence[Request]) -> Iterator[list[Completion]]:
         requests = list(requests)
         if not requests:
             return
         self.layout  # noqa: B018 - decide (and maybe load the tokenizer) before the loop thread starts
         if any(r.decoding.temperature <= 0 for r in requests):
             self.server_kind()  # which hidden sampler defaults to neutralise, before the first request
-        yield from bridge.iterate(lambda emit: self._run(requests, emit), name="clue-openai-client")
+        yield from bridge.iterate_groups(lambda emit: self._run(requests, emit), name="clue-openai-client")
+
+    def _direct_client(self, timeout: float | None) -> http1.Http1Client:
+        """clue's HTTP/1.1 client for the direct servers, on netio's layer held to the egress guard's pins."""
+        https = any(u.lower().startswith("https:") for u in self.settings.base_urls)
+        return http1.Http1Client(direct_network(self._pins), headers=self._headers(), timeout=timeout,
+                                 tls=self._tls() if https else None, user_agent=USER_AGENT)
 
     async def _run(self, requests: list[Request], emit: Callable[[Completion], None]) -> None:
-        httpx = load_httpx()
-
         s = self.settings
         replicas = [
             Replica(i, endpoint_url(u, "/chat/completions"), endpoint_url(u, "/completions"))
             for i, u in enumerate(s.base_urls)
         ]
+        for replica, url in zip(replicas, s.base_urls):
+            replica.direct = self._direct(url)
         pending = list(reversed(requests))  # pop() from the end keeps the given order
-        # One small client per worker rather than one shared pool: httpcore
-        # scans its whole pool for every request, which at 32+ connections
-        # cost more CPU than everything else the harness does per request.
-        limits = httpx.Limits(max_connections=len(replicas), max_keepalive_connections=len(replicas))
-        timeout = httpx.Timeout(s.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
-        tls = self._tls()
 
         async def worker() -> None:
-            routes = self._client_routes(limits=limits, verify=tls)
-            async with httpx.AsyncClient(
-                limits=limits, timeout=timeout, headers=self._headers(), trust_env=False, **routes
-            ) as client:
+            # One client per worker, with one connection per server: a worker has one request in flight.
+            async with _WorkerClients(self, replicas) as clients:
                 while pending:
                     request = pending.pop()
-                    emit(await self._complete(client, replicas, request))
+                    emit(await self._complete(clients, replicas, request))
 
         # The workers start one at a time, each running until it waits on the
         # network: started all at once, the first request would wait until
@@ -438,28 +484,30 @@ class OpenAIBackend(Backend):
             last = replica
             await asyncio.sleep(delay)
 
-    async def _attempt(self, client: Any, replica: Replica, body: bytes, plain: bool) -> tuple[str, dict[str, Any]]:
-        import httpx
-
+    async def _attempt(self, clients: _WorkerClients, replica: Replica, body: bytes,
+                       plain: bool) -> tuple[str, dict[str, Any]]:
         url = replica.completions_url if plain else replica.chat_url
         try:
-            response = await client.post(url, content=body)
-        except httpx.TimeoutException:
-            raise Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
-        except httpx.TransportError as exc:  # refused, reset, dropped mid-answer
-            if isinstance(exc, httpx.ConnectError) and not replica.answered:
+            status, headers, content = await clients.post(replica, url, body)
+        except Exception as exc:
+            kind = failure_kind(exc)
+            if kind is None:
+                raise
+            if kind == "timeout":
+                raise Retry(f"no answer within the timeout of {self.settings.timeout:g} s") from None
+            # refused, reset, dropped mid-answer
+            if kind == "connect" and not replica.answered:
                 failure = connect_failure(url, exc)
                 replica.unreachable = self._clean(failure) if failure else None
             raise Retry(self._clean(f"connection failed ({type(exc).__name__}: {exc})")) from None
         replica.answered = True
         replica.unreachable = None
-        status = response.status_code
         if status != 200:
-            message = self._clean(server_message(response.content), ERROR_TEXT_LIMIT)
+            message = self._clean(server_message(content), ERROR_TEXT_LIMIT)
             if worth_retrying(status):
-                raise Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
+                raise Retry(f"HTTP {status}: {message}", parse_retry_after(headers))
             raise Final(f"HTTP {status}: {message}")
-        return parse_answer(response.content, plain)
+        return parse_answer(content, plain)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         s = self.settings
@@ -470,3 +518,43 @@ class OpenAIBackend(Backend):
         """An error text as it may be stored: the key (and its prefixes) and URL secrets masked, then shortened."""
         message = redact(message, [self._api_key])
         return shorten(message, limit) if limit is not None else message
+
+
+class _WorkerClients:
+    """One worker's ways to the servers: clue's HTTP/1.1 client for the direct ones, httpx for proxied ones.
+
+    httpx is loaded (and its client made) only when a proxied server is asked.
+    """
+
+    def __init__(self, backend: OpenAIBackend, replicas: list[Replica]):
+        self.backend = backend
+        self.direct = backend._direct_client(backend.settings.timeout) if any(r.direct for r in replicas) else None
+        self.proxied: Any = None
+        self.proxied_count = sum(1 for r in replicas if not r.direct)
+
+    async def post(self, replica: Replica, url: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
+        if replica.direct:
+            assert self.direct is not None
+            answer = await self.direct.post(url, body)
+            return answer.status, answer.headers, answer.content
+        if self.proxied is None:
+            self.proxied = self._httpx_client()
+        response = await self.proxied.post(url, content=body)
+        return response.status_code, response.headers, response.content
+
+    def _httpx_client(self) -> Any:
+        httpx = load_httpx()
+        backend, n = self.backend, self.proxied_count
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        timeout = httpx.Timeout(backend.settings.timeout, pool=None)  # waiting for a pooled connection is not the server's fault
+        routes = backend._client_routes(limits=limits, verify=backend._tls())
+        return httpx.AsyncClient(limits=limits, timeout=timeout, headers=backend._headers(), trust_env=False, **routes)
+
+    async def __aenter__(self) -> _WorkerClients:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.direct is not None:
+            await self.direct.aclose()
+        if self.proxied is not None:
+            await self.proxied.aclose()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clue.core.errors import UsageError, require
+from clue.core.errors import UsageError, installed, require
 from clue.core.redact import redact
 from clue.core.urls import parse_endpoint
 from clue.models import netio
@@ -67,6 +67,38 @@ def load_httpx() -> Any:
     return require("httpx", "openai", "The openai: backend")
 
 
+def need_httpx() -> None:
+    """Fail now, naming the extra, when httpx (and the httpcore it brings) is not installed; imports nothing."""
+    installed("httpx", "openai", "The openai: backend")
+    installed("httpcore", "openai", "The openai: backend")
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """``"timeout"``, ``"connect"`` or ``"transport"`` for a network failure of httpx or httpcore (which clue's
+    HTTP/1.1 client raises); None for anything else. Reads only the libraries already loaded."""
+    for name, timeout, connect, transport in (
+        ("httpx", "TimeoutException", "ConnectError", ("TransportError",)),
+        ("httpcore", "TimeoutException", "ConnectError", ("NetworkError", "ProtocolError", "UnsupportedProtocol",
+                                                          "ProxyError")),
+    ):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        if isinstance(exc, getattr(module, timeout)):
+            return "timeout"
+        if isinstance(exc, getattr(module, connect)):
+            return "connect"
+        if isinstance(exc, tuple(getattr(module, t) for t in transport)):
+            return "transport"
+    return None
+
+
+def direct_network(pins: Pins | None) -> Any:
+    """The network layer of clue's HTTP/1.1 client: netio's, held to ``pins`` when the egress guard gave them."""
+    layer = netio.AsyncioBackend()
+    return AsyncPinnedNetwork(layer, pins) if pins is not None else layer
+
+
 def same_for_the_client(url: str) -> None:
     """Refuse a URL that httpx would read with another host or port than clue's checks did."""
     httpx = load_httpx()
@@ -113,6 +145,12 @@ def make_transport(proxy: str | None, pins: Pins | None, sync: bool = False, **s
     return transport, layer
 
 
+def _could_not_connect(exc: BaseException) -> bool:
+    """httpcore's ConnectError or ConnectTimeout (the next checked address is tried); httpcore is loaded by then."""
+    httpcore = sys.modules.get("httpcore")
+    return httpcore is not None and isinstance(exc, (httpcore.ConnectError, httpcore.ConnectTimeout))
+
+
 class PinnedNetwork:
     """httpcore's network backend held to the addresses the egress guard checked (DNS is not asked again).
 
@@ -126,24 +164,23 @@ class PinnedNetwork:
         self.pins = pins
 
     def _addresses(self, host: str, port: int) -> tuple[str, ...]:
-        import httpcore
-
         key = _host_key(host)
         for where in ((key, port), (key, None)):
             if where in self.pins:
                 return self.pins[where] or (host,)
+        import httpcore
         raise httpcore.ConnectError(f"egress guard: {host}:{port} was not checked; not connecting to it")
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None) -> Any:
-        import httpcore
-
         last: Exception | None = None
         for address in self._addresses(host, port):
             try:
                 return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                               socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except Exception as exc:
+                if not _could_not_connect(exc):
+                    raise
                 last = exc
         assert last is not None
         raise last
@@ -160,14 +197,14 @@ class PinnedNetwork:
 class AsyncPinnedNetwork(PinnedNetwork):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None, socket_options: Any = None) -> Any:
-        import httpcore
-
         last: Exception | None = None
         for address in self._addresses(host, port):
             try:
                 return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except Exception as exc:
+                if not _could_not_connect(exc):
+                    raise
                 last = exc
         assert last is not None
         raise last
