@@ -102,6 +102,7 @@ def build_context(
         overrides=overrides,
         variant=variant or Variant(),
         model=config.model,
+        limit=config.limit,
     )
     if task.uses_context(ctx):
         ctx.context_length = context_length() if callable(context_length) else context_length

@@ -20,6 +20,7 @@ from typing import Any
 
 from clue.core.errors import DataError, UsageError
 from clue.core.files import sha256_file
+from clue.core.preload import preload
 from clue.core.records import Completion, Request
 from clue.core.results import (
     MANIFEST_FILE,
@@ -94,10 +95,21 @@ def evaluate(
     prepared = plan(config, backend.tokenizer, lambda: backend.context_length, templates)  # asked only if needed
     attach_inputs(backend, prepared)
     t_generate = time.perf_counter()
-    completions = generate_all(backend, prepared, generate, on_progress)
+    imported = preload(tail_modules(config))  # while the model answers, not after
+    try:
+        completions = generate_all(backend, prepared, generate, on_progress)
+    finally:
+        imported()
     generation_s = time.perf_counter() - t0
     return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s,
                            generating_s=time.perf_counter() - t_generate)
+
+
+def tail_modules(config: RunSpec) -> list[str]:
+    """What the end of a run imports: numpy for the intervals (only when they are computed), and the installed
+    versions the results record."""
+    found = ["numpy", "numpy.random", "numpy.ma"] if config.bootstrap_resamples > 0 else []
+    return [*found, "importlib.metadata"]
 
 
 def score_and_write(

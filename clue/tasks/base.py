@@ -38,6 +38,9 @@ class BuildContext:
     variant: Variant = field(default_factory=Variant)
     # the run's model spec (the reference chose LongHealth's stop strings by the model's name)
     model: str = ""
+    # --limit: only the first N scored items are asked, so a build may stop after their prompts (the shots
+    # are still drawn from the whole file, so the prompts are those of a full build); None: all of them
+    limit: int | None = None
 
     def template_set(self) -> Templates:
         """The templates of this build's wording (the run's own, or a variant's folder)."""
@@ -102,7 +105,7 @@ class Task:
         return None
 
     def template(self, templates: Templates, part: str) -> Template:
-        return templates.get(f"{self.name}.{part}", self.prompts_dir())
+        return templates.get(f"{self.name}.{part}", self.prompts_dir)  # the folder is found on first use only
 
     # -- the ways it can be asked (clue.pipeline.variants) ------------------------
     def wordings(self) -> int:
@@ -158,7 +161,7 @@ class Task:
         decoding = self.decoding(ctx)
         limit = keep_end_limit(settings.options, ctx.context_length, decoding.max_new_tokens)
         cases = []
-        for item in scored:
+        for item in scored if ctx.limit is None else scored[:ctx.limit]:
             messages, truncated = fit_to_context(
                 lambda inputs: [Message("system", prompt.system), *demos, Message("user", prompt.user(inputs)), *tail],
                 item.inputs,

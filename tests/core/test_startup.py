@@ -136,3 +136,28 @@ def test_the_openai_backend_loads_httpx_only_for_a_proxy_and_then_without_its_co
     assert direct == "False False"
     assert loaded == "[]"
     assert usable == "True AsyncClient"
+
+
+def test_a_limited_run_builds_only_the_prompts_it_asks_and_they_are_a_full_builds(monkeypatch, tmp_path):
+    import clue.tasks.base as base
+    from clue.core.tokens import ApproxTokenizer
+    from clue.pipeline.config import RunSpec
+    from clue.pipeline.plan import plan, run_templates
+
+    data = tmp_path / "mli.jsonl"
+    data.write_text("".join(json.dumps({"pairID": f"p{i}", "sentence1": f"Patient {i} has chest pain.",
+                                        "sentence2": f"Patient {i} is well.", "gold_label": "neutral"}) + "\n"
+                            for i in range(40)), encoding="utf-8")
+
+    def planned(limit):
+        config = RunSpec(model="openai:m", tasks=["mednli"], output=tmp_path / "out", data={"mednli": data}, limit=limit)
+        return plan(config, ApproxTokenizer(), lambda: 4096, run_templates(config))[0].cases
+
+    full = planned(None)
+    built: list[int] = []
+    real = base.fit_to_context
+    monkeypatch.setattr(base, "fit_to_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    limited = planned(2)
+    assert len(built) == 2 and len(full) > 30
+    assert [(c.request.id, c.request.prompt_hash()) for c in limited] == \
+        [(c.request.id, c.request.prompt_hash()) for c in full[:2]]

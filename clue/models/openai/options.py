@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +74,8 @@ class ClientSettings:
             return self.proxy
         if not self.use_env_proxy:
             return None
+        import urllib.request  # 14 ms (http.client, email): only when the environment's proxies are read
+
         proxies = urllib.request.getproxies_environment()
         host = urlsplit(url).hostname or ""
         if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
