@@ -95,14 +95,16 @@ def evaluate(
     prepared = plan(config, backend.tokenizer, lambda: backend.context_length, templates)  # asked only if needed
     attach_inputs(backend, prepared)
     t_generate = time.perf_counter()
-    imported = preload(tail_modules(config))  # while the model answers, not after
+    # While the model answers, and while the answers are scored and their predictions written (no statistic
+    # needs numpy before the intervals); waited for before the run returns, so nothing is left importing.
+    imported = preload(tail_modules(config))
     try:
         completions = generate_all(backend, prepared, generate, on_progress)
+        generation_s = time.perf_counter() - t0
+        return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s,
+                               generating_s=time.perf_counter() - t_generate)
     finally:
         imported()
-    generation_s = time.perf_counter() - t0
-    return score_and_write(config, backend, prepared, completions, templates, started, t0, generation_s,
-                           generating_s=time.perf_counter() - t_generate)
 
 
 def tail_modules(config: RunSpec) -> list[str]:
