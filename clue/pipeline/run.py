@@ -108,10 +108,10 @@ def evaluate(
 
 
 def tail_modules(config: RunSpec) -> list[str]:
-    """What the end of a run imports: numpy for the intervals (only when they are computed), and the installed
-    versions the results record."""
+    """What the end of a run imports, in the order it needs them: the installed versions the results record
+    (asked first, by the scoring's settings), then numpy for the intervals (only when they are computed)."""
     found = ["numpy", "numpy.random", "numpy.ma"] if config.bootstrap_resamples > 0 else []
-    return [*found, "importlib.metadata"]
+    return ["importlib.metadata", *found]
 
 
 def score_and_write(
