@@ -9,6 +9,7 @@ survive an older one. The schema is versioned and documented in docs/results.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -147,7 +148,8 @@ class Record:
     extra: dict[str, Json] = field(default_factory=dict, kw_only=True)  # keys this record does not know, kept as read
 
     @classmethod
-    def _fields(cls) -> list[tuple[str, str, Callable[[Json, str], Any], str, bool]]:
+    @functools.cache  # per record class: read for every row written and read (1,000 prediction rows a run)
+    def _fields(cls) -> tuple[tuple[str, str, Callable[[Json, str], Any], str, bool], ...]:
         out = []
         for f in fields(cls):
             if f.name == "extra":
@@ -155,7 +157,7 @@ class Record:
             required = f.metadata.get("required", False) or (f.default is MISSING and f.default_factory is MISSING)
             out.append((f.name, f.metadata.get("key") or f.name, f.metadata.get("check", _any),
                         f.metadata.get("omit", "never"), required))
-        return out
+        return tuple(out)
 
     @classmethod
     def from_json(cls: type[R], data: Json, where: str = "") -> R:
