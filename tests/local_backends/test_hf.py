@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-pytest.importorskip("torch", reason="the hf: backend needs torch (pip install torch==2.13.0 for the CPU wheel)")
+pytest.importorskip("torch", reason="the hf: backend needs torch (CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu; .ci/install-local.sh)")
 pytest.importorskip("transformers", reason="the hf: backend needs transformers (pip install 'clue-eval[hf]')")
 
 from clue.core.chat import ChatLayout  # noqa: E402
