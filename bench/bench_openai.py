@@ -169,7 +169,7 @@ def harness_evaluate(url: str, data: Path, n: int, concurrency: int) -> float:
         with RunStore(out / "store.sqlite") as store:
             results = evaluate(config, backend, generate=lambda b, r: stored_generate(b, r, store))
         elapsed = time.perf_counter() - t0
-    assert results["tasks"]["mednli"]["diagnostics"]["failed_requests"] == 0
+    assert results.tasks["mednli"].failed_requests == 0
     return n / elapsed
 
 

@@ -1,5 +1,5 @@
 """``python -m clue.cli``: the same as the ``clue`` command."""
 
-from clue.cli import main
+from clue.cli import entry
 
-main()
+entry()

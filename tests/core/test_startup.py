@@ -161,3 +161,22 @@ def test_a_limited_run_builds_only_the_prompts_it_asks_and_they_are_a_full_build
     assert len(built) == 2 and len(full) > 30
     assert [(c.request.id, c.request.prompt_hash()) for c in limited] == \
         [(c.request.id, c.request.prompt_hash()) for c in full[:2]]
+
+
+@pytest.mark.parametrize("full", ["", "1"])
+def test_the_command_ends_at_once_with_its_status_its_output_and_its_exit_handlers(full):
+    import os
+
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+            "sys.argv = ['clue'] + sys.argv[1:]\n"
+            "from clue.cli import entry\n"
+            "entry()\n")
+    env = {**os.environ, "CLUE_FULL_EXIT": full}
+    ok = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines() == [ok.stdout.splitlines()[0], "exit handler ran"]
+    assert ok.stdout.startswith("clue-eval ")
+    bad = subprocess.run([sys.executable, "-c", code, "run", "--tasks", "nope"], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert bad.returncode == 2 and "nope" in bad.stderr and bad.stdout.strip() == "exit handler ran"
