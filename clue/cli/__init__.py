@@ -54,7 +54,7 @@ def entry() -> None:
     """
     try:
         main()
-        code: object = 0
+        code: str | int | None = 0
     except SystemExit as exc:
         code = exc.code
     if not _may_exit_at_once():
