@@ -59,24 +59,19 @@ def min_table_width(columns: Sequence[str], rows: Sequence[Sequence[str]], whole
                     compact: bool = False) -> int:
     """The narrowest a table can be without cutting a word: ``whole`` columns at their longest cell,
     the others at their longest word, plus padding and borders."""
+    needs = [column_need(i, columns, rows, whole) for i in range(len(columns))]
     if compact:  # two spaces between columns: the separator and a padding
-        total = 2 * (len(columns) - 1)
-        for i, col in enumerate(columns):
-            cells = [col, *(r[i] for r in rows)]
-            if col in whole:
-                total += max(cell_width(c, False) for c in cells)
-            else:
-                total += max((cell_width(w, False) for c in cells for w in c.split()), default=0)
-        return total
-    total = len(columns) + 1
-    for i, col in enumerate(columns):
-        cells = [col, *(r[i] for r in rows)]
-        if col in whole:
-            need = max(cell_width(c, False) for c in cells)
-        else:
-            need = max((cell_width(w, False) for c in cells for w in c.split()), default=0)
-        total += need + 2
-    return total
+        return 2 * (len(columns) - 1) + sum(needs)
+    return len(columns) + 1 + sum(need + 2 for need in needs)
+
+
+def column_need(i: int, columns: Sequence[str], rows: Sequence[Sequence[str]], whole: Collection[str]) -> int:
+    """The narrowest column ``i`` can be without cutting a word (a ``whole`` column: without wrapping a cell)."""
+    col = columns[i]
+    cells = [col, *(r[i] for r in rows)]
+    if col in whole:
+        return max(cell_width(c, False) for c in cells)
+    return max((cell_width(w, False) for c in cells for w in c.split()), default=0)
 
 
 def fits(console: Console, table: Table, columns: Sequence[str], rows: Sequence[Sequence[str]],
@@ -86,15 +81,8 @@ def fits(console: Console, table: Table, columns: Sequence[str], rows: Sequence[
     widths = table._calculate_column_widths(console, console.options.update_width(console.width - table._extra_width))
     if sum(widths) + table._extra_width > console.width:
         return False
-    for i, col in enumerate(columns):
-        cells = [col, *(r[i] for r in rows)]
-        if col in whole:
-            need = max(cell_width(c, False) for c in cells)
-        else:
-            need = max((cell_width(w, False) for c in cells for w in c.split()), default=0)
-        if widths[i] - table._get_padding_width(i) < need:
-            return False
-    return True
+    return all(widths[i] - table._get_padding_width(i) >= column_need(i, columns, rows, whole)
+               for i in range(len(columns)))
 
 
 def rendered_width(console: Console, table: Table) -> int:
