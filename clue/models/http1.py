@@ -37,20 +37,10 @@ from urllib.parse import urlsplit
 
 from clue.models import netio
 
-NAME = "clue.models.http1 (HTTP/1.1"  # completed with the network layer in ``describe``
+NAME = f"clue.models.http1 (HTTP/1.1 on {netio.NAME})"  # what a manifest records as the client
 READ_SIZE = 65536
 MAX_HEAD = 65536  # bytes of status line and headers before an answer is refused as malformed
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})  # this client sets these
-
-
-def describe(network: Any) -> str:
-    """What a manifest records as the client of a direct request."""
-    return f"{NAME} on {netio.NAME})" if _is_netio(network) else f"{NAME} on {type(network).__name__})"
-
-
-def _is_netio(network: Any) -> bool:
-    inner = getattr(network, "inner", network)  # a pinned network wraps the layer
-    return isinstance(inner, netio.AsyncioBackend)
 
 
 def _httpcore() -> Any:
@@ -100,14 +90,12 @@ class Answer:
     status: int
     headers: dict[str, str]
     content: bytes
-    http_version: str = "HTTP/1.1"
 
 
 class _Connection:
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.buffer = bytearray()  # read but not yet used (bytes beyond one answer stay here)
-        self.requests = 0
 
     def idle_usable(self) -> bool:
         return not self.buffer and self.stream.idle_usable()
@@ -197,7 +185,6 @@ class _Connection:
     async def exchange(self, request: bytes, method: str, timeout: float | None) -> tuple[Answer, bool]:
         """Send one request and read its answer: ``(answer, whether the connection can be kept)``."""
         await self.stream.write(request, timeout)
-        self.requests += 1
         while True:
             version, status, header_list = await self._head(timeout)
             if not (100 <= status < 200 and status != 101):  # an interim answer: the real one follows
@@ -219,7 +206,7 @@ class _Connection:
             body = await self._to_the_end(timeout)
             keep = False
         body = _decoded(body, headers.get("content-encoding", ""))
-        return Answer(status, headers, body, version), keep and not self.buffer
+        return Answer(status, headers, body), keep and not self.buffer
 
 
 def _keep_alive(version: str, headers: dict[str, str]) -> bool:

@@ -221,7 +221,7 @@ class OpenAIBackend(Backend):
         found = []
         for url in self.settings.base_urls:
             if self._direct(url):
-                found.append(http1.describe(netio.AsyncioBackend()))
+                found.append(http1.NAME)
             else:
                 httpx = load_httpx()
                 found.append(f"httpx {httpx.__version__}, network: "

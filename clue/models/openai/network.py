@@ -145,12 +145,6 @@ def make_transport(proxy: str | None, pins: Pins | None, sync: bool = False, **s
     return transport, layer
 
 
-def _could_not_connect(exc: BaseException) -> bool:
-    """httpcore's ConnectError or ConnectTimeout (the next checked address is tried); httpcore is loaded by then."""
-    httpcore = sys.modules.get("httpcore")
-    return httpcore is not None and isinstance(exc, (httpcore.ConnectError, httpcore.ConnectTimeout))
-
-
 class PinnedNetwork:
     """httpcore's network backend held to the addresses the egress guard checked (DNS is not asked again).
 
@@ -179,7 +173,7 @@ class PinnedNetwork:
                 return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                               socket_options=socket_options)
             except Exception as exc:
-                if not _could_not_connect(exc):
+                if failure_kind(exc) not in ("connect", "timeout"):  # the next checked address is tried
                     raise
                 last = exc
         assert last is not None
@@ -203,7 +197,7 @@ class AsyncPinnedNetwork(PinnedNetwork):
                 return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                                     socket_options=socket_options)
             except Exception as exc:
-                if not _could_not_connect(exc):
+                if failure_kind(exc) not in ("connect", "timeout"):  # the next checked address is tried
                     raise
                 last = exc
         assert last is not None
