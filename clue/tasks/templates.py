@@ -77,11 +77,10 @@ class Templates:
     def get(self, name: str, builtin: Traversable | Path | Callable[[], Traversable | Path | None] | None) -> Template:
         """The template ``name``: the override folder's, else the one in ``builtin`` (a folder, or a function
         giving it, asked only when the template is read the first time: a prompt per item asks again)."""
-        key = f"variants/w{self.wording}/{name}" if self.wording else name
-        found_before = self.used.get(key)
-        if found_before is not None:
-            return found_before
         folder = ("variants", f"w{self.wording}") if self.wording else ()
+        key = "/".join([*folder, name])
+        if key in self.used:
+            return self.used[key]
         if callable(builtin):
             builtin = builtin()
         filename = f"{name}.txt"
