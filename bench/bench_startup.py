@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,26 +152,21 @@ class Timed:
 def timed(cmd: list[str], base: str, expect: int, cwd: Path | None = None) -> Timed:
     """Run ``cmd`` to its end; its wall time, its own CPU (its rusage) and when its first request arrived."""
     stats(base)  # reset the server's counters
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd,
                             env={**os.environ, "COLUMNS": "120"})
     _, err = proc.communicate()
     wall = time.time() - t0
-    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN's growth, read around each run
+    # communicate() reaped the child: its rusage is what RUSAGE_CHILDREN grew by (the servers still run)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{err[-2000:]}")
     s = stats(base)
     if s["count"] != expect:
         raise RuntimeError(f"{cmd[:4]}: the server answered {s['count']} requests, expected {expect}")
-    return Timed(wall, 0.0, s["first"] - t0)
-
-
-def with_cpu(run: Callable[[], Timed]) -> Timed:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = run()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return out
+    return Timed(wall, cpu, s["first"] - t0)
 
 
 def clue_cmd(url: str, data: Path, out: Path, concurrency: int, limit: int | None) -> list[str]:
@@ -245,11 +239,11 @@ def main() -> None:
 
             def measure(name: str, base: str, limit: int | None, r: int) -> Timed:
                 if name == "bare":
-                    return with_cpu(lambda: timed(bare_cmd(base + "/v1", one if limit else bodies, args.concurrency),
-                                                  base, 1 if limit else n))
+                    return timed(bare_cmd(base + "/v1", one if limit else bodies, args.concurrency),
+                                 base, 1 if limit else n)
                 out = Path(tmp) / f"{name.replace(' ', '_')}-{r}-{limit}-{base[-5:]}"
                 cmd = clue_cmd(base + "/v1", data, out, args.concurrency, limit)
-                return with_cpu(lambda: timed(cmd, base, 1 if limit else n, cwd=trees[name]))
+                return timed(cmd, base, 1 if limit else n, cwd=trees[name])
 
             for r in range(args.rounds):
                 for name in names:
